@@ -1,0 +1,174 @@
+"""The step-size policy protocol shared by constant steps, schedules and adaptive rules.
+
+A policy proposes the step size of the next step from what it has seen.  The driver
+(:func:`gradflow.solve`) calls, per run:
+
+1. ``state = policy.init(problem, theta0, batch_shape)`` with ``theta0`` of shape
+   ``(B, d)`` (the batch flattened) and the user's batch shape;
+2. before each step ``h = policy.propose(state, k)``, an array of shape ``(B,)`` (or
+   ``(1,)`` when equal for every element) in ``theta0``'s dtype;
+3. after each step ``state = policy.observe(state, accepted)`` (a no-op for policies
+   that do not adapt).
+
+Every field of a policy state is an array whose leading axis is the batch axis, so the
+driver can drop finished elements from it.  ``constant`` is ``True`` for a step size
+that never changes, which lets the driver compute times as ``t_k = k h`` exactly.
+
+References
+----------
+E. Hairer and G. Wanner, *Solving Ordinary Differential Equations II*, 2nd ed.,
+Springer, 1996, §IV.8 (step-size control as a policy fed back by the integrator).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["ConstantStep", "ScheduledStep", "StepSizePolicy", "as_policy"]
+
+
+class StepSizePolicy(abc.ABC):
+    """Base class of step-size policies (see the module docstring for the protocol)."""
+
+    #: True when the proposal never changes over a run.
+    constant: bool = False
+
+    @abc.abstractmethod
+    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+        """Return the policy state for a batch ``theta0`` of shape ``(B, d)``."""
+
+    @abc.abstractmethod
+    def propose(self, state: Any, k: int) -> np.ndarray:
+        """Step size of step ``k`` (0-based), shape ``(B,)`` or ``(1,)``."""
+
+    def observe(self, state: Any, accepted: np.ndarray | bool) -> Any:
+        """Update the state after a step; the default ignores the outcome."""
+        return state
+
+
+def _check_positive(values: np.ndarray, label: str) -> None:
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError(f"{label} must be finite and > 0, got {values}")
+
+
+class _ConstantState(NamedTuple):
+    h: np.ndarray
+
+
+class ConstantStep(StepSizePolicy):
+    """A fixed step size, a scalar or one per batch element.
+
+    Parameters
+    ----------
+    h : float or array_like
+        Positive step size(s), broadcastable to the batch shape (e.g. ``hs[:, None]``
+        with ``theta0`` of shape ``(n_h, n_ic, d)`` sweeps step sizes × starts).
+
+    Raises
+    ------
+    ValueError
+        If ``h`` is not finite and positive, or does not broadcast to the batch.
+    """
+
+    constant = True
+
+    def __init__(self, h: ArrayLike) -> None:
+        values = np.asarray(h, dtype=float)
+        _check_positive(values, "stepsize")
+        self.h = values
+
+    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+        try:
+            full = np.broadcast_to(self.h, batch_shape)
+        except ValueError:
+            raise ValueError(
+                f"stepsize of shape {self.h.shape} does not broadcast to the batch shape "
+                f"{batch_shape} of theta0"
+            ) from None
+        return _ConstantState(np.ascontiguousarray(full.reshape(-1), dtype=theta0.dtype))
+
+    def propose(self, state: Any, k: int) -> np.ndarray:
+        return state.h
+
+    def __repr__(self) -> str:
+        return f"ConstantStep(h={self.h!r})"
+
+
+class _ScheduledState(NamedTuple):
+    index: np.ndarray
+
+
+class ScheduledStep(StepSizePolicy):
+    """Step size ``h_k = schedule(k)`` from a pure function of the step index.
+
+    Parameters
+    ----------
+    schedule : callable
+        ``schedule(k) -> float`` (or an array broadcastable to the batch shape) for the
+        0-based step index ``k``; every value must be finite and positive.
+
+    Raises
+    ------
+    ValueError
+        During the run, if the schedule returns a non-positive or non-finite value.
+    """
+
+    def __init__(self, schedule: Callable[[int], ArrayLike]) -> None:
+        if not callable(schedule):
+            raise TypeError(f"schedule must be callable, got {type(schedule).__name__}")
+        self.schedule = schedule
+
+    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+        self._batch_shape = batch_shape
+        self._dtype = theta0.dtype
+        return _ScheduledState(np.arange(theta0.shape[0]))
+
+    def propose(self, state: Any, k: int) -> np.ndarray:
+        value = np.asarray(self.schedule(k), dtype=self._dtype)
+        if value.ndim == 0:
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"stepsize schedule returned {value} at step {k}; expected > 0")
+            return value.reshape(1)
+        _check_positive(value, f"stepsize schedule value at step {k}")
+        return np.broadcast_to(value, self._batch_shape).reshape(-1)[state.index]
+
+    def __repr__(self) -> str:
+        return f"ScheduledStep({self.schedule!r})"
+
+
+def as_policy(stepsize: Any) -> StepSizePolicy:
+    """Turn what :func:`gradflow.solve` accepts as ``stepsize`` into a policy.
+
+    A :class:`StepSizePolicy` is returned as is, a callable becomes a
+    :class:`ScheduledStep`, and a number or array a :class:`ConstantStep`.
+
+    Raises
+    ------
+    TypeError
+        If ``stepsize`` is none of these.
+    ValueError
+        If a constant step is not finite and positive.
+    """
+    if isinstance(stepsize, StepSizePolicy):
+        return stepsize
+    if callable(stepsize):
+        return ScheduledStep(stepsize)
+    if isinstance(stepsize, (str, bytes)) or stepsize is None:
+        raise TypeError(
+            "stepsize must be a positive float, an array of them, a schedule or a "
+            f"StepSizePolicy, got {stepsize!r}"
+        )
+    try:
+        return ConstantStep(stepsize)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "stepsize" in str(exc):
+            raise
+        raise TypeError(
+            "stepsize must be a positive float, an array of them, a schedule or a "
+            f"StepSizePolicy, got {stepsize!r}"
+        ) from None
