@@ -5,7 +5,7 @@ Gradient descent with step ``h`` is the explicit Euler method on the gradient fl
 :func:`solve`, and scipy references to measure them against.
 """
 
-from gradflow import methods, problems, reference, stepsize
+from gradflow import analysis, methods, problems, reference, stepsize
 from gradflow._version import __version__
 from gradflow.problems import Problem
 from gradflow.solve import StepInfo, solve
@@ -17,6 +17,7 @@ __all__ = [
     "StepInfo",
     "Trajectory",
     "__version__",
+    "analysis",
     "methods",
     "problems",
     "reference",

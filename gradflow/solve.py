@@ -276,7 +276,7 @@ def solve(
     >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
     >>> hs = np.array([0.05, 0.19, 0.21])             # 2/λmax = 0.2
     >>> theta0 = np.ones((3, 2, 2))
-    >>> traj = gf.solve(p, theta0, stepsize=hs[:, None], steps=500, save="final")
+    >>> traj = gf.solve(p, theta0, stepsize=hs[:, None], steps=5000, save="final")
     >>> traj.status[:, 0].tolist()
     ['ok', 'ok', 'diverged']
     """
