@@ -16,7 +16,9 @@ starts = np.random.default_rng(0).normal(size=(8, problem.dim))
 theta0 = np.broadcast_to(starts, (hs.size, *starts.shape))  # (n_h, n_ic, d)
 traj = gf.solve(problem, theta0, stepsize=hs[:, None], steps=20_000, save="final")
 
-for h, status, theta in zip(hs, traj.status, traj.theta[0]):
+for h, status, theta in zip(hs, traj.status, traj.theta[0], strict=True):
     distance = np.linalg.norm(theta, axis=-1).max()
-    print(f"h = {h:.4f} (h·λmax = {h / critical * 2:.3f}): {set(status.tolist())}, "
-          f"max ‖θ‖ = {distance:.3e}")
+    print(
+        f"h = {h:.4f} (h·λmax = {h / critical * 2:.3f}): {set(status.tolist())}, "
+        f"max ‖θ‖ = {distance:.3e}"
+    )

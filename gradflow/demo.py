@@ -95,14 +95,20 @@ def convergence_study(
     path = gradient_flow(problem, theta0, np.linspace(0.0, t_final, PATH_SAMPLES))
     lam = float(np.linalg.eigvalsh(problem.hessian(path.theta)).max())
     exact = path.theta[-1]
-    runs = solve(problem, np.broadcast_to(theta0, (h.size, theta0.size)), stepsize=h,
-                 t_final=t_final, save="final")
+    runs = solve(
+        problem,
+        np.broadcast_to(theta0, (h.size, theta0.size)),
+        stepsize=h,
+        t_final=t_final,
+        save="final",
+    )
     error = np.linalg.norm(runs.theta[0] - exact, axis=-1)
     error = np.where(runs.status == "ok", error, np.inf)
     finest = slice(h.size - fit_points, h.size)
     order = fit_order(h[finest], error[finest]).order
-    return ConvergenceStudy(problem.name, theta0, float(t_final), h, runs.status, error, lam,
-                            order, fit_points)
+    return ConvergenceStudy(
+        problem.name, theta0, float(t_final), h, runs.status, error, lam, order, fit_points
+    )
 
 
 def _format(study: ConvergenceStudy) -> list[str]:
@@ -119,8 +125,7 @@ def _format(study: ConvergenceStudy) -> list[str]:
         if not crossed and study.stable[i]:
             if i > 0:
                 lines.append(
-                    f"  {'-' * 8} h crossed 2/λmax = {2.0 / study.lambda_max:.4e} here "
-                    f"{'-' * 8}"
+                    f"  {'-' * 8} h crossed 2/λmax = {2.0 / study.lambda_max:.4e} here {'-' * 8}"
                 )
             crossed = True
         err = study.error[i]

@@ -128,8 +128,17 @@ def gradient_flow(
             ys = y0[:, None]
             success, message = True, "t_eval is only t = 0"
         else:
-            sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, t_eval=ts, rtol=rtol,
-                            atol=atol, max_step=max_step, **options)
+            sol = solve_ivp(
+                rhs,
+                (0.0, t_end),
+                y0,
+                method=method,
+                t_eval=ts,
+                rtol=rtol,
+                atol=atol,
+                max_step=max_step,
+                **options,
+            )
             ys, success, message = sol.y, sol.success, sol.message
     n = ts.size
     theta = np.empty((n, B, d))

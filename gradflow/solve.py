@@ -110,8 +110,11 @@ def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:
 def _check_save(
     save_every: Any, save_at: Any, save: Any, t_final: float | None
 ) -> tuple[str, int, np.ndarray | None]:
-    given = [n for n, v in (("save_every", save_every), ("save_at", save_at), ("save", save))
-             if v is not None]
+    given = [
+        n
+        for n, v in (("save_every", save_every), ("save_at", save_at), ("save", save))
+        if v is not None
+    ]
     if len(given) > 1:
         raise ValueError(f"give at most one of save_every, save_at, save; got {given}")
     if save is not None:
@@ -299,8 +302,20 @@ def solve(
             raise ValueError(f"divergence_norm must be > 0, got {divergence_norm}")
     policy = as_policy(stepsize)
     with np.errstate(all="ignore"):
-        run = _Run(problem, arr, method, policy, n_steps_req, t_end, mode, every, save_times,
-                   cap, callback, divergence_norm)
+        run = _Run(
+            problem,
+            arr,
+            method,
+            policy,
+            n_steps_req,
+            t_end,
+            mode,
+            every,
+            save_times,
+            cap,
+            callback,
+            divergence_norm,
+        )
         return run.execute()
 
 
@@ -345,8 +360,9 @@ class _Run:
             return self.t_anchor + (k - self.k_anchor) * self.h_nominal.astype(float)
         return self.t_acc
 
-    def _write(self, j: int, k: int, t_rows: np.ndarray, h_rows: np.ndarray,
-               rows: np.ndarray | None = None) -> None:
+    def _write(
+        self, j: int, k: int, t_rows: np.ndarray, h_rows: np.ndarray, rows: np.ndarray | None = None
+    ) -> None:
         """Write active rows (all, or those selected by ``rows``) into column j."""
         s = self.saves
         s.column(j)
@@ -367,13 +383,23 @@ class _Run:
         s.column(j)
         if not self.all_active:
             s.theta[j], s.t[j], s.h[j], s.step[j] = (
-                self.held_theta, self.held_t, self.held_h, self.n_steps
+                self.held_theta,
+                self.held_t,
+                self.held_h,
+                self.n_steps,
             )
         if self.active.size:
             self._write(j, k, self._current_t(k), self._row_h(self.h_nominal))
 
-    def _stop(self, rows: np.ndarray, status: Status, k: int, t_rows: np.ndarray,
-              theta_rows: np.ndarray, h_rows: np.ndarray) -> None:
+    def _stop(
+        self,
+        rows: np.ndarray,
+        status: Status,
+        k: int,
+        t_rows: np.ndarray,
+        theta_rows: np.ndarray,
+        h_rows: np.ndarray,
+    ) -> None:
         """Record the end of the active rows ``rows`` (a boolean mask) and drop them."""
         idx = self.active[rows]
         self.status[idx] = status.value
@@ -385,13 +411,18 @@ class _Run:
         if self.mode == "final":
             s = self.saves
             s.theta[0, idx], s.t[0, idx], s.h[0, idx], s.step[0, idx] = (
-                theta_rows, t_rows, h_rows, k
+                theta_rows,
+                t_rows,
+                h_rows,
+                k,
             )
         keep = ~rows
         self.active = self.active[keep]
         self.all_active = False
         self.state = type(self.state)(*(f[keep] for f in self.state))
-        self.pstate = type(self.pstate)(*(f[keep] for f in self.pstate))
+        # Policy fields of length 1 are shared by all elements and stay as they are.
+        n = keep.size
+        self.pstate = type(self.pstate)(*(f[keep] if f.shape[0] == n else f for f in self.pstate))
         if self.h_nominal.shape[0] > 1:
             self.h_nominal = self.h_nominal[keep]
         if self.policy.constant:
@@ -413,9 +444,12 @@ class _Run:
             t[self.active] = self._current_t(k)
             active[self.active] = True
         theta.flags.writeable = False
-        info = StepInfo(k, t.reshape(self.batch_shape),
-                        theta.reshape(*self.batch_shape, self.d),
-                        active.reshape(self.batch_shape))
+        info = StepInfo(
+            k,
+            t.reshape(self.batch_shape),
+            theta.reshape(*self.batch_shape, self.d),
+            active.reshape(self.batch_shape),
+        )
         return bool(self.callback(info))
 
     # -- the loop ------------------------------------------------------------------------
@@ -445,9 +479,7 @@ class _Run:
             stops = np.unique(np.append(extra, self.t_end))
             save_col = np.full(stops.size, -1)
             if self.mode == "at":
-                save_col[np.searchsorted(stops, self.save_times)] = np.arange(
-                    self.save_times.size
-                )
+                save_col[np.searchsorted(stops, self.save_times)] = np.arange(self.save_times.size)
             self.stop_idx = np.zeros(B0, dtype=np.int64)
 
         if self.mode == "final":
@@ -554,8 +586,14 @@ class _Run:
                 self.stop_idx[land] += 1
                 done = self.stop_idx == stops.size
                 if done.any():
-                    self._stop(done, Status.OK, k, self._current_t(k)[done],
-                               self.state[0][done], self._row_h(self.h_nominal)[done])
+                    self._stop(
+                        done,
+                        Status.OK,
+                        k,
+                        self._current_t(k)[done],
+                        self.state[0][done],
+                        self._row_h(self.h_nominal)[done],
+                    )
             if self.mode == "every" and k % self.every == 0:
                 self._write_column(col, k)
                 col += 1
@@ -573,8 +611,9 @@ class _Run:
                 self._write_column(col, k)
                 col += 1
             everyone = np.ones(self.active.size, dtype=bool)
-            self._stop(everyone, reason, k, self._current_t(k), self.state[0],
-                       self._row_h(self.h_nominal))
+            self._stop(
+                everyone, reason, k, self._current_t(k), self.state[0], self._row_h(self.h_nominal)
+            )
         elif self.mode == "every" and k % self.every != 0:
             self._write_column(col, k)
             col += 1
@@ -582,8 +621,14 @@ class _Run:
             self._fill_missed_saves()
         return self._result()
 
-    def _stop_diverged(self, bad: np.ndarray, n_before: int, t_before: np.ndarray,
-                       h_rows: np.ndarray, new_state: Any) -> None:
+    def _stop_diverged(
+        self,
+        bad: np.ndarray,
+        n_before: int,
+        t_before: np.ndarray,
+        h_rows: np.ndarray,
+        new_state: Any,
+    ) -> None:
         """Stop rows ``bad`` as diverged; the others continue from ``new_state``.
 
         The diverged rows keep their state before the failed step, but its gradient

@@ -116,7 +116,7 @@ class Trajectory:
 
     def __repr__(self) -> str:
         values, counts = np.unique(self.status, return_counts=True)
-        summary = ", ".join(f"{v}: {c}" for v, c in zip(values, counts))
+        summary = ", ".join(f"{v}: {c}" for v, c in zip(values, counts, strict=True))
         return (
             f"Trajectory(problem={self.problem!r}, method={self.method!r}, "
             f"batch_shape={self.batch_shape}, saved={self.t.shape[0]}, status={{{summary}}})"

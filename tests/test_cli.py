@@ -29,19 +29,25 @@ def test_demo_reports_order_one_and_the_stability_crossing(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert out.count("h crossed 2/λmax") == 2
-    orders = [float(line.split(":")[1].split()[0]) for line in out.splitlines()
-              if "observed order" in line]
+    orders = [
+        float(line.split(":")[1].split()[0])
+        for line in out.splitlines()
+        if "observed order" in line
+    ]
     assert len(orders) == 2 and all(abs(p - 1.0) < 0.05 for p in orders)
 
 
 def test_console_script_module_entry_runs():
-    out = subprocess.run([sys.executable, "-m", "gradflow.cli", "--version"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "gradflow.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.startswith("gradflow ")
 
 
 def test_import_does_not_load_sympy_or_matplotlib():
     code = "import sys, gradflow; print('sympy' in sys.modules, 'matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -56,8 +56,9 @@ def test_hessian_is_contracted_when_no_hvp_is_given():
     p = _cubic_problem(hessian=_exact_hessian)
     th = np.random.default_rng(1).normal(size=(6, 3))
     v = np.random.default_rng(2).normal(size=(6, 3))
-    np.testing.assert_allclose(p.hvp(th, v), np.einsum("bij,bj->bi", _exact_hessian(th), v),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        p.hvp(th, v), np.einsum("bij,bj->bi", _exact_hessian(th), v), rtol=1e-14
+    )
     assert p.has_exact_hvp
 
 

@@ -132,8 +132,7 @@ def test_batch_with_t_final_and_divergence_equals_single_runs_bit_for_bit():
     p = gf.problems.muller_brown()
     theta0 = np.array([[-0.5, 1.4], [0.6, 0.0], [-0.05, 0.45]])
     hs = np.array([[1e-4], [5e-4], [2e-2]])  # the last row diverges
-    batch = gf.solve(p, np.broadcast_to(theta0, (3, 3, 2)), stepsize=hs, t_final=0.3,
-                     save_every=7)
+    batch = gf.solve(p, np.broadcast_to(theta0, (3, 3, 2)), stepsize=hs, t_final=0.3, save_every=7)
     assert (batch.status[2] == "diverged").any()
     for i in range(3):
         for j in range(3):
@@ -205,8 +204,9 @@ def test_callback_sees_every_step_and_can_stop():
 
 def test_max_steps_in_a_timed_run():
     p = rosenbrock()
-    traj = gf.solve(p, np.zeros((2, 2)), stepsize=[1e-4, 1e-3], t_final=0.01, max_steps=50,
-                    save="final")
+    traj = gf.solve(
+        p, np.zeros((2, 2)), stepsize=[1e-4, 1e-3], t_final=0.01, max_steps=50, save="final"
+    )
     assert traj.status.tolist() == ["max_steps", "ok"]
     assert traj.n_steps.tolist() == [50, 10]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
+from gradflow.problems.problem import Problem, as_batch
 
 __all__ = ["BEALE_CONSTANTS", "HIMMELBLAU_GUESSES", "beale", "himmelblau"]
 
@@ -35,18 +35,6 @@ _NEWTON_STEPS = 8
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _as_theta(theta: ArrayLike) -> np.ndarray:
-    """Real floating, C-contiguous ``(*batch, 2)`` array (ints become float64)."""
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != 2:
-        raise ValueError(f"theta must have shape (*batch, 2), got {theta.shape}")
-    return np.ascontiguousarray(theta)
-
-
 def _stack2(gx: np.ndarray, gy: np.ndarray, like: np.ndarray) -> np.ndarray:
     out = np.empty(like.shape, dtype=like.dtype)
     out[..., 0] = gx
@@ -60,7 +48,7 @@ def _second_order(
     """HVP and Hessian of a 2-D problem from its Hessian entries ``(h_xx, h_xy, h_yy)``."""
 
     def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-        theta = _as_theta(theta)
+        theta = as_batch(theta, 2)
         v = np.asarray(v, dtype=theta.dtype)
         theta, v = np.broadcast_arrays(theta, v)
         hxx, hxy, hyy = entries(theta[..., 0], theta[..., 1])
@@ -68,7 +56,7 @@ def _second_order(
         return _stack2(hxx * vx + hxy * vy, hxy * vx + hyy * vy, theta)
 
     def hessian(theta: ArrayLike) -> np.ndarray:
-        theta = _as_theta(theta)
+        theta = as_batch(theta, 2)
         hxx, hxy, hyy = entries(theta[..., 0], theta[..., 1])
         h = np.empty((*theta.shape, 2), dtype=theta.dtype)
         h[..., 0, 0] = hxx
@@ -82,7 +70,7 @@ def _second_order(
 
 # -- Himmelblau ----------------------------------------------------------------------
 def _himmelblau_loss(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     x, y = theta[..., 0], theta[..., 1]
     u = x * x + y - 11.0
     w = x + y * y - 7.0
@@ -90,7 +78,7 @@ def _himmelblau_loss(theta: ArrayLike) -> np.ndarray:
 
 
 def _himmelblau_grad(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     x, y = theta[..., 0], theta[..., 1]
     u = x * x + y - 11.0
     w = x + y * y - 7.0
@@ -168,13 +156,13 @@ def _beale_residuals(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _beale_loss(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     r1, r2, r3, _, _ = _beale_residuals(theta[..., 0], theta[..., 1])
     return r1 * r1 + r2 * r2 + r3 * r3
 
 
 def _beale_grad(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     x, y = theta[..., 0], theta[..., 1]
     r1, r2, r3, y2, y3 = _beale_residuals(x, y)
     # ∂r_k/∂x = y^k - 1, ∂r_k/∂y = k x y^(k-1)

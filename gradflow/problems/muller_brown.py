@@ -16,7 +16,7 @@ import functools
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
+from gradflow.problems.problem import Problem, as_batch
 
 __all__ = [
     "AMPLITUDES",
@@ -52,18 +52,6 @@ SADDLE_GUESSES = ((-0.822, 0.624), (0.212, 0.293))
 _NEWTON_STEPS = 8  # quadratic convergence from 3-digit guesses: ~4 steps reach rounding
 
 
-def _as_theta(theta: ArrayLike) -> np.ndarray:
-    """Real floating, C-contiguous ``(*batch, 2)`` array (ints become float64)."""
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != 2:
-        raise ValueError(f"theta must have shape (*batch, 2), got {theta.shape}")
-    return np.ascontiguousarray(theta)
-
-
 def _terms(theta: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per-term pieces, each ``(*batch, 4)``: ``E_k``, ``∂q_k/∂x``, ``∂q_k/∂y`` and
     the coefficient arrays ``a, b, c`` in the dtype of ``theta``."""
@@ -81,12 +69,12 @@ def _terms(theta: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def _loss(theta: ArrayLike) -> np.ndarray:
-    energy = _terms(_as_theta(theta))[0]
+    energy = _terms(as_batch(theta, 2))[0]
     return np.sum(energy, axis=-1)
 
 
 def _grad(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     energy, px, py, *_ = _terms(theta)
     g = np.empty_like(theta)
     g[..., 0] = np.sum(energy * px, axis=-1)
@@ -104,7 +92,7 @@ def _hessian_entries(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     v = np.asarray(v, dtype=theta.dtype)
     theta, v = np.broadcast_arrays(theta, v)
     hxx, hxy, hyy = _hessian_entries(theta)
@@ -115,7 +103,7 @@ def _hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
 
 
 def _hessian(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta)
+    theta = as_batch(theta, 2)
     hxx, hxy, hyy = _hessian_entries(theta)
     h = np.empty((*theta.shape, 2), dtype=theta.dtype)
     h[..., 0, 0] = hxx

@@ -16,21 +16,9 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
+from gradflow.problems.problem import Problem, as_batch
 
 __all__ = ["MLPRegressionProblem", "mlp_regression", "scalar_net"]
-
-
-def _as_theta(theta: ArrayLike, dim: int) -> np.ndarray:
-    """Real floating, C-contiguous ``(*batch, dim)`` array (ints become float64)."""
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
-    return np.ascontiguousarray(theta)
 
 
 def _sum_axis(a: np.ndarray, axis: int) -> np.ndarray:
@@ -45,13 +33,13 @@ def _sum_axis(a: np.ndarray, axis: int) -> np.ndarray:
 
 # -- scalar network ------------------------------------------------------------------
 def _scalar_loss(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta, 2)
+    theta = as_batch(theta, 2)
     r = 1.0 - theta[..., 0] * theta[..., 1]
     return 0.5 * r * r
 
 
 def _scalar_grad(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta, 2)
+    theta = as_batch(theta, 2)
     x, y = theta[..., 0], theta[..., 1]
     r = x * y - 1.0
     g = np.empty_like(theta)
@@ -66,7 +54,7 @@ def _scalar_entries(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _scalar_hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta, 2)
+    theta = as_batch(theta, 2)
     v = np.asarray(v, dtype=theta.dtype)
     theta, v = np.broadcast_arrays(theta, v)
     hxx, hxy, hyy = _scalar_entries(theta)
@@ -77,7 +65,7 @@ def _scalar_hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
 
 
 def _scalar_hessian(theta: ArrayLike) -> np.ndarray:
-    theta = _as_theta(theta, 2)
+    theta = as_batch(theta, 2)
     hxx, hxy, hyy = _scalar_entries(theta)
     h = np.empty((*theta.shape, 2), dtype=theta.dtype)
     h[..., 0, 0] = hxx
@@ -213,7 +201,7 @@ class MLPRegressionProblem(Problem):
             return xs, w2, hidden, out - y.astype(theta.dtype)
 
         def loss(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, 3 * m)
+            theta = as_batch(theta, 3 * m)
             r = forward(theta)[-1]
             return np.sum(r * r, axis=-1) / (2.0 * n)
 
@@ -231,7 +219,7 @@ class MLPRegressionProblem(Problem):
             return _sum_axis(parts, -2).reshape(*parts.shape[:-3], 3 * m)
 
         def grad(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, 3 * m)
+            theta = as_batch(theta, 3 * m)
             xs, w2, hidden, r = forward(theta)
             delta = r / float(n)  # ∂L/∂f_i
             slope = 1.0 - hidden * hidden  # tanh' = 1 - tanh^2
@@ -239,7 +227,7 @@ class MLPRegressionProblem(Problem):
             return backward(xs, w2, hidden, delta, delta_hidden)
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, 3 * m)
+            theta = as_batch(theta, 3 * m)
             v = np.asarray(v, dtype=theta.dtype)
             theta, v = np.broadcast_arrays(theta, v)
             v = np.ascontiguousarray(v)

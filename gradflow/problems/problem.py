@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Problem", "central_difference_hvp"]
+__all__ = ["Problem", "as_batch", "central_difference_hvp"]
 
 Array = NDArray[np.floating]
 LossFn = Callable[[Array], Array]
@@ -40,6 +40,39 @@ HessianFn = Callable[[Array], Array]
 #: O(eps^2) truncation error against the O(eps_mach / eps) rounding error of a central
 #: difference (Nocedal & Wright, *Numerical Optimization*, 2nd ed., section 8.1).
 CENTRAL_DIFFERENCE_EXPONENT = 1.0 / 3.0
+
+
+def as_batch(theta: ArrayLike, dim: int) -> np.ndarray:
+    """Check and convert a batch of parameter vectors for a problem's functions.
+
+    Parameters
+    ----------
+    theta : array_like, shape (*batch, dim)
+        Real numbers; integers become float64, floating dtypes are kept.
+    dim : int
+        The expected length of the last axis.
+
+    Returns
+    -------
+    ndarray
+        C-contiguous, so that every reduction over the last axis is the same pairwise
+        sum whatever the batch around a row (row results do not depend on the batch).
+
+    Raises
+    ------
+    TypeError
+        If ``theta`` is not real.
+    ValueError
+        If its last axis is not of length ``dim``.
+    """
+    theta = np.asarray(theta)
+    if theta.dtype.kind not in "biuf":
+        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
+    if theta.dtype.kind != "f":
+        theta = theta.astype(np.float64)
+    if theta.ndim == 0 or theta.shape[-1] != dim:
+        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
+    return np.ascontiguousarray(theta)
 
 
 def central_difference_hvp(grad: GradFn, theta: Array, v: Array) -> Array:
@@ -188,7 +221,7 @@ class Problem:
         """Hessian ``∇²L(θ)``, shape ``(*batch, d, d)``.
 
         Exact when the problem provides it, else assembled from ``d`` batched HVPs
-        against the unit vectors (symmetrised when the HVPs are finite differences).
+        against the unit vectors and symmetrised.
         """
         if self._hessian is not None:
             return self._hessian(theta)
@@ -199,10 +232,9 @@ class Problem:
         basis = np.broadcast_to(eye, rows.shape)
         # hvp(theta, e_j) is column j of H; stacked on axis -2 it is H^T.
         h_t = self.hvp(rows, basis)
-        h = np.swapaxes(h_t, -1, -2)
-        if self._hvp is None:
-            h = 0.5 * (h + h_t)
-        return h
+        # Symmetrise: exact HVPs agree with their transpose only to rounding, finite
+        # differences only to O(eps^(2/3)).
+        return 0.5 * (h_t + np.swapaxes(h_t, -1, -2))
 
     @property
     def has_exact_hvp(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
+from gradflow.problems.problem import Problem, as_batch
 
 __all__ = ["QuadraticProblem", "haar_orthogonal", "quadratic"]
 
@@ -24,20 +24,6 @@ DEFAULT_EIGENVALUES = (1.0, 10.0)
 
 #: Relative tolerance on ``max|A - A^T| / max|A|`` for an explicit ``A``.
 SYMMETRY_RTOL = 1e-12
-
-
-def _as_theta(theta: ArrayLike, dim: int) -> np.ndarray:
-    """Real floating, C-contiguous ``(*batch, dim)`` array (ints become float64)."""
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
-    # Contiguity keeps every reduction over the last axis a fixed pairwise sum, so a
-    # row's bits do not depend on the memory layout of the batch it arrives in.
-    return np.ascontiguousarray(theta)
 
 
 def haar_orthogonal(dim: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
@@ -161,25 +147,25 @@ class QuadraticProblem(Problem):
         d = A.shape[0]
 
         def loss(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             a, bb = self._data(theta.dtype)
             return np.sum(theta * (0.5 * (theta @ a) - bb), axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             a, bb = self._data(theta.dtype)
             # A is symmetric, so theta @ A is the row-vector form of A theta.
             return theta @ a - bb
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             v = np.asarray(v, dtype=theta.dtype)
             a, _ = self._data(theta.dtype)
             shape = np.broadcast_shapes(theta.shape, v.shape)
             return np.broadcast_to(v, shape) @ a
 
         def hessian(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             a, _ = self._data(theta.dtype)
             return np.broadcast_to(a, (*theta.shape[:-1], d, d)).copy()
 

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit
 
-from gradflow.problems.problem import Problem
+from gradflow.problems.problem import Problem, as_batch
 
 __all__ = [
     "LeastSquaresProblem",
@@ -21,18 +21,6 @@ __all__ = [
     "least_squares",
     "logistic_regression",
 ]
-
-
-def _as_theta(theta: ArrayLike, dim: int) -> np.ndarray:
-    """Real floating, C-contiguous ``(*batch, dim)`` array (ints become float64)."""
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
-    return np.ascontiguousarray(theta)
 
 
 def _validate_data(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -117,18 +105,18 @@ class LeastSquaresProblem(_DataProblem):
         self._gram_cache: dict[np.dtype, np.ndarray] = {}
 
         def loss(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             xx, yy = self._data(theta.dtype)
             r = theta @ xx.T - yy
             return np.sum(r * r, axis=-1) / (2.0 * n)
 
         def grad(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             xx, yy = self._data(theta.dtype)
             return ((theta @ xx.T - yy) @ xx) / float(n)
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             xx, _ = self._data(theta.dtype)
             v = np.broadcast_to(
                 np.asarray(v, dtype=theta.dtype), np.broadcast_shapes(theta.shape, np.shape(v))
@@ -137,7 +125,7 @@ class LeastSquaresProblem(_DataProblem):
             return ((v @ xx.T) @ xx) / float(n)
 
         def hessian(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             key = theta.dtype
             if key not in self._gram_cache:
                 self._gram_cache[key] = self._gram.astype(key)
@@ -182,7 +170,7 @@ class LeastSquaresProblem(_DataProblem):
         >>> p.per_example_grad(np.zeros((4, 2))).shape
         (4, 3, 2)
         """
-        theta = _as_theta(theta, self.dim)
+        theta = as_batch(theta, self.dim)
         xx, yy = self._data(theta.dtype)
         r = theta @ xx.T - yy
         return r[..., :, None] * xx
@@ -239,14 +227,14 @@ class LogisticRegressionProblem(_DataProblem):
             return (theta @ xx.T) * yy, xx, yy
 
         def loss(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             m, _, _ = margins(theta)
             # log(1 + e^{-m}) = logaddexp(0, -m): no overflow for very negative margins.
             data = np.sum(np.logaddexp(0.0, -m), axis=-1) / float(n)
             return data + (0.5 * l2) * np.sum(theta * theta, axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             m, xx, yy = margins(theta)
             # d/dm log(1 + e^{-m}) = -sigma(-m); expit is the overflow-free sigmoid.
             return ((-yy * expit(-m)) @ xx) / float(n) + l2 * theta
@@ -255,7 +243,7 @@ class LogisticRegressionProblem(_DataProblem):
             return expit(m) * expit(-m)  # sigma'(m), accurate in both tails
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             v = np.asarray(v, dtype=theta.dtype)
             theta, v = np.broadcast_arrays(theta, v)
             m, xx, _ = margins(theta)
@@ -263,7 +251,7 @@ class LogisticRegressionProblem(_DataProblem):
             return ((curvature(m) * (v @ xx.T)) @ xx) / float(n) + l2 * v
 
         def hessian(theta: ArrayLike) -> np.ndarray:
-            theta = _as_theta(theta, d)
+            theta = as_batch(theta, d)
             m, xx, _ = margins(theta)
             weighted = xx.T * curvature(m)[..., None, :]  # (*batch, d, n)
             h = (weighted @ xx) / float(n)
@@ -311,7 +299,7 @@ class LogisticRegressionProblem(_DataProblem):
         array([[ 0.5,  0. ],
                [ 0. , -0.5]])
         """
-        theta = _as_theta(theta, self.dim)
+        theta = as_batch(theta, self.dim)
         xx, yy = self._data(theta.dtype)
         m = (theta @ xx.T) * yy
         coef = -yy * expit(-m)

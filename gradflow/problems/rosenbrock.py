@@ -16,22 +16,9 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
+from gradflow.problems.problem import Problem, as_batch
 
 __all__ = ["RosenbrockProblem", "rosenbrock"]
-
-
-def _as_theta(theta: ArrayLike, dim: int) -> np.ndarray:
-    """Real floating, C-contiguous ``(*batch, dim)`` array (ints become float64)."""
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
-    # Contiguity keeps the reduction over the last axis a fixed pairwise sum per row.
-    return np.ascontiguousarray(theta)
 
 
 class RosenbrockProblem(Problem):
@@ -72,12 +59,12 @@ class RosenbrockProblem(Problem):
         d = dim
 
         def loss(theta: ArrayLike) -> np.ndarray:
-            x = _as_theta(theta, d)
+            x = as_batch(theta, d)
             head, tail = x[..., :-1], x[..., 1:]
             return np.sum(b * (tail - head * head) ** 2 + (a - head) ** 2, axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
-            x = _as_theta(theta, d)
+            x = as_batch(theta, d)
             head, tail = x[..., :-1], x[..., 1:]
             valley = tail - head * head  # residual of the coupling term x_{i+1} = x_i^2
             g = np.zeros_like(x)
@@ -94,7 +81,7 @@ class RosenbrockProblem(Problem):
             return diag, -4.0 * b * head
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-            x = _as_theta(theta, d)
+            x = as_batch(theta, d)
             v = np.asarray(v, dtype=x.dtype)
             x, v = np.broadcast_arrays(x, v)
             diag, off = bands(x)
@@ -104,7 +91,7 @@ class RosenbrockProblem(Problem):
             return out
 
         def hessian(theta: ArrayLike) -> np.ndarray:
-            x = _as_theta(theta, d)
+            x = as_batch(theta, d)
             diag, off = bands(x)
             h = np.zeros((*x.shape, d), dtype=x.dtype)
             idx = np.arange(d)

@@ -104,9 +104,7 @@ def from_sympy(
         raise ValueError(f"symbols must be distinct, got {symbols}")
     extra = expr.free_symbols - set(symbols)
     if extra:
-        raise ValueError(
-            f"expr has free symbols {sorted(map(str, extra))} not listed in symbols"
-        )
+        raise ValueError(f"expr has free symbols {sorted(map(str, extra))} not listed in symbols")
 
     d = len(symbols)
     gradient = [sp.diff(expr, s) for s in symbols]

@@ -10,9 +10,10 @@ A policy proposes the step size of the next step from what it has seen.  The dri
 3. after each step ``state = policy.observe(state, accepted)`` (a no-op for policies
    that do not adapt).
 
-Every field of a policy state is an array whose leading axis is the batch axis, so the
-driver can drop finished elements from it.  ``constant`` is ``True`` for a step size
-that never changes, which lets the driver compute times as ``t_k = k h`` exactly.
+Every field of a policy state is an array whose leading axis is the batch axis (or has
+length 1, shared by every element), so the driver can drop finished elements from it.
+``constant`` is ``True`` for a step size that never changes, which lets the driver
+compute times as ``t_k = k h`` exactly.
 
 References
 ----------
@@ -90,6 +91,9 @@ class ConstantStep(StepSizePolicy):
                 f"stepsize of shape {self.h.shape} does not broadcast to the batch shape "
                 f"{batch_shape} of theta0"
             ) from None
+        if self.h.size == 1:
+            # One step for all: a length-1 array keeps the update a scalar broadcast.
+            return _ConstantState(self.h.reshape(1).astype(theta0.dtype))
         return _ConstantState(np.ascontiguousarray(full.reshape(-1), dtype=theta0.dtype))
 
     def propose(self, state: Any, k: int) -> np.ndarray:

@@ -58,8 +58,9 @@ def test_gd_converges_to_the_flow_with_order_one(make, theta0, t_final, levels):
     p = make()
     hs = t_final / 2.0**levels
     ref = gf.reference.gradient_flow(p, np.array(theta0), [t_final])
-    runs = gf.solve(p, np.broadcast_to(theta0, (hs.size, 2)), stepsize=hs, t_final=t_final,
-                    save="final")
+    runs = gf.solve(
+        p, np.broadcast_to(theta0, (hs.size, 2)), stepsize=hs, t_final=t_final, save="final"
+    )
     assert (runs.status == "ok").all()
     np.testing.assert_array_equal(runs.n_steps, 2**levels)
     errors = np.linalg.norm(runs.theta[0] - ref.theta[0], axis=-1)
