@@ -18,8 +18,8 @@ class Status(str, Enum):
     OK : "ok"
         Reached ``steps`` or ``t_final``.
     DIVERGED : "diverged"
-        Its state became non-finite or left the ball ``‖θ‖ <= divergence_norm``; the last
-        state inside is kept.
+        Its state became non-finite (or left the ball ``‖θ‖₂ <= divergence_norm``); the
+        last state before is kept.
     MAX_STEPS : "max_steps"
         Hit ``max_steps`` before ``t_final``.
     STOPPED : "stopped"
