@@ -32,6 +32,9 @@ __all__ = ["StepInfo", "solve"]
 LANDING_RELATIVE = 1e-9
 LANDING_ULPS = 16.0
 
+#: Steps between divergence checks when nothing is saved or handed out in between.
+CHECK_INTERVAL = 16
+
 #: Loss evaluation of the saved states is done in chunks of about this many numbers.
 LOSS_CHUNK = 1 << 20
 
@@ -279,7 +282,7 @@ def solve(
     >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
     >>> hs = np.array([0.05, 0.19, 0.21])             # 2/λmax = 0.2
     >>> theta0 = np.ones((3, 2, 2))
-    >>> traj = gf.solve(p, theta0, stepsize=hs[:, None], steps=5000, save="final")
+    >>> traj = gf.solve(p, theta0, stepsize=hs[:, None], steps=10_000, save="final")
     >>> traj.status[:, 0].tolist()
     ['ok', 'ok', 'diverged']
     """
@@ -505,9 +508,16 @@ class _Run:
             self.stop_idx += 1
         stopped = self._notify(0)
 
-        limit2 = self.limit2
         dtype = self.dtype
         n_req = self.n_steps_req
+        # Divergence is checked every CHECK_INTERVAL steps, and at every step whose
+        # state is written or handed out.  A non-finite entry stays non-finite under
+        # any update θ + Δ, so a sparse check misses nothing; the exact step is then
+        # found by replaying the failed rows from the last checked state.  A norm ball
+        # is not absorbing, and a callback sees every state: both check every step.
+        sparse = self.limit2 is None and self.callback is None
+        check_every = CHECK_INTERVAL if sparse else 1
+        self._snapshot(k)
         while self.active.size and not stopped:
             if n_req is not None and k == n_req:
                 break
@@ -530,47 +540,38 @@ class _Run:
                         h = np.where(shorten, gap, h64).astype(dtype)
                 else:
                     land = None
-            h_col = h[:, None] if h.shape[0] > 1 else h
-            old_state = self.state
-            result = method.step(problem, old_state, h_col)
-            new_state = result.state
-            theta = new_state[0]
-            bad = None
-            # One cheap global reduction per step; rows are inspected only when it
-            # trips.  (No BLAS here: a threaded dot stalls when the cores are busy.)
-            if limit2 is None:
-                if not np.isfinite(theta.sum()):
-                    bad_rows = ~np.isfinite(theta).all(axis=-1)
-                    if bad_rows.any():
-                        bad = bad_rows
-            elif not np.square(theta).sum() <= limit2:
-                bad_rows = ~(np.square(theta).sum(axis=-1) <= limit2)
-                if bad_rows.any():
-                    bad = bad_rows
-            if isinstance(result.n_grad, np.ndarray):
+            self.h_history.append((h, self.h_nominal))
+            result = method.step(problem, self.state, h[:, None] if h.shape[0] > 1 else h)
+            varying_grads = isinstance(result.n_grad, np.ndarray)
+            if varying_grads:
                 self.n_grad[self.active] += result.n_grad
             else:
                 self.grads_uniform += result.n_grad
             self.pstate = policy.observe(self.pstate, True)
-            h_used = None if policy.constant else self._row_h(h).astype(float)
+            if not policy.constant:
+                self.t_acc = self.t_acc + h.astype(float)
             k += 1
-
-            if bad is not None:
-                # Keep the diverging rows' last finite state (the old state).
-                t_before = self._current_t(k - 1)
-                h_rows = self._row_h(self.h_nominal)[bad]
-                self.state = old_state
-                self._stop_diverged(bad, k - 1, t_before, h_rows, new_state)
-                if land is not None:
-                    land = land[~bad]
-                if h_used is not None:
-                    h_used = h_used[~bad]
-                if not self.active.size:
-                    break
+            writes = self.mode == "every" and k % self.every == 0
+            if (
+                k - self.snap_k >= check_every
+                or land is not None
+                or writes
+                or varying_grads
+                or k == n_req
+                or k == self.cap
+            ):
+                bad = self._bad_rows(result.state[0])
+                if bad is not None:
+                    self._replay_divergence(bad, result.state)
+                    if land is not None:
+                        land = land[~bad]
+                    if not self.active.size:
+                        break
+                else:
+                    self.state = result.state
+                self._snapshot(k)
             else:
-                self.state = new_state
-            if h_used is not None:
-                self.t_acc = self.t_acc + h_used
+                self.state = result.state
 
             if land is not None and land.any():
                 landed_t = stops[self.stop_idx[land]]
@@ -625,21 +626,83 @@ class _Run:
             self._fill_missed_saves()
         return self._result()
 
-    def _stop_diverged(
-        self,
-        bad: np.ndarray,
-        n_before: int,
-        t_before: np.ndarray,
-        h_rows: np.ndarray,
-        new_state: Any,
-    ) -> None:
-        """Stop rows ``bad`` as diverged; the others continue from ``new_state``.
+    def _bad_rows(self, theta: np.ndarray) -> np.ndarray | None:
+        """Rows that diverged (mask over the active rows), or None.
 
-        The diverged rows keep their state before the failed step, but its gradient
-        evaluations count (they were spent).
+        One global reduction decides; rows are inspected only when it trips.  No BLAS:
+        a threaded dot product stalls when the cores are busy.
         """
-        self._stop(bad, Status.DIVERGED, n_before, t_before[bad], self.state[0][bad], h_rows)
-        # _stop compacted self.state (the old one); the survivors take their new state.
+        if self.limit2 is None:
+            if np.isfinite(theta.sum()):
+                return None
+            bad = ~np.isfinite(theta).all(axis=-1)
+        else:
+            if np.square(theta).sum() <= self.limit2:
+                return None
+            bad = ~(np.square(theta).sum(axis=-1) <= self.limit2)
+        return bad if bad.any() else None
+
+    def _snapshot(self, k: int) -> None:
+        """Remember the last checked state (states are never modified in place)."""
+        self.snap_k = k
+        self.snap_state = self.state
+        self.snap_grads = self.grads_uniform
+        self.snap_t = self._current_t(k).copy() if not self.policy.constant else None
+        self.h_history = []
+
+    def _replay_divergence(self, bad: np.ndarray, new_state: Any) -> None:
+        """Find the step at which each row of ``bad`` diverged and stop those rows.
+
+        The rows are re-run from the last checked state with the step sizes the run
+        used; each row's arithmetic is the same as in the batch, so the kept state (the
+        last one inside) is bit for bit what a check at every step would keep.  The
+        other rows continue from ``new_state``.
+        """
+        method, problem = self.method, self.problem
+        rows = np.flatnonzero(bad)
+        n = rows.size
+        sub = type(self.snap_state)(*(f[rows] for f in self.snap_state))
+        if self.policy.constant:
+            t_rows = self._current_t(self.snap_k)[rows]
+        else:
+            t_rows = self.snap_t[rows]
+        grads = np.full(n, self.snap_grads, dtype=np.int64)
+        kept_k = np.full(n, -1, dtype=np.int64)
+        kept_theta = np.empty((n, self.d), dtype=self.dtype)
+        kept_t = np.empty(n)
+        kept_h = np.empty(n, dtype=self.dtype)
+        kept_grads = np.empty(n, dtype=np.int64)
+        alive = np.ones(n, dtype=bool)
+        for j, (h, h_nominal) in enumerate(self.h_history):
+            h_rows = h[rows] if h.shape[0] > 1 else np.broadcast_to(h, (n,))
+            result = method.step(problem, sub, h_rows[:, None])
+            if not isinstance(result.n_grad, np.ndarray):
+                # (Per-row counts were added by the main loop, which then checks
+                # every step, so only uniform counts are replayed.)
+                grads = grads + result.n_grad
+            found = self._bad_rows(result.state[0])
+            now_bad = None if found is None else alive & found
+            if now_bad is not None and now_bad.any():
+                kept_k[now_bad] = self.snap_k + j
+                kept_theta[now_bad] = sub[0][now_bad]
+                kept_t[now_bad] = t_rows[now_bad]
+                nominal = np.broadcast_to(h_nominal, (self.active.size,))[rows]
+                kept_h[now_bad] = nominal[now_bad]
+                kept_grads[now_bad] = grads[now_bad]
+                alive &= ~now_bad
+                if not alive.any():
+                    break
+            sub = result.state
+            t_rows = t_rows + h_rows.astype(float)
+        if alive.any():  # pragma: no cover - the replay is deterministic
+            raise RuntimeError("divergence replay did not reproduce the failure")
+        if self.policy.constant:
+            # Same formula as _current_t, so the time is the one a dense check keeps.
+            h_rows = np.broadcast_to(self.h_nominal, (self.active.size,))[rows]
+            kept_t = self.t_anchor[rows] + (kept_k - self.k_anchor[rows]) * h_rows.astype(float)
+        idx = self.active[rows]
+        self.n_grad[idx] += kept_grads - self.grads_uniform
+        self._stop(bad, Status.DIVERGED, kept_k, kept_t, kept_theta, kept_h)
         keep = ~bad
         self.state = type(new_state)(*(f[keep] for f in new_state))
 

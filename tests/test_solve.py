@@ -281,3 +281,38 @@ def test_gd_on_quadratic_matches_closed_form(eigs, frac, steps, seed):
     for k in range(steps + 1):
         expected = star + (np.linalg.matrix_power(M, k) @ (theta0 - star).T).T
         np.testing.assert_allclose(traj.theta[k], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("horizon", [{"steps": 700}, {"t_final": 0.7}])
+def test_sparse_divergence_checks_find_the_same_step_as_checking_every_step(horizon):
+    # A callback forces a check after every step; without one the driver checks every
+    # few steps and replays the failed rows.  Both must agree bit for bit.
+    p = gf.problems.muller_brown()
+    rng = np.random.default_rng(7)
+    theta0 = rng.uniform([-1.5, -0.5], [1.0, 2.0], size=(40, 2))
+    hs = np.geomspace(1e-4, 2e-2, 40)
+    sched = gf.stepsize.ConstantStep(hs)
+    sparse = gf.solve(p, theta0, stepsize=sched, save="final", **horizon)
+    dense = gf.solve(p, theta0, stepsize=sched, save="final", callback=lambda info: None,
+                     **horizon)
+    assert 0 < sparse.diverged.sum() < 40
+    np.testing.assert_array_equal(sparse.status, dense.status)
+    np.testing.assert_array_equal(sparse.n_steps, dense.n_steps)
+    np.testing.assert_array_equal(sparse.n_grad, dense.n_grad)
+    np.testing.assert_array_equal(sparse.theta, dense.theta)
+    np.testing.assert_array_equal(sparse.t, dense.t)
+    np.testing.assert_array_equal(sparse.n_grad, sparse.n_steps + sparse.diverged)
+
+
+def test_sparse_checks_with_a_schedule_keep_times_and_states():
+    p = _diag_quadratic()
+    sched = lambda k: 0.101 + 0.0005 * k  # noqa: E731  (crosses 2/λmax = 0.2 at k = 198)
+    sparse = gf.solve(p, np.ones(2), stepsize=sched, steps=2000, save="final")
+    dense = gf.solve(p, np.ones(2), stepsize=sched, steps=2000, save="final",
+                     callback=lambda info: None)
+    assert sparse.status == dense.status == "diverged"
+    assert sparse.n_steps == dense.n_steps
+    np.testing.assert_array_equal(sparse.theta, dense.theta)
+    np.testing.assert_array_equal(sparse.t, dense.t)
+    np.testing.assert_allclose(sparse.t[0], sum(sched(k) for k in range(sparse.n_steps)),
+                               rtol=1e-13)
