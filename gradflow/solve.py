@@ -396,15 +396,18 @@ class _Run:
     def _stop(
         self,
         rows: np.ndarray,
-        status: Status,
-        k: int,
+        status: Status | np.ndarray,
+        k: int | np.ndarray,
         t_rows: np.ndarray,
         theta_rows: np.ndarray,
         h_rows: np.ndarray,
     ) -> None:
-        """Record the end of the active rows ``rows`` (a boolean mask) and drop them."""
+        """Record the end of the active rows ``rows`` (a boolean mask) and drop them.
+
+        ``status`` is one :class:`Status` or an array of status values, one per row.
+        """
         idx = self.active[rows]
-        self.status[idx] = status.value
+        self.status[idx] = status.value if isinstance(status, Status) else status
         self.n_steps[idx] = k
         self.n_grad[idx] += self.grads_uniform
         self.held_theta[idx] = theta_rows
@@ -514,8 +517,9 @@ class _Run:
         # state is written or handed out.  A non-finite entry stays non-finite under
         # any update θ + Δ, so a sparse check misses nothing; the exact step is then
         # found by replaying the failed rows from the last checked state.  A norm ball
-        # is not absorbing, and a callback sees every state: both check every step.
-        sparse = self.limit2 is None and self.callback is None
+        # is not absorbing, and a callback sees every state: both check every step, as
+        # do methods that ask to.  A step that reports failed elements is checked too.
+        sparse = self.limit2 is None and self.callback is None and not method.checks_every_step
         check_every = CHECK_INTERVAL if sparse else 1
         self._snapshot(k)
         while self.active.size and not stopped:
@@ -557,10 +561,13 @@ class _Run:
                 or land is not None
                 or writes
                 or varying_grads
+                or result.failed is not None
                 or k == n_req
                 or k == self.cap
             ):
                 bad = self._bad_rows(result.state[0])
+                if result.failed is not None and result.failed.any():
+                    bad = result.failed if bad is None else bad | result.failed
                 if bad is not None:
                     self._replay_divergence(bad, result.state)
                     if land is not None:
@@ -651,7 +658,7 @@ class _Run:
         self.h_history = []
 
     def _replay_divergence(self, bad: np.ndarray, new_state: Any) -> None:
-        """Find the step at which each row of ``bad`` diverged and stop those rows.
+        """Find the step at which each row of ``bad`` diverged (or failed) and stop it.
 
         The rows are re-run from the last checked state with the step sizes the run
         used; each row's arithmetic is the same as in the batch, so the kept state (the
@@ -673,6 +680,7 @@ class _Run:
         kept_h = np.empty(n, dtype=self.dtype)
         kept_grads = np.empty(n, dtype=np.int64)
         alive = np.ones(n, dtype=bool)
+        failed_rows = np.zeros(n, dtype=bool)
         for j, (h, h_nominal) in enumerate(self.h_history):
             h_rows = h[rows] if h.shape[0] > 1 else np.broadcast_to(h, (n,))
             result = method.step(problem, sub, h_rows[:, None])
@@ -681,6 +689,9 @@ class _Run:
                 # every step, so only uniform counts are replayed.)
                 grads = grads + result.n_grad
             found = self._bad_rows(result.state[0])
+            if result.failed is not None and result.failed.any():
+                failed_rows[alive & result.failed] = True
+                found = result.failed if found is None else found | result.failed
             now_bad = None if found is None else alive & found
             if now_bad is not None and now_bad.any():
                 kept_k[now_bad] = self.snap_k + j
@@ -702,7 +713,8 @@ class _Run:
             kept_t = self.t_anchor[rows] + (kept_k - self.k_anchor[rows]) * h_rows.astype(float)
         idx = self.active[rows]
         self.n_grad[idx] += kept_grads - self.grads_uniform
-        self._stop(bad, Status.DIVERGED, kept_k, kept_t, kept_theta, kept_h)
+        status = np.where(failed_rows, Status.FAILED.value, Status.DIVERGED.value)
+        self._stop(bad, status, kept_k, kept_t, kept_theta, kept_h)
         keep = ~bad
         self.state = type(new_state)(*(f[keep] for f in new_state))
 

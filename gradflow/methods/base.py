@@ -11,14 +11,24 @@ Contract for writing a new method
    field is ``theta`` and every field of which is an array with the batch as its leading
    axis (shape ``(B, ...)``).  The driver selects, masks and compacts states field by
    field, so per-element counters must be arrays too.
-4. ``step(problem, state, h)`` returns a :class:`StepResult` with the new state (a new
-   object; the old one must stay valid, because the driver keeps it when a trajectory
-   diverges or a step is rejected), an optional per-element error estimate (methods
-   with an embedded pair) and the number of gradient evaluations (an int, or an array
-   of shape ``(B,)`` when it varies per element).
+4. ``step(problem, state, h)`` returns a :class:`StepResult` with the new state (new
+   arrays; the old state must stay valid and unmodified, because the driver keeps it
+   when a trajectory diverges or a step is rejected, and replays from it), an optional
+   local error estimate (methods with an embedded pair), the number of gradient
+   evaluations (an int, or an array of shape ``(B,)`` when it varies per element) and,
+   for methods that can fail (an implicit solve), a ``(B,)`` mask of failed elements or
+   ``None`` when none failed.
 5. ``h`` arrives as an array broadcastable against ``theta``: shape ``(B, 1)`` or
    ``(1,)``.  A step never prints, warns or raises on overflow; the driver runs it under
-   ``np.errstate(all="ignore")`` and reports non-finite states as divergence.
+   ``np.errstate(all="ignore")`` and reports non-finite states as divergence.  An update
+   of the form ``θ + Δ`` keeps a non-finite entry non-finite, which lets the driver check
+   for divergence only every few steps; a method whose update could turn a non-finite
+   state finite again must say so with ``checks_every_step = True``.
+6. ``amplification_matrix()`` returns, as a sympy ``Matrix`` in the symbol
+   ``z = sympy.Symbol("z")``, the linear map the method applies to its state on the test
+   equation ``y' = λy`` with ``z = hλ`` (for the gradient flow of ``L = ½ μ θ²``,
+   ``λ = -μ``).  It is 1×1, ``[[R(z)]]``, for one-step methods.  :mod:`gradflow.stability`
+   derives stability functions, limits and regions from it.
 
 References
 ----------
@@ -46,15 +56,20 @@ class StepResult(NamedTuple):
     ----------
     state : NamedTuple
         The new method state (first field ``theta``).
-    error : ndarray of shape (B,) or None
-        Local error estimate per element, for methods with an embedded pair.
+    error : ndarray of shape (B, d) or None
+        Local error estimate vector (difference of the embedded solutions), for methods
+        with an embedded pair; controllers take its scaled norm.
     n_grad : int or ndarray of shape (B,)
         Gradient evaluations used by this step.
+    failed : ndarray of bool, shape (B,), or None
+        Elements whose step could not be completed (their new state is meaningless);
+        ``None`` when every element succeeded.
     """
 
     state: Any
     error: np.ndarray | None = None
     n_grad: int | np.ndarray = 1
+    failed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -71,12 +86,15 @@ class Method(abc.ABC):
         Gradient evaluations per step.
     init_grads : int
         Gradient evaluations spent by :meth:`init`.
+    checks_every_step : bool
+        Ask the driver to check for divergence after every step (see the contract).
     """
 
     order: ClassVar[int]
     ode: ClassVar[str]
     grads_per_step: ClassVar[int] = 1
     init_grads: ClassVar[int] = 0
+    checks_every_step: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -90,3 +108,13 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def step(self, problem: Problem, state: Any, h: np.ndarray) -> StepResult:
         """Advance every element of ``state`` by one step of size ``h``."""
+
+    def amplification_matrix(self) -> Any:
+        """The method's linear map on ``y' = λy`` as a sympy Matrix in ``z = hλ``.
+
+        Raises
+        ------
+        NotImplementedError
+            If the method has no linear stability analysis.
+        """
+        raise NotImplementedError(f"{self.name} does not define its amplification matrix")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -66,3 +66,9 @@ class Euler(Method):
         update = h * problem.grad(theta)
         np.subtract(theta, update, out=update)
         return StepResult(EulerState(update), None, 1)
+
+    def amplification_matrix(self) -> Any:
+        """``[[1 + z]]``: one Euler step multiplies ``y`` by ``R(z) = 1 + z``."""
+        import sympy as sp
+
+        return sp.Matrix([[1 + sp.Symbol("z")]])
