@@ -5,7 +5,7 @@ Gradient descent with step ``h`` is the explicit Euler method on the gradient fl
 :func:`solve`, and scipy references to measure them against.
 """
 
-from gradflow import analysis, methods, problems, reference, stepsize
+from gradflow import analysis, methods, problems, reference, stability, stepsize
 from gradflow._version import __version__
 from gradflow.problems import Problem
 from gradflow.solve import StepInfo, solve
@@ -22,5 +22,6 @@ __all__ = [
     "problems",
     "reference",
     "solve",
+    "stability",
     "stepsize",
 ]
