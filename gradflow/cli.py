@@ -24,11 +24,25 @@ def _cmd_info(args: argparse.Namespace) -> int:
         minimum = "" if problem.minimum is None else f", L* = {problem.minimum:.6g}"
         print(f"  {name:<16} d = {problem.dim:<4} {exact}{minimum}")
     print("  least_squares, logistic_regression: built from data (X, y)")
-    print("\nmethods (gradflow.methods):")
+    from gradflow.stability import real_stability_limit
+
+    print("\nmethods (gradflow.methods, default parameters): order, real stability limit"
+          " (stable iff h·λmax < limit), ODE")
     for name in methods.__all__:
         obj = getattr(methods, name)
-        if inspect.isclass(obj) and issubclass(obj, methods.Method) and obj is not methods.Method:
-            print(f"  {name:<16} order {obj.order}   discretises {obj.ode}")
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, methods.Method)
+            and obj not in (methods.Method, methods.RungeKutta)
+        ):
+            beta = real_stability_limit(obj())
+            print(f"  {name:<16} order {obj.order}   limit {beta:<8.4g} {obj.ode}")
+    print("  RungeKutta(tableau), tableaux:")
+    for name, tableau in methods.TABLEAUX.items():
+        beta = real_stability_limit(methods.RungeKutta(tableau))
+        embedded = f", embedded order {tableau.embedded_order}" if tableau.has_embedded else ""
+        print(f"    {name:<16} order {tableau.order}   limit {beta:<8.4g} "
+              f"{tableau.stages} stages{embedded}")
     return 0
 
 

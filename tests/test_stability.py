@@ -124,3 +124,22 @@ def test_bad_arguments():
     no_minimiser = gf.Problem.from_sympy(sp.cos(x) + y**2, [x, y])
     with pytest.raises(ValueError, match="theta"):
         critical_stepsize(gf.methods.Euler(), no_minimiser)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3, 0.5, 0.9])
+def test_momentum_limits_match_closed_forms(beta):
+    assert real_stability_limit(gf.methods.HeavyBall(beta)) == pytest.approx(
+        2 * (1 + beta), abs=1e-9
+    )
+    assert real_stability_limit(gf.methods.Nesterov(beta)) == pytest.approx(
+        (2 + 2 * beta) / (1 + 2 * beta), abs=1e-9
+    )
+
+
+def test_agd_and_implicit_limits_and_functions():
+    assert real_stability_limit(gf.methods.NesterovAGD()) == pytest.approx(4 / 3, abs=1e-9)
+    assert real_stability_limit(gf.methods.ImplicitEuler()) == math.inf
+    assert sp.simplify(stability_function(gf.methods.ImplicitEuler()) - 1 / (1 - z)) == 0
+    zeta = sp.Symbol("zeta")
+    hb = stability_function(gf.methods.HeavyBall(0.5))
+    assert sp.expand(hb - (zeta**2 - (sp.Rational(3, 2) + z) * zeta + sp.Rational(1, 2))) == 0

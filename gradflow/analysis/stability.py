@@ -198,8 +198,11 @@ def real_stability_limit(method: Method) -> float:
     i = int(unstable[0])
     lo = 0.0 if i == 0 else float(grid[i - 1])
     hi = float(grid[i])
-    if excess(lo) > 0:  # pragma: no cover - unstable right at 0: not a consistent method
+    if i == 0:  # pragma: no cover - unstable right next to 0: not a consistent method
         return 0.0
+    if excess(lo) >= 0.0:
+        # The grid point itself is the boundary, up to rounding (ρ(lo) in [1, 1 + tol]).
+        return lo
     root = brentq(excess, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
     return float(root)
 

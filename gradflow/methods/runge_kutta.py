@@ -25,17 +25,27 @@ class RungeKuttaState(NamedTuple):
     grad: np.ndarray
 
 
-def _combine(weights: np.ndarray, grads: list[np.ndarray]) -> np.ndarray | None:
-    """``Σ_j w_j g_j`` over the non-zero weights (None when all are zero)."""
+def _combine(
+    weights: np.ndarray, grads: list[np.ndarray], scratch: np.ndarray | None = None
+) -> np.ndarray | None:
+    """``Σ_j w_j g_j`` over the non-zero weights (None when all are zero).
+
+    ``scratch`` (same shape as the gradients) holds the products, so a combination
+    allocates only its result.
+    """
     total = None
     for w, g in zip(weights, grads, strict=False):
         if w == 0.0:
             continue
-        term = g * w if w != 1.0 else g.copy()
         if total is None:
-            total = term
+            total = g * w if w != 1.0 else g.copy()
+        elif w == 1.0:
+            total += g
         else:
-            total += term
+            if scratch is None:
+                scratch = np.empty_like(total)
+            np.multiply(g, w, out=scratch)
+            total += scratch
     return total
 
 
@@ -122,27 +132,28 @@ class RungeKutta(Method):
         theta = state.theta
         grads = [state.grad]
         s = tab.stages
+        scratch = np.empty_like(state.grad) if s > 2 else None
         new_theta = None
         for i in range(1, s):
-            increment = _combine(tab.a[i, :i], grads)
+            increment = _combine(tab.a[i, :i], grads, scratch)
             if increment is None:
                 stage = theta
             else:
                 increment *= h
-                stage = theta - increment
+                stage = np.subtract(theta, increment, out=increment)
             if tab.fsal and i == s - 1:
                 new_theta = stage  # the last stage is the solution itself
             grads.append(problem.grad(stage))
         if new_theta is None:
-            update = _combine(tab.b_weights, grads)
+            update = _combine(tab.b_weights, grads, scratch)
             update *= h
-            new_theta = theta - update
+            new_theta = np.subtract(theta, update, out=update)
             new_grad = problem.grad(new_theta)
         else:
             new_grad = grads[-1]
         error = None
         if tab.b_hat_weights is not None:
-            error = _combine(tab.b_hat_weights - tab.b_weights, grads)
+            error = _combine(tab.b_hat_weights - tab.b_weights, grads, scratch)
             error = np.zeros_like(theta) if error is None else error * h
         return StepResult(RungeKuttaState(new_theta, new_grad), error, self.grads_per_step)
 
