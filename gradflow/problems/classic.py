@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow.problems.planar import Entries, planar_second_order, stack2
 from gradflow.problems.problem import Problem, as_batch
 
 __all__ = ["BEALE_CONSTANTS", "HIMMELBLAU_GUESSES", "beale", "himmelblau"]
@@ -32,41 +33,6 @@ BEALE_CONSTANTS = (1.5, 2.25, 2.625)
 
 _NEWTON_STEPS = 8
 
-Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def _stack2(gx: np.ndarray, gy: np.ndarray, like: np.ndarray) -> np.ndarray:
-    out = np.empty(like.shape, dtype=like.dtype)
-    out[..., 0] = gx
-    out[..., 1] = gy
-    return out
-
-
-def _second_order(
-    entries: Callable[[np.ndarray, np.ndarray], Entries],
-) -> tuple[Callable[[ArrayLike, ArrayLike], np.ndarray], Callable[[ArrayLike], np.ndarray]]:
-    """HVP and Hessian of a 2-D problem from its Hessian entries ``(h_xx, h_xy, h_yy)``."""
-
-    def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-        theta = as_batch(theta, 2)
-        v = np.asarray(v, dtype=theta.dtype)
-        theta, v = np.broadcast_arrays(theta, v)
-        hxx, hxy, hyy = entries(theta[..., 0], theta[..., 1])
-        vx, vy = v[..., 0], v[..., 1]
-        return _stack2(hxx * vx + hxy * vy, hxy * vx + hyy * vy, theta)
-
-    def hessian(theta: ArrayLike) -> np.ndarray:
-        theta = as_batch(theta, 2)
-        hxx, hxy, hyy = entries(theta[..., 0], theta[..., 1])
-        h = np.empty((*theta.shape, 2), dtype=theta.dtype)
-        h[..., 0, 0] = hxx
-        h[..., 0, 1] = hxy
-        h[..., 1, 0] = hxy
-        h[..., 1, 1] = hyy
-        return h
-
-    return hvp, hessian
-
 
 # -- Himmelblau ----------------------------------------------------------------------
 def _himmelblau_loss(theta: ArrayLike) -> np.ndarray:
@@ -82,7 +48,7 @@ def _himmelblau_grad(theta: ArrayLike) -> np.ndarray:
     x, y = theta[..., 0], theta[..., 1]
     u = x * x + y - 11.0
     w = x + y * y - 7.0
-    return _stack2(4.0 * x * u + 2.0 * w, 2.0 * u + 4.0 * y * w, theta)
+    return stack2(4.0 * x * u + 2.0 * w, 2.0 * u + 4.0 * y * w, theta)
 
 
 def _himmelblau_entries(x: np.ndarray, y: np.ndarray) -> Entries:
@@ -91,7 +57,9 @@ def _himmelblau_entries(x: np.ndarray, y: np.ndarray) -> Entries:
     return 4.0 * u + 8.0 * x * x + 2.0, 4.0 * (x + y), 4.0 * w + 8.0 * y * y + 2.0
 
 
-_himmelblau_hvp, _himmelblau_hessian = _second_order(_himmelblau_entries)
+_himmelblau_hvp, _himmelblau_hessian = planar_second_order(
+    lambda th: _himmelblau_entries(th[..., 0], th[..., 1])
+)
 
 
 def _refine(
@@ -168,7 +136,7 @@ def _beale_grad(theta: ArrayLike) -> np.ndarray:
     # ∂r_k/∂x = y^k - 1, ∂r_k/∂y = k x y^(k-1)
     gx = 2.0 * (r1 * (y - 1.0) + r2 * (y2 - 1.0) + r3 * (y3 - 1.0))
     gy = 2.0 * x * (r1 + 2.0 * r2 * y + 3.0 * r3 * y2)
-    return _stack2(gx, gy, theta)
+    return stack2(gx, gy, theta)
 
 
 def _beale_entries(x: np.ndarray, y: np.ndarray) -> Entries:
@@ -182,7 +150,7 @@ def _beale_entries(x: np.ndarray, y: np.ndarray) -> Entries:
     return hxx, hxy, hyy
 
 
-_beale_hvp, _beale_hessian = _second_order(_beale_entries)
+_beale_hvp, _beale_hessian = planar_second_order(lambda th: _beale_entries(th[..., 0], th[..., 1]))
 
 
 def beale() -> Problem:

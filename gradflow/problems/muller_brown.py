@@ -16,6 +16,7 @@ import functools
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow.problems.planar import planar_second_order
 from gradflow.problems.problem import Problem, as_batch
 
 __all__ = [
@@ -91,26 +92,7 @@ def _hessian_entries(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return hxx, hxy, hyy
 
 
-def _hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-    theta = as_batch(theta, 2)
-    v = np.asarray(v, dtype=theta.dtype)
-    theta, v = np.broadcast_arrays(theta, v)
-    hxx, hxy, hyy = _hessian_entries(theta)
-    out = np.empty(v.shape, dtype=theta.dtype)
-    out[..., 0] = hxx * v[..., 0] + hxy * v[..., 1]
-    out[..., 1] = hxy * v[..., 0] + hyy * v[..., 1]
-    return out
-
-
-def _hessian(theta: ArrayLike) -> np.ndarray:
-    theta = as_batch(theta, 2)
-    hxx, hxy, hyy = _hessian_entries(theta)
-    h = np.empty((*theta.shape, 2), dtype=theta.dtype)
-    h[..., 0, 0] = hxx
-    h[..., 0, 1] = hxy
-    h[..., 1, 0] = hxy
-    h[..., 1, 1] = hyy
-    return h
+_hvp, _hessian = planar_second_order(_hessian_entries)
 
 
 def _newton(points: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow.problems.planar import planar_second_order
 from gradflow.problems.problem import Problem, as_batch
 
 __all__ = ["MLPRegressionProblem", "mlp_regression", "scalar_net"]
@@ -53,26 +54,7 @@ def _scalar_entries(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return y * y, 2.0 * x * y - 1.0, x * x
 
 
-def _scalar_hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
-    theta = as_batch(theta, 2)
-    v = np.asarray(v, dtype=theta.dtype)
-    theta, v = np.broadcast_arrays(theta, v)
-    hxx, hxy, hyy = _scalar_entries(theta)
-    out = np.empty(theta.shape, dtype=theta.dtype)
-    out[..., 0] = hxx * v[..., 0] + hxy * v[..., 1]
-    out[..., 1] = hxy * v[..., 0] + hyy * v[..., 1]
-    return out
-
-
-def _scalar_hessian(theta: ArrayLike) -> np.ndarray:
-    theta = as_batch(theta, 2)
-    hxx, hxy, hyy = _scalar_entries(theta)
-    h = np.empty((*theta.shape, 2), dtype=theta.dtype)
-    h[..., 0, 0] = hxx
-    h[..., 0, 1] = hxy
-    h[..., 1, 0] = hxy
-    h[..., 1, 1] = hyy
-    return h
+_scalar_hvp, _scalar_hessian = planar_second_order(_scalar_entries)
 
 
 def scalar_net() -> Problem:
