@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from gradflow.methods.base import Method
 from gradflow.methods.euler import Euler
 from gradflow.problems.problem import Problem
-from gradflow.stepsize.policy import as_policy
+from gradflow.stepsize.policy import Observation, as_policy
 from gradflow.trajectory import STATUS_DTYPE, Status, Trajectory
 
 __all__ = ["StepInfo", "solve"]
@@ -551,7 +551,10 @@ class _Run:
                 self.n_grad[self.active] += result.n_grad
             else:
                 self.grads_uniform += result.n_grad
-            self.pstate = policy.observe(self.pstate, True)
+            if not policy.stateless:
+                theta_new = result.state[0]
+                loss = problem.loss(theta_new) if policy.needs_loss else None
+                self.pstate = policy.observe(self.pstate, Observation(k + 1, theta_new, loss, True))
             if not policy.constant:
                 self.t_acc = self.t_acc + h.astype(float)
             k += 1

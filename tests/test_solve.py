@@ -316,3 +316,46 @@ def test_sparse_checks_with_a_schedule_keep_times_and_states():
     np.testing.assert_array_equal(sparse.t, dense.t)
     np.testing.assert_allclose(sparse.t[0], sum(sched(k) for k in range(sparse.n_steps)),
                                rtol=1e-13)
+
+
+class _HalveOnIncrease(gf.stepsize.StepSizePolicy):
+    """Test policy: halve an element's step whenever its loss went up."""
+
+    needs_loss = True
+
+    def __init__(self, h0):
+        self.h0 = h0
+
+    def init(self, problem, theta0, batch_shape):
+        from typing import NamedTuple
+
+        class S(NamedTuple):
+            h: np.ndarray
+            last: np.ndarray
+
+        self.S = S
+        return S(np.full(theta0.shape[0], self.h0), problem.loss(theta0))
+
+    def propose(self, state, k):
+        return state.h
+
+    def observe(self, state, obs):
+        up = obs.loss > state.last
+        return self.S(np.where(up, state.h / 2, state.h), obs.loss)
+
+
+def test_stateful_policy_sees_losses_per_element():
+    p = _diag_quadratic()
+    theta0 = np.array([[1.0, 1.0], [1.0, 0.0]])
+    traj = gf.solve(p, theta0, stepsize=_HalveOnIncrease(0.25), steps=40)
+    # Hand loop of the same rule, element by element.
+    for i in range(2):
+        theta, h, last = theta0[i].copy(), 0.25, p.loss(theta0[i])
+        for k in range(40):
+            theta = theta - h * p.grad(theta)
+            np.testing.assert_array_equal(traj.theta[k + 1, i], theta)
+            loss = p.loss(theta)
+            h = h / 2 if loss > last else h
+            last = loss
+    # Element 1 starts on the stable λ = 1 mode only: its step never halves.
+    assert traj.h[-1, 1] == 0.25 and traj.h[-1, 0] < 0.2

@@ -7,8 +7,10 @@ A policy proposes the step size of the next step from what it has seen.  The dri
    ``(B, d)`` (the batch flattened) and the user's batch shape;
 2. before each step ``h = policy.propose(state, k)``, an array of shape ``(B,)`` (or
    ``(1,)`` when equal for every element) in ``theta0``'s dtype;
-3. after each step ``state = policy.observe(state, accepted)`` (a no-op for policies
-   that do not adapt).
+3. after each step, for policies that are not ``stateless``,
+   ``state = policy.observe(state, Observation(k, theta, loss, accepted))`` with the
+   number of steps taken, the new states ``(B, d)``, their losses ``(B,)`` (evaluated
+   only for policies with ``needs_loss = True``, else None) and the accept mask.
 
 Every field of a policy state is an array whose leading axis is the batch axis (or has
 length 1, shared by every element), so the driver can drop finished elements from it.
@@ -30,7 +32,29 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["ConstantStep", "ScheduledStep", "StepSizePolicy", "as_policy"]
+__all__ = ["ConstantStep", "Observation", "ScheduledStep", "StepSizePolicy", "as_policy"]
+
+
+class Observation(NamedTuple):
+    """What a policy is told after a step (see :meth:`StepSizePolicy.observe`).
+
+    Attributes
+    ----------
+    k : int
+        Steps taken so far (the step just finished was number ``k``, 1-based).
+    theta : ndarray, shape (B, d)
+        The new states of the active elements.
+    loss : ndarray, shape (B,), or None
+        Their losses, when the policy ``needs_loss``.  Non-finite for elements that are
+        diverging (the driver removes them at its next check).
+    accepted : ndarray of bool, shape (B,), or bool
+        Whether each element's step was accepted.
+    """
+
+    k: int
+    theta: np.ndarray
+    loss: np.ndarray | None
+    accepted: np.ndarray | bool
 
 
 class StepSizePolicy(abc.ABC):
@@ -38,6 +62,11 @@ class StepSizePolicy(abc.ABC):
 
     #: True when the proposal never changes over a run.
     constant: bool = False
+    #: True when :meth:`observe` never changes the state (it is then not called).
+    stateless: bool = False
+    #: True when :meth:`observe` needs the loss of the new states (one extra loss
+    #: evaluation per step).
+    needs_loss: bool = False
 
     @abc.abstractmethod
     def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
@@ -47,7 +76,7 @@ class StepSizePolicy(abc.ABC):
     def propose(self, state: Any, k: int) -> np.ndarray:
         """Step size of step ``k`` (0-based), shape ``(B,)`` or ``(1,)``."""
 
-    def observe(self, state: Any, accepted: np.ndarray | bool) -> Any:
+    def observe(self, state: Any, observation: Observation) -> Any:
         """Update the state after a step; the default ignores the outcome."""
         return state
 
@@ -77,6 +106,7 @@ class ConstantStep(StepSizePolicy):
     """
 
     constant = True
+    stateless = True
 
     def __init__(self, h: ArrayLike) -> None:
         values = np.asarray(h, dtype=float)
@@ -121,6 +151,8 @@ class ScheduledStep(StepSizePolicy):
     ValueError
         During the run, if the schedule returns a non-positive or non-finite value.
     """
+
+    stateless = True
 
     def __init__(self, schedule: Callable[[int], ArrayLike]) -> None:
         if not callable(schedule):
