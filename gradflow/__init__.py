@@ -5,7 +5,7 @@ Gradient descent with step ``h`` is the explicit Euler method on the gradient fl
 :func:`solve`, and scipy references to measure them against.
 """
 
-from gradflow import analysis, methods, problems, reference, stability, stepsize
+from gradflow import analysis, controllers, methods, problems, reference, rules, stability, stepsize
 from gradflow._version import __version__
 from gradflow.problems import Problem
 from gradflow.solve import StepInfo, solve
@@ -18,9 +18,11 @@ __all__ = [
     "Trajectory",
     "__version__",
     "analysis",
+    "controllers",
     "methods",
     "problems",
     "reference",
+    "rules",
     "solve",
     "stability",
     "stepsize",

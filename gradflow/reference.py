@@ -119,7 +119,9 @@ def gradient_flow(
 
         def jac(_t: float, y: np.ndarray) -> Any:
             blocks = -problem.hessian(y.reshape(B, d))
-            return block_diag(list(blocks), format="csc")
+            sparse = block_diag(list(blocks), format="csc")
+            # LSODA takes only dense Jacobians; Radau and BDF use the sparse structure.
+            return sparse.toarray() if method == "LSODA" else sparse
 
         options["jac"] = jac
     t_end = float(ts[-1])

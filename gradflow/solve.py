@@ -172,6 +172,15 @@ class _Saves:
         return self.t[:n], self.theta[:n], self.h[:n], self.step[:n]
 
 
+def _merge(accepted: np.ndarray, new: Any, old: Any) -> Any:
+    """Field by field: the new state where accepted, else the old one."""
+    fields = []
+    for n, o in zip(new, old, strict=True):
+        mask = accepted.reshape(accepted.shape + (1,) * (np.ndim(n) - 1))
+        fields.append(np.where(mask, n, o))
+    return type(new)(*fields)
+
+
 def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
     n, B, d = theta.shape
     loss = np.empty((n, B), dtype=theta.dtype)
@@ -369,15 +378,18 @@ class _Run:
         s = self.saves
         s.column(j)
         theta = self.state[0]
+        steps: Any = k if self.accepted_count is None else self.accepted_count
         if rows is None:
             if self.all_active:
-                s.theta[j], s.t[j], s.h[j], s.step[j] = theta, t_rows, h_rows, k
+                s.theta[j], s.t[j], s.h[j], s.step[j] = theta, t_rows, h_rows, steps
                 return
             idx = self.active
         else:
             idx = self.active[rows]
             theta, t_rows, h_rows = theta[rows], t_rows[rows], h_rows[rows]
-        s.theta[j, idx], s.t[j, idx], s.h[j, idx], s.step[j, idx] = theta, t_rows, h_rows, k
+            if self.accepted_count is not None:
+                steps = steps[rows]
+        s.theta[j, idx], s.t[j, idx], s.h[j, idx], s.step[j, idx] = theta, t_rows, h_rows, steps
 
     def _write_column(self, j: int, k: int) -> None:
         """Column j holds every element: active rows now, stopped rows as they ended."""
@@ -409,6 +421,11 @@ class _Run:
         idx = self.active[rows]
         self.status[idx] = status.value if isinstance(status, Status) else status
         self.n_steps[idx] = k
+        if self.accepted_count is not None:
+            # Per-element counts: accepted steps, not driver iterations.
+            k = self.accepted_count[rows]
+            self.n_steps[idx] = k
+            self.n_rejected[idx] = self.rejected_count[rows]
         self.n_grad[idx] += self.grads_uniform
         self.held_theta[idx] = theta_rows
         self.held_t[idx] = t_rows
@@ -437,6 +454,9 @@ class _Run:
             self.t_acc = self.t_acc[keep]
         if self.stop_idx is not None:
             self.stop_idx = self.stop_idx[keep]
+        if self.accepted_count is not None:
+            self.accepted_count = self.accepted_count[keep]
+            self.rejected_count = self.rejected_count[keep]
 
     def _notify(self, k: int) -> bool:
         if self.callback is None:
@@ -462,12 +482,19 @@ class _Run:
         problem, method, policy = self.problem, self.method, self.policy
         B0, d = self.B0, self.d
         self.state = method.init(problem, self.theta0)
-        self.pstate = policy.init(problem, self.theta0, self.batch_shape)
+        if getattr(policy, "uses_method", False):
+            self.pstate = policy.init(problem, self.theta0, self.batch_shape, method=method)
+        else:
+            self.pstate = policy.init(problem, self.theta0, self.batch_shape)
         self.active = np.arange(B0)
         self.all_active = True
         self.status = np.full(B0, Status.OK.value, dtype=STATUS_DTYPE)
         self.n_steps = np.zeros(B0, dtype=np.int64)
-        self.n_grad = np.full(B0, method.init_grads, dtype=np.int64)
+        self.n_grad = np.full(B0, method.init_grads + policy.init_grads, dtype=np.int64)
+        self.n_rejected = np.zeros(B0, dtype=np.int64)
+        # Adaptive policies accept and reject per element: count both per active row.
+        self.accepted_count = np.zeros(B0, dtype=np.int64) if policy.adaptive else None
+        self.rejected_count = np.zeros(B0, dtype=np.int64) if policy.adaptive else None
         self.grads_uniform = 0  # gradient evaluations common to every active row so far
         self.held_theta = np.array(self.theta0, copy=True)
         self.held_t = np.zeros(B0)
@@ -501,7 +528,7 @@ class _Run:
             self.saves.column(0)
 
         k = 0
-        self.h_nominal = policy.propose(self.pstate, 0)
+        self.h_nominal = policy.propose(self.pstate, 0).astype(self.dtype, copy=False)
         # Saves of the initial state.
         if self.mode == "every":
             self._write_column(0, 0)
@@ -518,8 +545,14 @@ class _Run:
         # any update θ + Δ, so a sparse check misses nothing; the exact step is then
         # found by replaying the failed rows from the last checked state.  A norm ball
         # is not absorbing, and a callback sees every state: both check every step, as
-        # do methods that ask to.  A step that reports failed elements is checked too.
-        sparse = self.limit2 is None and self.callback is None and not method.checks_every_step
+        # do methods that ask to and adaptive policies (whose rejections a replay would
+        # have to repeat).  A step that reports failed elements is checked too.
+        sparse = (
+            self.limit2 is None
+            and self.callback is None
+            and not method.checks_every_step
+            and not policy.adaptive
+        )
         check_every = CHECK_INTERVAL if sparse else 1
         self._snapshot(k)
         while self.active.size and not stopped:
@@ -528,7 +561,7 @@ class _Run:
             if self.cap is not None and k == self.cap:
                 break
             if k > 0:
-                self.h_nominal = policy.propose(self.pstate, k)
+                self.h_nominal = policy.propose(self.pstate, k).astype(dtype, copy=False)
             h = self.h_nominal
             land = None
             if timed:
@@ -551,12 +584,19 @@ class _Run:
                 self.n_grad[self.active] += result.n_grad
             else:
                 self.grads_uniform += result.n_grad
+            accepted = too_small = None
             if not policy.stateless:
-                theta_new = result.state[0]
-                loss = problem.loss(theta_new) if policy.needs_loss else None
-                self.pstate = policy.observe(self.pstate, Observation(k + 1, theta_new, loss, True))
+                accepted, too_small = self._consult_policy(k, h, result)
+                if accepted is not None and not accepted.all():
+                    # Rejected elements keep their old state and retry.
+                    result = result._replace(state=_merge(accepted, result.state, self.state))
+                    if land is not None:
+                        land = land & accepted
             if not policy.constant:
-                self.t_acc = self.t_acc + h.astype(float)
+                h_used = h.astype(float)
+                if accepted is not None:
+                    h_used = np.where(accepted, h_used, 0.0)
+                self.t_acc = self.t_acc + h_used
             k += 1
             writes = self.mode == "every" and k % self.every == 0
             if (
@@ -582,6 +622,19 @@ class _Run:
                 self._snapshot(k)
             else:
                 self.state = result.state
+            if too_small is not None and too_small.any():
+                self._stop(
+                    too_small,
+                    Status.STEP_TOO_SMALL,
+                    k,
+                    self._current_t(k)[too_small],
+                    self.state[0][too_small],
+                    self._row_h(self.h_nominal)[too_small],
+                )
+                if land is not None:
+                    land = land[~too_small]
+                if not self.active.size:
+                    break
 
             if land is not None and land.any():
                 landed_t = stops[self.stop_idx[land]]
@@ -635,6 +688,30 @@ class _Run:
         if self.mode == "at":
             self._fill_missed_saves()
         return self._result()
+
+    def _consult_policy(
+        self, k: int, h: np.ndarray, result: Any
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Tell the policy about step ``k + 1``; returns (accepted, too_small) masks."""
+        policy, problem = self.policy, self.problem
+        theta_new = result.state[0]
+        loss = problem.loss(theta_new) if policy.needs_loss else None
+        grad = None
+        if policy.needs_grad:
+            grad = problem.grad(theta_new)
+            self.grads_uniform += 1
+        obs = Observation(
+            k + 1, theta_new, loss, True, self.state[0], result.error, self._row_h(h), grad
+        )
+        if not policy.adaptive:
+            self.pstate = policy.observe(self.pstate, obs)
+            return None, None
+        verdict = policy.review(self.pstate, obs)
+        self.pstate = verdict.state
+        accepted = np.asarray(verdict.accepted, dtype=bool)
+        self.accepted_count += accepted
+        self.rejected_count += ~accepted
+        return accepted, verdict.too_small
 
     def _bad_rows(self, theta: np.ndarray) -> np.ndarray | None:
         """Rows that diverged (mask over the active rows), or None.
@@ -716,6 +793,9 @@ class _Run:
             kept_t = self.t_anchor[rows] + (kept_k - self.k_anchor[rows]) * h_rows.astype(float)
         idx = self.active[rows]
         self.n_grad[idx] += kept_grads - self.grads_uniform
+        if self.accepted_count is not None:
+            # (Adaptive runs check every step: the failed step was the last one counted.)
+            self.accepted_count[rows] -= 1
         status = np.where(failed_rows, Status.FAILED.value, Status.DIVERGED.value)
         self._stop(bad, status, kept_k, kept_t, kept_theta, kept_h)
         keep = ~bad
@@ -748,7 +828,7 @@ class _Run:
             status=self.status.reshape(shape),
             n_grad=self.n_grad.reshape(shape),
             n_steps=self.n_steps.reshape(shape),
-            n_rejected=np.zeros(shape, dtype=np.int64),
+            n_rejected=self.n_rejected.reshape(shape),
             method=self.method.name,
             problem=self.problem.name,
         )

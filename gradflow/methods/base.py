@@ -95,6 +95,9 @@ class Method(abc.ABC):
     grads_per_step: ClassVar[int] = 1
     init_grads: ClassVar[int] = 0
     checks_every_step: ClassVar[bool] = False
+    #: Order ``q`` of the embedded error estimate (None without an embedded pair); error
+    #: controllers use the exponent ``1/(q + 1)``.
+    error_order: ClassVar[int | None] = None
 
     @property
     def name(self) -> str:

@@ -117,6 +117,11 @@ class RungeKutta(Method):
         return self.tableau.order
 
     @property
+    def error_order(self) -> int | None:  # type: ignore[override]
+        """Order of the embedded solution (None without one)."""
+        return self.tableau.embedded_order
+
+    @property
     def grads_per_step(self) -> int:  # type: ignore[override]
         """``s - 1`` for FSAL tableaux, else ``s`` (the gradient at the new point)."""
         s = self.tableau.stages

@@ -5,7 +5,15 @@ from gradflow.stepsize.policy import (
     Observation,
     ScheduledStep,
     StepSizePolicy,
+    Verdict,
     as_policy,
 )
 
-__all__ = ["ConstantStep", "Observation", "ScheduledStep", "StepSizePolicy", "as_policy"]
+__all__ = [
+    "ConstantStep",
+    "Observation",
+    "ScheduledStep",
+    "StepSizePolicy",
+    "Verdict",
+    "as_policy",
+]

@@ -8,9 +8,13 @@ A policy proposes the step size of the next step from what it has seen.  The dri
 2. before each step ``h = policy.propose(state, k)``, an array of shape ``(B,)`` (or
    ``(1,)`` when equal for every element) in ``theta0``'s dtype;
 3. after each step, for policies that are not ``stateless``,
-   ``state = policy.observe(state, Observation(k, theta, loss, accepted))`` with the
+   ``state = policy.observe(state, Observation(k, theta, loss, accepted, ...))`` with the
    number of steps taken, the new states ``(B, d)``, their losses ``(B,)`` (evaluated
-   only for policies with ``needs_loss = True``, else None) and the accept mask.
+   only for policies with ``needs_loss = True``, else None), the old states, the
+   method's error estimate, the step sizes used and (``needs_grad``) the new gradients;
+4. an ``adaptive`` policy is asked instead ``verdict = policy.review(state, observation)``
+   and returns a :class:`Verdict`: the elements it rejects keep their old state and
+   retry with the step it proposes next; those it gives up on stop.
 
 Every field of a policy state is an array whose leading axis is the batch axis (or has
 length 1, shared by every element), so the driver can drop finished elements from it.
@@ -32,7 +36,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["ConstantStep", "Observation", "ScheduledStep", "StepSizePolicy", "as_policy"]
+__all__ = [
+    "ConstantStep",
+    "Observation",
+    "ScheduledStep",
+    "StepSizePolicy",
+    "Verdict",
+    "as_policy",
+]
 
 
 class Observation(NamedTuple):
@@ -43,18 +54,50 @@ class Observation(NamedTuple):
     k : int
         Steps taken so far (the step just finished was number ``k``, 1-based).
     theta : ndarray, shape (B, d)
-        The new states of the active elements.
+        The new (trial) states of the active elements.
     loss : ndarray, shape (B,), or None
         Their losses, when the policy ``needs_loss``.  Non-finite for elements that are
         diverging (the driver removes them at its next check).
     accepted : ndarray of bool, shape (B,), or bool
-        Whether each element's step was accepted.
+        Whether each element's step was accepted (True for non-adaptive policies).
+    theta_old : ndarray, shape (B, d)
+        The states the step started from.
+    error : ndarray, shape (B, d), or None
+        The method's local error estimate (embedded pairs).
+    h : ndarray, shape (B,)
+        The step sizes used (after shortening to land on save times or ``t_final``).
+    grad : ndarray, shape (B, d), or None
+        The gradient at the new states, when the policy ``needs_grad`` (counted in the
+        trajectory's gradient evaluations).
     """
 
     k: int
     theta: np.ndarray
     loss: np.ndarray | None
     accepted: np.ndarray | bool
+    theta_old: np.ndarray | None = None
+    error: np.ndarray | None = None
+    h: np.ndarray | None = None
+    grad: np.ndarray | None = None
+
+
+class Verdict(NamedTuple):
+    """What an adaptive policy returns from :meth:`StepSizePolicy.review`.
+
+    Attributes
+    ----------
+    state : NamedTuple
+        The updated policy state.
+    accepted : ndarray of bool, shape (B,)
+        Elements whose trial step is kept; the others retry from their old state.
+    too_small : ndarray of bool, shape (B,), or None
+        Elements for which the policy gives up (its step fell below its minimum); the
+        driver stops them with status ``"step_too_small"``.
+    """
+
+    state: Any
+    accepted: np.ndarray
+    too_small: np.ndarray | None = None
 
 
 class StepSizePolicy(abc.ABC):
@@ -67,6 +110,14 @@ class StepSizePolicy(abc.ABC):
     #: True when :meth:`observe` needs the loss of the new states (one extra loss
     #: evaluation per step).
     needs_loss: bool = False
+    #: True when :meth:`observe` / :meth:`review` need the gradient at the new states
+    #: (one extra gradient evaluation per step, counted).
+    needs_grad: bool = False
+    #: True when the policy accepts or rejects steps: the driver then calls
+    #: :meth:`review` instead of :meth:`observe` and retries rejected elements.
+    adaptive: bool = False
+    #: Gradient evaluations per element spent by :meth:`init` (counted).
+    init_grads: int = 0
 
     @abc.abstractmethod
     def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
@@ -79,6 +130,10 @@ class StepSizePolicy(abc.ABC):
     def observe(self, state: Any, observation: Observation) -> Any:
         """Update the state after a step; the default ignores the outcome."""
         return state
+
+    def review(self, state: Any, observation: Observation) -> Verdict:
+        """Accept or reject each element's trial step (adaptive policies only)."""
+        raise NotImplementedError(f"{type(self).__name__} does not review steps")
 
 
 def _check_positive(values: np.ndarray, label: str) -> None:

@@ -25,7 +25,7 @@ def test_reference_flow_matches_matrix_exponential_on_a_quadratic():
     np.testing.assert_allclose(ref.loss, p.loss(ref.theta), rtol=1e-15)
 
 
-@pytest.mark.parametrize("method", ["Radau", "BDF"])
+@pytest.mark.parametrize("method", ["Radau", "BDF", "LSODA"])
 def test_implicit_reference_with_exact_jacobian_agrees_with_dop853(method):
     p = muller_brown()
     theta0 = np.array([[-0.2, 0.8], [0.3, 0.2]])
