@@ -228,7 +228,12 @@ def solve(
         A positive step size; an array broadcastable to the batch shape (one step size
         per element: ``theta0`` of shape ``(n_h, n_ic, d)`` with ``hs[:, None]`` sweeps
         step sizes × starts in one call); a schedule ``k -> h_k`` of the 0-based step
-        index; or a :class:`~gradflow.stepsize.StepSizePolicy`.
+        index; or a :class:`~gradflow.stepsize.StepSizePolicy` — e.g. an error
+        controller (:mod:`gradflow.controllers`) or a rule (:mod:`gradflow.rules`).
+        Under an adaptive policy each element keeps its own ``t`` and ``h``, rejected
+        elements retry from their old state, and ``steps``, ``save_every`` and
+        ``max_steps`` count driver iterations (accepted + rejected attempts); a column
+        saved after a rejected attempt repeats the element's state.
     steps : int, optional
         Number of steps (exactly one of ``steps`` and ``t_final``).
     t_final : float, optional
