@@ -5,13 +5,30 @@ Gradient descent with step ``h`` is the explicit Euler method on the gradient fl
 :func:`solve`, and scipy references to measure them against.
 """
 
-from gradflow import analysis, controllers, methods, problems, reference, rules, stability, stepsize
+from gradflow import (
+    analysis,
+    controllers,
+    curvature,
+    methods,
+    modified,
+    plot,
+    problems,
+    reference,
+    richardson,
+    rules,
+    schedules,
+    stability,
+    stepsize,
+)
 from gradflow._version import __version__
+from gradflow.analysis.diagnosis import Diagnosis, diagnose
 from gradflow.problems import Problem
 from gradflow.solve import StepInfo, solve
+from gradflow.stepsize.lr_find import lr_find
 from gradflow.trajectory import Status, Trajectory
 
 __all__ = [
+    "Diagnosis",
     "Problem",
     "Status",
     "StepInfo",
@@ -19,10 +36,17 @@ __all__ = [
     "__version__",
     "analysis",
     "controllers",
+    "curvature",
+    "diagnose",
+    "lr_find",
     "methods",
+    "modified",
+    "plot",
     "problems",
     "reference",
+    "richardson",
     "rules",
+    "schedules",
     "solve",
     "stability",
     "stepsize",

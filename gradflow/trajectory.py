@@ -62,8 +62,9 @@ class Trajectory:
     loss : ndarray, shape (n, *batch)
         Loss at the saved states.
     h : ndarray, shape (n, *batch)
-        Step size in force at each saved point: the nominal step the policy proposes
-        from that state (before any shortening to land on a save time or ``t_final``).
+        The nominal step size (before any shortening to land on a save time or
+        ``t_final``) of the last step taken to reach each saved state; at the initial
+        state, the first step's.  With a schedule ``s``, ``h[j] = s(step[j] - 1)``.
     step : ndarray of int, shape (n, *batch)
         Number of steps taken to reach each saved state.
     status : ndarray of str, shape batch

@@ -359,3 +359,11 @@ def test_stateful_policy_sees_losses_per_element():
             last = loss
     # Element 1 starts on the stable λ = 1 mode only: its step never halves.
     assert traj.h[-1, 1] == 0.25 and traj.h[-1, 0] < 0.2
+
+
+def test_a_schedule_may_start_at_zero():
+    p = rosenbrock()
+    traj = gf.solve(p, [-1.2, 1.0], stepsize=lambda k: 1e-4 * k, steps=5)
+    np.testing.assert_array_equal(traj.theta[1], traj.theta[0])  # h_0 = 0: no move
+    expected = _gd_by_hand(p.grad, [-1.2, 1.0], [1e-4 * k for k in range(5)])
+    np.testing.assert_array_equal(traj.theta, expected)

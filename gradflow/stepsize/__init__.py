@@ -1,5 +1,6 @@
 """Step-size policies: constant steps, schedules and (later) adaptive rules."""
 
+from gradflow.stepsize.plateau import ReduceOnPlateau
 from gradflow.stepsize.policy import (
     ConstantStep,
     Observation,
@@ -12,6 +13,7 @@ from gradflow.stepsize.policy import (
 __all__ = [
     "ConstantStep",
     "Observation",
+    "ReduceOnPlateau",
     "ScheduledStep",
     "StepSizePolicy",
     "Verdict",

@@ -199,12 +199,13 @@ class ScheduledStep(StepSizePolicy):
     ----------
     schedule : callable
         ``schedule(k) -> float`` (or an array broadcastable to the batch shape) for the
-        0-based step index ``k``; every value must be finite and positive.
+        0-based step index ``k``; every value must be finite and >= 0 (a zero step
+        leaves θ unchanged; in a ``t_final`` run it does not advance time either).
 
     Raises
     ------
     ValueError
-        During the run, if the schedule returns a non-positive or non-finite value.
+        During the run, if the schedule returns a negative or non-finite value.
     """
 
     stateless = True
@@ -221,11 +222,13 @@ class ScheduledStep(StepSizePolicy):
 
     def propose(self, state: Any, k: int) -> np.ndarray:
         value = np.asarray(self.schedule(k), dtype=self._dtype)
+        # Zero is allowed (warmup from 0, decay to 0): that step leaves θ unchanged.
         if value.ndim == 0:
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"stepsize schedule returned {value} at step {k}; expected > 0")
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"stepsize schedule returned {value} at step {k}; expected >= 0")
             return value.reshape(1)
-        _check_positive(value, f"stepsize schedule value at step {k}")
+        if not np.all(np.isfinite(value)) or np.any(value < 0):
+            raise ValueError(f"stepsize schedule value at step {k} must be finite and >= 0")
         return np.broadcast_to(value, self._batch_shape).reshape(-1)[state.index]
 
     def __repr__(self) -> str:

@@ -1,0 +1,335 @@
+r"""Batched Lanczos iteration with full reorthogonalisation, and Ritz pairs from it.
+
+One Lanczos run per point of a batch, all advanced together: step ``j`` makes one
+Hessian-vector product per active point, orthogonalises it against the whole basis so
+far (classical Gram–Schmidt, with a second pass where the first lost accuracy), and
+extends the tridiagonal matrix ``T_j = Q_jᵀ H Q_j``.  Points whose run has finished
+(converged, reached the step limit, or found an invariant subspace) drop out of the batch,
+so each point pays for its own products only.
+
+Why full reorthogonalisation: without it, rounding makes the basis lose orthogonality
+as soon as a Ritz value converges, and copies ("ghosts") of converged eigenvalues
+appear (Paige 1971).  Reorthogonalising costs ``O(j d)`` per step, which is small next
+to an HVP for the sizes where Lanczos is used here (``j`` up to a few hundred).
+
+Convergence of a Ritz pair ``(ϑ, y = Q_j s)`` is read off ``T_j`` without another
+product: ``‖H y - ϑ y‖ = β_j |s_j|`` (the last component of ``s``), and then some
+eigenvalue of ``H`` lies within that residual of ``ϑ`` (within residual²/gap when the
+gap to the rest of the spectrum is known).
+
+References
+----------
+C. Lanczos, "An iteration method for the solution of the eigenvalue problem of linear
+differential and integral operators", J. Res. Nat. Bur. Standards 45, 255-282, 1950.
+C. C. Paige, *The computation of eigenvalues and eigenvectors of very large sparse
+matrices*, PhD thesis, University of London, 1971.
+B. N. Parlett, *The Symmetric Eigenvalue Problem*, SIAM, 1998, §11 and §13.
+J. W. Daniel, W. B. Gragg, L. Kaufman and G. W. Stewart, "Reorthogonalization and stable
+algorithms for updating the Gram-Schmidt QR factorization", Math. Comp. 30, 772-795, 1976.
+L. Giraud, J. Langou and M. Rozložník, "The loss of orthogonality in the Gram-Schmidt
+orthogonalization process", Comput. Math. Appl. 50, 1069-1075, 2005.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["LanczosStep", "lanczos", "lanczos_eigen", "select_ritz", "tridiagonal"]
+
+#: A new residual ``β_j <= BREAKDOWN_ULPS · eps · ‖T‖`` means the Krylov space is
+#: invariant (up to rounding, which full reorthogonalisation keeps at a few ulps).
+BREAKDOWN_ULPS = 1000.0
+#: A second Gram–Schmidt pass is made when the first shrinks the vector below this
+#: fraction of its norm (Daniel, Gragg, Kaufman & Stewart 1976).
+DGKS_ETA = 1.0 / np.sqrt(2.0)
+#: Initial number of basis vectors allocated per point (doubled as needed).
+INITIAL_CAPACITY = 32
+#: Ritz pairs are tested for convergence at every step up to this size of ``T``, every
+#: other step up to CHECK_EVERY_OTHER_UP_TO (a test costs about a third of a cheap HVP) ...
+CHECK_EVERY_STEP_UP_TO = 16
+CHECK_EVERY_OTHER_UP_TO = 64
+#: ... and after that every ``j // CHECK_FRACTION`` steps: an eigen-decomposition of
+#: ``T_j`` costs ``O(j³)``, so testing every step would dominate cheap products, while
+#: this schedule wastes at most ``1/CHECK_FRACTION`` of the products.
+CHECK_FRACTION = 32
+#: Residuals at or below ``RESIDUAL_FLOOR_ULPS · eps · ‖T‖`` count as converged whatever
+#: ``tol`` asks (a Ritz pair cannot be resolved beyond rounding of ``‖H‖``).
+RESIDUAL_FLOOR_ULPS = 10.0
+
+
+class LanczosStep(NamedTuple):
+    """What the per-step hook of :func:`lanczos` sees, for the ``b`` active points.
+
+    Attributes
+    ----------
+    size : int
+        ``j``: the basis has ``j`` vectors and ``T_j`` is ``j × j``.
+    rows : ndarray of int, shape (b,)
+        Batch indices of the active points.
+    alpha : ndarray, shape (b, j)
+        Diagonal of ``T_j``.
+    beta : ndarray, shape (b, j - 1)
+        Off-diagonal of ``T_j`` (zero where a run was restarted after a breakdown).
+    residual : ndarray, shape (b,)
+        ``β_j``, the norm of the part of ``H q_j`` outside the basis: the residual of a
+        Ritz pair is ``β_j`` times the last component of its ``T_j`` eigenvector.
+    basis : ndarray, shape (b, j, d)
+        Orthonormal Lanczos vectors (a view: copy what you keep).
+    stop : ndarray of bool, shape (b,)
+        Points that stop now whatever the hook says (step limit or invariant subspace).
+    """
+
+    size: int
+    rows: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    residual: np.ndarray
+    basis: np.ndarray
+    stop: np.ndarray
+
+
+Operator = Callable[[np.ndarray | None, np.ndarray], np.ndarray]
+Hook = Callable[[LanczosStep], np.ndarray]
+
+
+def tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The symmetric tridiagonal matrices with diagonal ``alpha`` (b, j) and
+    off-diagonal ``beta`` (b, j - 1), shape (b, j, j)."""
+    b, j = alpha.shape
+    T = np.zeros((b, j, j), dtype=alpha.dtype)
+    i = np.arange(j)
+    T[:, i, i] = alpha
+    if j > 1:
+        T[:, i[:-1], i[1:]] = beta
+        T[:, i[1:], i[:-1]] = beta
+    return T
+
+
+def _orthogonalise(w: np.ndarray, basis: np.ndarray, passes: int = 2) -> np.ndarray:
+    """``w`` (b, d) minus its projection on the orthonormal rows of ``basis`` (b, j, d),
+    by classical Gram–Schmidt: ``passes`` passes ("twice is enough": Giraud, Langou &
+    Rozložník 2005).  One point uses BLAS matrix-vector products; a batch uses einsum
+    (numpy's stacked matmul is slower for these shapes)."""
+    for _ in range(passes):
+        if basis.shape[0] == 1:
+            q = basis[0]
+            w = (w[0] - (q @ w[0]) @ q)[None]
+        else:
+            coeffs = np.einsum("bjd,bd->bj", basis, w)
+            w = w - np.einsum("bj,bjd->bd", coeffs, basis)
+    return w
+
+
+def _reorthogonalise(w: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One Gram–Schmidt pass of the three-term residual ``w`` against the whole basis, and
+    a second one only where the first removed more than ``1 - 1/√2`` of its norm (the
+    Daniel–Gragg–Kaufman–Stewart criterion): each pass reads the whole basis, which is
+    the cost of full reorthogonalisation.  Returns the vector and its norm."""
+    before = np.linalg.norm(w, axis=-1)
+    w = _orthogonalise(w, basis, 1)
+    after = np.linalg.norm(w, axis=-1)
+    again = after < DGKS_ETA * before
+    if again.all():
+        w = _orthogonalise(w, basis, 1)
+        return w, np.linalg.norm(w, axis=-1)
+    if again.any():  # (a gather copies those rows' basis: only when some rows need it)
+        w[again] = _orthogonalise(w[again], basis[again], 1)
+        after[again] = np.linalg.norm(w[again], axis=-1)
+    return w, after
+
+
+def lanczos(
+    op: Operator,
+    v0: np.ndarray,
+    max_steps: int,
+    hook: Hook,
+    *,
+    rng: np.random.Generator,
+    min_size: int = 1,
+) -> None:
+    """Run batched Lanczos from the start vectors ``v0`` and report every step to ``hook``.
+
+    Parameters
+    ----------
+    op : callable
+        ``op(rows, V)``: the products ``H(θ_r) V[i]`` for the batch rows ``rows`` (None
+        means every row, in order), shape ``(len(rows), d)``.
+    v0 : ndarray, shape (B, d)
+        Non-zero start vectors.
+    max_steps : int
+        At most this many products per point (capped at ``d``).
+    hook : callable
+        Called after every step with a :class:`LanczosStep`; returns a boolean mask of
+        the active points that are done.  Points in ``step.stop`` stop regardless, so
+        the hook must take its results from those too.
+    rng : numpy.random.Generator
+        Draws the fresh start vector after a breakdown (see ``min_size``).
+    min_size : int, optional
+        A run that finds an invariant subspace before its basis has ``min_size`` vectors
+        continues from a random vector orthogonal to it (coupling zero), so that ``k``
+        Ritz pairs exist even when the Hessian has fewer than ``k`` distinct eigenvalues.
+    """
+    B, d = v0.shape
+    dtype = v0.dtype
+    eps = float(np.finfo(dtype).eps)
+    max_steps = min(int(max_steps), d)
+    cap = min(max_steps, INITIAL_CAPACITY)
+    Q = np.zeros((B, cap, d), dtype=dtype)
+    alpha = np.zeros((B, cap), dtype=dtype)
+    beta = np.zeros((B, cap), dtype=dtype)
+    Q[:, 0] = v0 / np.linalg.norm(v0, axis=-1, keepdims=True)
+    scale = np.zeros(B, dtype=dtype)
+    rows = np.arange(B)
+    every = True  # all rows still active, in order: op gets rows=None (no gather)
+    j = 0
+    while rows.size:
+        q = Q[:, j]
+        w = op(None if every else rows, q)
+        a = np.einsum("bd,bd->b", q, w)
+        alpha[:, j] = a
+        # The three-term recurrence, then reorthogonalisation against the whole basis.
+        w -= a[:, None] * q
+        if j > 0:
+            w -= beta[:, j - 1, None] * Q[:, j - 1]
+        w, b = _reorthogonalise(w, Q[:, : j + 1])
+        j += 1
+        scale = np.maximum(scale, np.maximum(np.abs(a), b))
+        broke = b <= BREAKDOWN_ULPS * eps * scale
+        restart = broke & (j < d) if j < min_size else None
+        if restart is not None and restart.any():
+            fresh = rng.standard_normal((int(restart.sum()), d)).astype(dtype)
+            fresh = _orthogonalise(fresh, Q[restart, :j])
+            w[restart] = fresh / np.linalg.norm(fresh, axis=-1, keepdims=True)
+            b[restart] = 0.0
+            broke &= ~restart
+        stop = broke | (j >= max_steps)
+        beta[:, j - 1] = b
+        done = np.asarray(
+            hook(LanczosStep(j, rows, alpha[:, :j], beta[:, : j - 1], b, Q[:, :j], stop))
+        )
+        done = done | stop
+        if done.all():
+            break
+        if j == Q.shape[1]:
+            grown = min(max_steps, 2 * Q.shape[1])
+            Q = np.concatenate([Q, np.zeros((Q.shape[0], grown - j, d), dtype=dtype)], axis=1)
+            alpha = np.concatenate([alpha, np.zeros((alpha.shape[0], grown - j), dtype)], axis=1)
+            beta = np.concatenate([beta, np.zeros((beta.shape[0], grown - j), dtype)], axis=1)
+        # The next basis vector (restarted rows carry a unit vector with coupling zero).
+        np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
+        if done.any():
+            keep = ~done
+            Q, alpha, beta, scale, rows = Q[keep], alpha[keep], beta[keep], scale[keep], rows[keep]
+            every = False
+
+
+def select_ritz(values: np.ndarray, k: int, which: str) -> np.ndarray:
+    """Indices (b, k) of the wanted values among ascending ``values`` (b, j), best first:
+    descending for ``"LA"``, ascending for ``"SA"``, descending magnitude for ``"LM"``."""
+    j = values.shape[-1]
+    if which == "LA":
+        idx = np.arange(j - 1, j - 1 - k, -1)
+        return np.broadcast_to(idx, (*values.shape[:-1], k))
+    if which == "SA":
+        return np.broadcast_to(np.arange(k), (*values.shape[:-1], k))
+    return np.argsort(-np.abs(values), axis=-1, kind="stable")[..., :k]
+
+
+def _wanted_ritz(
+    alpha: np.ndarray, beta: np.ndarray, k: int, which: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The wanted Ritz values (b, k), best first, and their ``T`` eigenvectors (b, j, k).
+
+    One point and an end of the spectrum: LAPACK's tridiagonal MRRR solver for just those
+    pairs (``O(j k)``); otherwise a batched dense ``eigh`` of the ``T`` matrices
+    (``O(j³)`` each).
+    """
+    b, j = alpha.shape
+    if b == 1 and which != "LM" and j > 1:
+        from scipy.linalg import lapack
+
+        # LAPACK ?stemr (MRRR) for the pairs with indices il..iu (1-based), called
+        # directly: scipy's eigh_tridiagonal wrapper costs three times as much here.
+        stemr = lapack.get_lapack_funcs("stemr", (alpha,))
+        il, iu = (j - k + 1, j) if which == "LA" else (1, k)
+        e = np.zeros(j, dtype=alpha.dtype)
+        e[:-1] = beta[0]
+        m, w, v, info = stemr(alpha[0], e, 2, 0.0, 0.0, il, iu)
+        if info == 0 and m == k:
+            order = slice(k - 1, None, -1) if which == "LA" else slice(0, k)
+            return w[order][None], v[:, order][None]
+    ritz, S = np.linalg.eigh(tridiagonal(alpha, beta))
+    idx = select_ritz(ritz, k, which)
+    return np.take_along_axis(ritz, idx, axis=-1), np.take_along_axis(S, idx[:, None, :], axis=-1)
+
+
+class EigenArrays(NamedTuple):
+    """Flat results of an eigensolver for ``B`` points (see :class:`EigenResult`)."""
+
+    values: np.ndarray  # (B, k)
+    vectors: np.ndarray  # (B, k, d)
+    residuals: np.ndarray  # (B, k)
+    converged: np.ndarray  # (B,)
+
+
+def _due(j: int) -> bool:
+    """Whether Ritz pairs are tested after step ``j`` (see :data:`CHECK_FRACTION`)."""
+    if j <= CHECK_EVERY_STEP_UP_TO:
+        return True
+    if j <= CHECK_EVERY_OTHER_UP_TO:
+        return j % 2 == 0
+    return j % max(1, j // CHECK_FRACTION) == 0
+
+
+def lanczos_eigen(
+    op: Operator,
+    v0: np.ndarray,
+    k: int,
+    which: str,
+    tol: float,
+    max_steps: int,
+    rng: np.random.Generator,
+) -> EigenArrays:
+    """``k`` eigenpairs at the ``which`` end of each point's spectrum by Lanczos.
+
+    A point is converged when every wanted Ritz pair has residual
+    ``β_j |s_j| <= tol |ϑ| + RESIDUAL_FLOOR_ULPS · eps · ‖T_j‖`` (ARPACK's relative test,
+    with a floor for eigenvalues at rounding level of ``‖H‖``).
+    """
+    B, d = v0.shape
+    dtype = v0.dtype
+    eps = float(np.finfo(dtype).eps)
+    out = EigenArrays(
+        np.full((B, k), np.nan, dtype=dtype),
+        np.zeros((B, k, d), dtype=dtype),
+        np.full((B, k), np.inf, dtype=dtype),
+        np.zeros(B, dtype=bool),
+    )
+
+    def hook(step: LanczosStep) -> np.ndarray:
+        j = step.size
+        if j < k or not (_due(j) or step.stop.any()):
+            return np.zeros(step.rows.size, dtype=bool)
+        values, S_sel = _wanted_ritz(step.alpha, step.beta, k, which)
+        residuals = np.abs(step.residual[:, None] * S_sel[:, -1, :])
+        # Gershgorin bound of ‖T‖ for the rounding floor.
+        norm_t = np.abs(step.alpha).max(axis=-1, keepdims=True)
+        if j > 1:
+            norm_t = norm_t + 2 * np.abs(step.beta).max(axis=-1, keepdims=True)
+        ok = residuals <= tol * np.abs(values) + RESIDUAL_FLOOR_ULPS * eps * norm_t
+        converged = ok.all(axis=-1)
+        done = converged | step.stop
+        if done.any():
+            vectors = np.matmul(np.swapaxes(S_sel[done], 1, 2), step.basis[done])  # (n, k, d)
+            r = step.rows[done]
+            out.values[r] = values[done]
+            out.vectors[r] = vectors
+            out.residuals[r] = residuals[done]
+            out.converged[r] = converged[done]
+        return done
+
+    lanczos(op, v0, max_steps, hook, rng=rng, min_size=k)
+    return out

@@ -1,0 +1,222 @@
+"""lr_find: the sweep, the smoothing, the stop and fastai's suggestions, written out here."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pytest
+
+import gradflow as gf
+
+matplotlib.use("Agg")
+
+
+def reference_run(problem, theta0, lrs, beta=0.98, factor=4.0):
+    """One start, scalar bookkeeping: fastai's LRFinder with the documented choices.
+
+    ``lrs`` is the sweep (checked against its formula separately): a last-ulp difference
+    in a step size would grow over a chaotic sweep.
+    """
+    floor = 0.0 if problem.minimum is None else problem.minimum
+    theta = np.array(theta0, dtype=float)
+    avg, best = 0.0, math.inf
+    losses, smoothed, tripped = [], [], False
+    for i, lr in enumerate(lrs):
+        theta = theta - lr * problem.grad(theta)
+        loss = float(problem.loss(theta))
+        avg = beta * avg + (1 - beta) * loss
+        smooth = avg / (1 - beta ** (i + 1))
+        losses.append(loss)
+        smoothed.append(smooth)
+        best = min(best, smooth)
+        if not math.isfinite(smooth) or smooth - floor > factor * (best - floor):
+            tripped = True
+            break
+    return np.array(lrs), np.array(losses), np.array(smoothed), tripped
+
+
+def fastai_valley(lrs, losses):
+    """fastai.callback.schedule.valley, transcribed."""
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    idx = max_start + int(sections) + int(sections / 2)
+    return float(lrs[max(idx, 0)])
+
+
+def fastai_suggestions(lrs, smoothed, num_it):
+    lrs = lrs[: len(smoothed)][num_it // 10 : -5]
+    sm = smoothed[num_it // 10 : -5]
+    minimum = lrs[int(np.argmin(sm))] / 10
+    grads = (sm[1:] - sm[:-1]) / (np.log(lrs[1:]) - np.log(lrs[:-1]))
+    steep = lrs[int(np.argmin(grads))]
+    return minimum, steep, fastai_valley(lrs, sm)
+
+
+QUAD = gf.problems.quadratic([1.0, 100.0], seed=0)
+
+
+def test_sweep_is_exponential_with_both_ends():
+    res = gf.lr_find(QUAD, np.ones(2), start_lr=1e-4, end_lr=1.0, num_steps=5)
+    np.testing.assert_allclose(res.lrs, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-14)
+    assert res.lrs[0] == 1e-4 and res.lrs[-1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("problem", "theta0"),
+    [
+        (QUAD, [1.0, 1.0]),
+        (gf.problems.rosenbrock(), [-1.2, 1.0]),
+        (gf.problems.muller_brown(), [0.0, 0.0]),  # negative losses: measured from L*
+        (gf.problems.quadratic(np.linspace(0.1, 1.0, 8), seed=3), np.ones(8)),  # no stop
+    ],
+)
+def test_matches_the_reference_loop(problem, theta0):
+    res = gf.lr_find(problem, np.asarray(theta0))
+    lrs = np.array([1e-7 * (10.0 / 1e-7) ** (i / 99) for i in range(100)])
+    np.testing.assert_allclose(res.lrs, lrs, rtol=1e-14)
+    lrs, losses, smoothed, tripped = reference_run(problem, theta0, res.lrs.tolist())
+    k = len(losses)
+    assert res.n_steps == k
+    assert bool(res.diverged) == tripped
+    np.testing.assert_allclose(res.losses[:k], losses, rtol=1e-12)
+    np.testing.assert_allclose(res.smoothed[:k], smoothed, rtol=1e-12)
+    assert np.all(np.isnan(res.losses[k:]))
+    minimum, steep, valley = fastai_suggestions(lrs, smoothed, 100)
+    assert res.minimum == pytest.approx(minimum, rel=1e-12)
+    assert res.steep == pytest.approx(steep, rel=1e-12)
+    assert res.valley == pytest.approx(valley, rel=1e-12)
+
+
+def test_valley_matches_fastai_on_awkward_curves():
+    from gradflow.stepsize.lr_find import _valley_index
+
+    rng = np.random.default_rng(5)
+    curves = [rng.normal(size=40).cumsum() for _ in range(30)]
+    curves += [
+        np.linspace(5, 1, 30),
+        np.ones(20),
+        np.r_[np.linspace(3, 1, 10), np.linspace(1, 4, 10)],
+    ]
+    for curve in curves:
+        lrs = np.geomspace(1e-5, 1, curve.size)
+        got = lrs[_valley_index(curve[:, None], np.array([curve.size]))[0]]
+        assert got == fastai_valley(lrs, curve)
+    # Batched with ragged lengths (NaN-padded): each column as alone.
+    width = max(c.size for c in curves)
+    padded = np.full((width, len(curves)), np.nan)
+    for j, c in enumerate(curves):
+        padded[: c.size, j] = c
+    idx = _valley_index(padded, np.array([c.size for c in curves]))
+    for j, c in enumerate(curves):
+        assert idx[j] == _valley_index(c[:, None], np.array([c.size]))[0]
+
+
+@pytest.mark.parametrize(
+    "eigenvalues", [[1.0, 100.0], [1.0, 10.0], np.logspace(-1, 2, 20), np.linspace(1, 50, 6)]
+)
+def test_suggestions_are_stable_on_a_quadratic_and_gd_converges(eigenvalues):
+    p = gf.problems.quadratic(eigenvalues, seed=2)
+    theta0 = np.ones(p.dim)
+    res = gf.lr_find(p, theta0)
+    limit = 2.0 / p.eigenvalues.max()
+    loss0 = float(p.loss(theta0))
+    for name in ("minimum", "steep", "valley"):
+        h = getattr(res, name)
+        assert 0 < h < limit, (name, h, limit)
+        traj = gf.solve(p, theta0, stepsize=h, steps=20_000, save="final")
+        assert traj.status[()] == "ok"
+        assert traj.loss[-1] < 1e-2 * loss0, (name, h)
+
+
+def test_batched_starts_equal_single_runs():
+    p = gf.problems.rosenbrock()
+    rng = np.random.default_rng(0)
+    theta0 = rng.uniform(-1.5, 1.5, size=(2, 3, 2))
+    res = gf.lr_find(p, theta0, num_steps=80)
+    assert res.losses.shape == (80, 2, 3) and res.smoothed.shape == (80, 2, 3)
+    assert res.n_steps.shape == (2, 3) and res.valley.shape == (2, 3)
+    assert len(set(res.n_steps.ravel().tolist())) > 1  # they stop at different steps
+    for idx in np.ndindex(2, 3):
+        one = gf.lr_find(p, theta0[idx], num_steps=80)
+        np.testing.assert_array_equal(res.losses[(slice(None), *idx)], one.losses)
+        np.testing.assert_array_equal(res.smoothed[(slice(None), *idx)], one.smoothed)
+        assert res.n_steps[idx] == one.n_steps
+        for name in ("minimum", "steep", "valley"):
+            assert getattr(res, name)[idx] == getattr(one, name)
+
+
+def test_seeds_draw_starts_with_problem_init():
+    p = gf.problems.mlp_regression(width=4)
+    res = gf.lr_find(p, None, seed=[0, 1], num_steps=40)
+    assert res.n_steps.shape == (2,)
+    for j, s in enumerate([0, 1]):
+        one = gf.lr_find(p, p.init(seed=s), num_steps=40)
+        np.testing.assert_array_equal(res.smoothed[:, j], one.smoothed)
+    single = gf.lr_find(p, None, seed=3, num_steps=40)
+    assert isinstance(single.valley, float)
+
+
+def test_momentum_method_and_float32():
+    res = gf.lr_find(QUAD, np.ones(2), method=gf.methods.HeavyBall(0.9))
+    assert res.diverged and 0 < res.valley < 2 * (1 + 0.9) / 100
+    res32 = gf.lr_find(QUAD, np.ones(2, dtype=np.float32))
+    assert np.isfinite(res32.valley)
+
+
+def test_short_curves_give_nan_suggestions():
+    res = gf.lr_find(QUAD, np.ones(2), start_lr=1.0, end_lr=100.0, num_steps=20)
+    assert res.n_steps < 20 - 5
+    assert math.isnan(res.minimum) and math.isnan(res.steep) and math.isnan(res.valley)
+
+
+def test_plot(tmp_path):
+    res = gf.lr_find(QUAD, np.ones((2, 2)) * [[1.0], [2.0]])
+    ax = res.plot()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "start 0" in labels and "valley" in labels
+    assert ax.get_xscale() == "log"
+    path = tmp_path / "lr_find.png"
+    ax.figure.savefig(path)
+    assert path.stat().st_size > 10_000
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"start_lr": 0.0}, "start_lr"),
+        ({"start_lr": 1.0, "end_lr": 0.5}, "end_lr"),
+        ({"num_steps": 1}, "num_steps"),
+        ({"num_steps": 10.0}, "num_steps"),
+        ({"smoothing": 1.0}, "smoothing"),
+        ({"diverge_factor": 1.0}, "diverge_factor"),
+        ({"seed": 0}, "seed"),
+    ],
+)
+def test_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        gf.lr_find(QUAD, np.ones(2), **kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="theta0"):
+        gf.lr_find(QUAD, np.ones(3))
+    with pytest.raises(ValueError, match="theta0 is required"):
+        gf.lr_find(QUAD, None)
+    with pytest.raises(TypeError, match="method"):
+        gf.lr_find(QUAD, np.ones(2), method="sgd")
+    with pytest.raises(TypeError, match="problem"):
+        gf.lr_find(None, np.ones(2))
