@@ -705,6 +705,7 @@ class _Run:
         if policy.needs_grad:
             grad = problem.grad(theta_new)
             self.grads_uniform += 1
+        self.grads_uniform += policy.extra_grads_per_step
         obs = Observation(
             k + 1, theta_new, loss, True, self.state[0], result.error, self._row_h(h), grad
         )

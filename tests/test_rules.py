@@ -80,10 +80,22 @@ def test_adgd_converges_on_logistic_regression_without_knowing_l():
     assert np.all(traj.loss[0] - best < 1e-8)
 
 
-def test_local_lipschitz_step_is_safety_over_the_secant_curvature():
+@pytest.mark.parametrize("estimator", ["secant", "hvp"])
+def test_local_lipschitz_step_is_safety_over_the_local_curvature(estimator):
     problem = gf.problems.quadratic(A=np.diag([3.0]))
-    traj = gf.solve(problem, [1.0], stepsize=LocalLipschitz(safety=0.5, h0=0.01), steps=5)
+    rule = LocalLipschitz(safety=0.5, h0=0.01, estimator=estimator)
+    traj = gf.solve(problem, [1.0], stepsize=rule, steps=5)
     np.testing.assert_allclose(traj.h[2:], 0.5 / 3.0, rtol=1e-12)
+    # GD's gradient per step, plus the rule's gradient (secant, and one at the start)
+    # or its HVP (two gradient equivalents).
+    assert traj.n_grad == (1 + 2 * 5 if estimator == "secant" else 3 * 5)
+
+
+def test_local_lipschitz_hvp_converges_on_rosenbrock_valley():
+    problem = gf.problems.rosenbrock()
+    traj = gf.solve(problem, [0.5, 0.2], stepsize=LocalLipschitz(estimator="hvp", h0=1e-4),
+                    steps=3000, save="final")
+    assert traj.status == "ok" and traj.loss[0] < problem.loss(np.array([0.5, 0.2])) * 1e-3
 
 
 @pytest.mark.parametrize(
@@ -95,6 +107,7 @@ def test_local_lipschitz_step_is_safety_over_the_secant_curvature():
         (lambda: BarzilaiBorwein(3), "variant"),
         (lambda: AdGD(h0=0.0), "h0"),
         (lambda: LocalLipschitz(safety=-1.0), "safety"),
+        (lambda: LocalLipschitz(estimator="power"), "estimator"),
         (lambda: Polyak(h_max=0.0), "h_max"),
     ],
 )

@@ -118,6 +118,9 @@ class StepSizePolicy(abc.ABC):
     adaptive: bool = False
     #: Gradient evaluations per element spent by :meth:`init` (counted).
     init_grads: int = 0
+    #: Gradient-equivalent evaluations :meth:`observe` spends per step on its own (e.g.
+    #: an HVP), added to the trajectory's counts.
+    extra_grads_per_step: int = 0
 
     @abc.abstractmethod
     def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
