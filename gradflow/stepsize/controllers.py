@@ -253,16 +253,22 @@ class PIDController(StepSizePolicy):
             )
         return np.where(e == 0, self.factor_max, np.nan_to_num(factor, nan=self.factor_min))
 
+    def _next_step(
+        self, h_used: np.ndarray, factor: np.ndarray, accepted: np.ndarray, rejected: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Clip the factor (accepted: ``[1, factor_max]``, never growing right after a
+        rejection; rejected: ``[factor_min, safety]``) and flag steps below ``h_min``."""
+        grow = np.where(rejected, 1.0, np.clip(factor, 1.0, self.factor_max))
+        shrink = np.clip(factor, self.factor_min, self.safety)
+        h_new = np.minimum(h_used * np.where(accepted, grow, shrink), self.h_max)
+        too_small = (~accepted & ~(h_new >= self.h_min)) | ~(h_new > 0)
+        return h_new, too_small
+
     def review(self, state: _PIDState, obs: Observation) -> Verdict:
         e = self._error_norm(obs)
         accepted = e < 1.0
         factor = self._factor(e, state)
-        grow = np.clip(factor, 1.0, self.factor_max)
-        grow = np.where(state.rejected, 1.0, grow)
-        shrink = np.clip(factor, self.factor_min, self.safety)
-        h_used = obs.h.astype(float)
-        h_new = np.minimum(h_used * np.where(accepted, grow, shrink), self.h_max)
-        too_small = ~accepted & ~(h_new >= self.h_min) | ~(h_new > 0)
+        h_new, too_small = self._next_step(obs.h.astype(float), factor, accepted, state.rejected)
         delta = np.where((e > 0) & np.isfinite(e), 1.0 / np.where(e > 0, e, 1.0), 1.0)
         new_state = _PIDState(
             h_new,
@@ -355,10 +361,7 @@ class PredictiveController(PIDController):
             have_history = (state.h_old > 0) & (state.e_old > 0)
             factor = np.where(have_history, base * np.minimum(1.0, predicted), base)
         factor = np.where(e == 0, self.factor_max, np.nan_to_num(factor, nan=self.factor_min))
-        grow = np.where(state.rejected, 1.0, np.clip(factor, 1.0, self.factor_max))
-        shrink = np.clip(factor, self.factor_min, self.safety)
-        h_new = np.minimum(h_used * np.where(accepted, grow, shrink), self.h_max)
-        too_small = ~accepted & ~(h_new >= self.h_min) | ~(h_new > 0)
+        h_new, too_small = self._next_step(h_used, factor, accepted, state.rejected)
         new_state = _PredictiveState(
             h_new,
             np.where(accepted, h_used, state.h_old),
