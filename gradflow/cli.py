@@ -35,8 +35,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
             and issubclass(obj, methods.Method)
             and obj not in (methods.Method, methods.RungeKutta)
         ):
-            beta = real_stability_limit(obj())
-            print(f"  {name:<16} order {obj.order}   limit {beta:<8.4g} {obj.ode}")
+            try:
+                inst = obj()
+            except (TypeError, ValueError):
+                continue  # wrappers (Clipped) need arguments
+            try:
+                limit = f"{real_stability_limit(inst):<8.4g}"
+            except NotImplementedError:
+                limit = f"{'n/a':<8}"  # nonlinear (adaptive) methods
+            print(f"  {name:<16} order {obj.order}   limit {limit} {obj.ode}")
     print("  RungeKutta(tableau), tableaux:")
     for name, tableau in methods.TABLEAUX.items():
         beta = real_stability_limit(methods.RungeKutta(tableau))

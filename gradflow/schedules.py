@@ -22,11 +22,19 @@ from gradflow.stepsize.schedules import (
     warmup_cosine,
     wsd,
 )
+from gradflow.stepsize.schedules.scaling import (
+    ScaledStep,
+    constant_decay_product,
+    linear_scaling,
+    sqrt_scaling,
+)
 
 __all__ = [
+    "ScaledStep",
     "Schedule",
     "as_steps",
     "constant",
+    "constant_decay_product",
     "cosine",
     "cosine_restarts",
     "cyclic",
@@ -34,6 +42,7 @@ __all__ = [
     "inverse_sqrt",
     "inverse_time",
     "linear",
+    "linear_scaling",
     "linear_warmup",
     "multistep",
     "noam",
@@ -41,6 +50,7 @@ __all__ = [
     "polynomial",
     "scale",
     "sequence",
+    "sqrt_scaling",
     "step_decay",
     "warmup_cosine",
     "wsd",

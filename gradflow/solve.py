@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 
 from gradflow.methods.base import Method
 from gradflow.methods.euler import Euler
+from gradflow.problems.minibatch import MinibatchSampler
 from gradflow.problems.problem import Problem
 from gradflow.stepsize.policy import Observation, as_policy
 from gradflow.trajectory import STATUS_DTYPE, Status, Trajectory
@@ -208,6 +209,8 @@ def solve(
     max_steps: int | None = None,
     callback: Callable[[StepInfo], bool | None] | None = None,
     divergence_norm: float | None = None,
+    batch_size: int | None = None,
+    seed: int | np.random.Generator | None = None,
 ) -> Trajectory:
     r"""Integrate the gradient flow of ``problem`` from a batch of starts.
 
@@ -259,6 +262,16 @@ def solve(
     divergence_norm : float, optional
         An element diverges when ``‖θ‖₂`` exceeds this.  By default it diverges when an
         entry of ``θ`` becomes non-finite (overflow or NaN).
+    batch_size : int, optional
+        Minibatch size ``B`` in ``[1, n_samples]`` for a finite-sum problem (one with
+        ``per_example_grad``): every gradient the method evaluates in step ``k`` is the
+        mean of ``B`` per-example gradients drawn without replacement, independently for
+        every trajectory, as a pure function of ``(seed, k, element)`` (see
+        :mod:`gradflow.problems.minibatch`).  The method is unchanged — it is handed a
+        minibatch view of the problem each step.  Saved losses, and the observations of
+        step-size policies, use the full problem.  Default: full-batch gradients.
+    seed : int or numpy.random.Generator, optional
+        Seed of the minibatches (only with ``batch_size``); same seed, same bits.
 
     Returns
     -------
@@ -273,7 +286,10 @@ def solve(
     ValueError
         If ``theta0`` has the wrong shape, is empty or non-finite; if a step size is not
         positive or does not broadcast to the batch; if not exactly one of ``steps``
-        and ``t_final`` is given; if the save options are unknown or conflicting.
+        and ``t_final`` is given; if the save options are unknown or conflicting; if
+        ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is given without it.
+        (``TypeError`` if ``batch_size`` is given for a problem without per-example
+        gradients.)
 
     Notes
     -----
@@ -318,6 +334,12 @@ def solve(
         if not divergence_norm > 0:
             raise ValueError(f"divergence_norm must be > 0, got {divergence_norm}")
     policy = as_policy(stepsize)
+    sampler = None
+    if batch_size is not None:
+        n_elements = int(np.prod(arr.shape[:-1], dtype=np.int64))
+        sampler = MinibatchSampler(problem, batch_size, seed, n_elements)
+    elif seed is not None:
+        raise ValueError("seed seeds the minibatches: give batch_size with it")
     with np.errstate(all="ignore"):
         run = _Run(
             problem,
@@ -332,6 +354,7 @@ def solve(
             cap,
             callback,
             divergence_norm,
+            sampler,
         )
         return run.execute()
 
@@ -353,8 +376,10 @@ class _Run:
         cap: int | None,
         callback: Callable[[StepInfo], bool | None] | None,
         divergence_norm: float | None,
+        sampler: MinibatchSampler | None = None,
     ) -> None:
         self.problem, self.method, self.policy = problem, method, policy
+        self.sampler = sampler
         self.batch_shape = arr.shape[:-1]
         self.d = arr.shape[-1]
         self.dtype = arr.dtype
@@ -370,6 +395,14 @@ class _Run:
     def _row_h(self, h: np.ndarray) -> np.ndarray:
         """Nominal step sizes of the active rows, shape (B,)."""
         return np.broadcast_to(h, (self.active.size,))
+
+    def _step_problem(self, k: int, rows: np.ndarray | None = None) -> Problem:
+        """The problem step ``k`` hands the method: the full one, or the minibatch view
+        of the active rows (``rows`` selects among them, for a replay)."""
+        if self.sampler is None:
+            return self.problem
+        original = self.active if rows is None else self.active[rows]
+        return self.sampler.view(k, original)
 
     def _current_t(self, k: int) -> np.ndarray:
         if self.policy.constant:
@@ -583,7 +616,9 @@ class _Run:
                 else:
                     land = None
             self.h_history.append((h, self.h_nominal))
-            result = method.step(problem, self.state, h[:, None] if h.shape[0] > 1 else h)
+            result = method.step(
+                self._step_problem(k), self.state, h[:, None] if h.shape[0] > 1 else h
+            )
             varying_grads = isinstance(result.n_grad, np.ndarray)
             if varying_grads:
                 self.n_grad[self.active] += result.n_grad
@@ -751,7 +786,7 @@ class _Run:
         last one inside) is bit for bit what a check at every step would keep.  The
         other rows continue from ``new_state``.
         """
-        method, problem = self.method, self.problem
+        method = self.method
         rows = np.flatnonzero(bad)
         n = rows.size
         sub = type(self.snap_state)(*(f[rows] for f in self.snap_state))
@@ -769,7 +804,7 @@ class _Run:
         failed_rows = np.zeros(n, dtype=bool)
         for j, (h, h_nominal) in enumerate(self.h_history):
             h_rows = h[rows] if h.shape[0] > 1 else np.broadcast_to(h, (n,))
-            result = method.step(problem, sub, h_rows[:, None])
+            result = method.step(self._step_problem(self.snap_k + j, rows), sub, h_rows[:, None])
             if not isinstance(result.n_grad, np.ndarray):
                 # (Per-row counts were added by the main loop, which then checks
                 # every step, so only uniform counts are replayed.)

@@ -1,5 +1,23 @@
-"""Analysis of runs: convergence orders (and, later, stability and modified equations)."""
+"""Analysis of runs: convergence orders, gradient noise, adaptive-method stability."""
 
+from gradflow.analysis.adaptive_stability import (
+    AdaptiveSharpnessTracker,
+    adam_preconditioner,
+    adaptive_eos_threshold,
+    preconditioned_sharpness,
+    track_preconditioned_sharpness,
+)
 from gradflow.analysis.convergence import fit_order
+from gradflow.analysis.noise import GradientNoise, gradient_noise, simple_noise_scale
 
-__all__ = ["fit_order"]
+__all__ = [
+    "AdaptiveSharpnessTracker",
+    "GradientNoise",
+    "adam_preconditioner",
+    "adaptive_eos_threshold",
+    "fit_order",
+    "gradient_noise",
+    "preconditioned_sharpness",
+    "simple_noise_scale",
+    "track_preconditioned_sharpness",
+]

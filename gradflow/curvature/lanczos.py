@@ -1,5 +1,9 @@
 r"""Batched Lanczos iteration with full reorthogonalisation, and Ritz pairs from it.
 
+:func:`lanczos` is the plain iteration (a growing basis, steps reported to a hook; used
+by stochastic Lanczos quadrature); :func:`lanczos_eigen`, the eigensolver, adds thick
+restarts (Wu & Simon 2000) so that its basis never exceeds ``m`` vectors.
+
 One Lanczos run per point of a batch, all advanced together: step ``j`` makes one
 Hessian-vector product per active point, orthogonalises it against the whole basis so
 far (classical Gram–Schmidt, with a second pass where the first lost accuracy), and
@@ -9,8 +13,9 @@ so each point pays for its own products only.
 
 Why full reorthogonalisation: without it, rounding makes the basis lose orthogonality
 as soon as a Ritz value converges, and copies ("ghosts") of converged eigenvalues
-appear (Paige 1971).  Reorthogonalising costs ``O(j d)`` per step, which is small next
-to an HVP for the sizes where Lanczos is used here (``j`` up to a few hundred).
+appear (Paige 1971).  Reorthogonalising costs ``O(j d)`` per step: memory traffic that
+outweighs a cheap HVP once ``j`` reaches a few hundred at ``d = 10^4``, which is why the
+eigensolver restarts and keeps ``j <= m`` (:data:`RESTART_BASIS_SIZE`).
 
 Convergence of a Ritz pair ``(ϑ, y = Q_j s)`` is read off ``T_j`` without another
 product: ``‖H y - ϑ y‖ = β_j |s_j|`` (the last component of ``s``), and then some
@@ -28,6 +33,8 @@ J. W. Daniel, W. B. Gragg, L. Kaufman and G. W. Stewart, "Reorthogonalization an
 algorithms for updating the Gram-Schmidt QR factorization", Math. Comp. 30, 772-795, 1976.
 L. Giraud, J. Langou and M. Rozložník, "The loss of orthogonality in the Gram-Schmidt
 orthogonalization process", Comput. Math. Appl. 50, 1069-1075, 2005.
+K. Wu and H. Simon, "Thick-restart Lanczos method for large symmetric eigenvalue
+problems", SIAM J. Matrix Anal. Appl. 22(2), 602-616, 2000.
 """
 
 from __future__ import annotations
@@ -37,7 +44,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LanczosStep", "lanczos", "lanczos_eigen", "select_ritz", "tridiagonal"]
+__all__ = [
+    "LanczosStep",
+    "default_basis_size",
+    "kept_at_restart",
+    "lanczos",
+    "lanczos_eigen",
+    "select_ritz",
+    "tridiagonal",
+]
 
 #: A new residual ``β_j <= BREAKDOWN_ULPS · eps · ‖T‖`` means the Krylov space is
 #: invariant (up to rounding, which full reorthogonalisation keeps at a few ulps).
@@ -55,6 +70,18 @@ CHECK_EVERY_OTHER_UP_TO = 64
 #: ``T_j`` costs ``O(j³)``, so testing every step would dominate cheap products, while
 #: this schedule wastes at most ``1/CHECK_FRACTION`` of the products.
 CHECK_FRACTION = 32
+#: Default size ``m`` of the thick-restart Lanczos basis (for ``k`` wanted pairs it is
+#: ``max(2k + 1, RESTART_BASIS_SIZE)``, scipy ``eigsh``'s ``ncv`` rule with a larger
+#: floor): small enough that the basis stays in cache and reorthogonalisation is cheap,
+#: large enough that a restart loses little (Wu & Simon 2000).
+RESTART_BASIS_SIZE = 40
+#: Fraction of the ``m - k`` unwanted Ritz vectors nearest the wanted end that a thick
+#: restart keeps besides the ``k`` wanted ones (they carry the Krylov information about
+#: the next eigenvalues, which sets the convergence rate of the wanted ones).
+RESTART_KEEP_FRACTION = 0.5
+#: After a restart Ritz pairs are tested every this many steps (and at every restart):
+#: each test is a dense ``eigh`` of the ``m × m`` projected matrix.
+RESTART_CHECK_EVERY = 4
 #: Residuals at or below ``RESIDUAL_FLOOR_ULPS · eps · ‖T‖`` count as converged whatever
 #: ``tol`` asks (a Ritz pair cannot be resolved beyond rounding of ``‖H‖``).
 RESIDUAL_FLOOR_ULPS = 10.0
@@ -275,13 +302,60 @@ class EigenArrays(NamedTuple):
     converged: np.ndarray  # (B,)
 
 
-def _due(j: int) -> bool:
-    """Whether Ritz pairs are tested after step ``j`` (see :data:`CHECK_FRACTION`)."""
+def _due(j: int, kept: int = 0) -> bool:
+    """Whether Ritz pairs are tested when the basis has ``j`` vectors, ``kept`` of them
+    Ritz vectors from the last restart (see :data:`CHECK_FRACTION` and
+    :data:`RESTART_CHECK_EVERY`)."""
+    if kept:
+        return (j - kept) % RESTART_CHECK_EVERY == 0
     if j <= CHECK_EVERY_STEP_UP_TO:
         return True
     if j <= CHECK_EVERY_OTHER_UP_TO:
         return j % 2 == 0
     return j % max(1, j // CHECK_FRACTION) == 0
+
+
+def default_basis_size(k: int) -> int:
+    """The restarted Lanczos basis size ``m`` for ``k`` wanted pairs (see
+    :data:`RESTART_BASIS_SIZE`)."""
+    return max(2 * k + 1, RESTART_BASIS_SIZE)
+
+
+def kept_at_restart(k: int, m: int) -> int:
+    """How many Ritz vectors a thick restart keeps out of ``m``: the ``k`` wanted and
+    ``RESTART_KEEP_FRACTION`` of the rest (at least one, and leaving room to extend)."""
+    extra = max(1, int(RESTART_KEEP_FRACTION * (m - k)))
+    return min(k + extra, m - 1)
+
+
+def _gershgorin(alpha: np.ndarray, beta: np.ndarray, arrow: np.ndarray) -> np.ndarray:
+    """A bound (b, 1) of ``‖T‖`` for the rounding floor of the residual test."""
+    norm_t = np.abs(alpha).max(axis=-1, keepdims=True)
+    if beta.shape[-1]:
+        norm_t = norm_t + 2 * np.abs(beta).max(axis=-1, keepdims=True)
+    if arrow.shape[-1]:
+        norm_t = norm_t + np.abs(arrow).sum(axis=-1, keepdims=True)
+    return norm_t
+
+
+def _projected(alpha: np.ndarray, beta: np.ndarray, arrow: np.ndarray) -> np.ndarray:
+    """The projected matrices ``T`` (b, j, j) after a thick restart that kept ``l =
+    arrow.shape[-1]`` Ritz pairs: diagonal ``alpha``, arrow ``T[i, l] = arrow[i]`` for
+    ``i < l``, tridiagonal ``beta`` below-right of it (``beta[:l]`` is zero)."""
+    T = tridiagonal(alpha, beta)
+    n = arrow.shape[-1]
+    if n:
+        T[:, :n, n] = arrow
+        T[:, n, :n] = arrow
+    return T
+
+
+def _rotate(S: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """The Ritz vectors ``Sᵀ Q`` (b, l, d) for coefficient matrices ``S`` (b, j, l) and
+    the basis ``Q`` (b, j, d): 2-D BLAS for one point, stacked matmul for a batch."""
+    if S.shape[0] == 1:
+        return (S[0].T @ Q[0])[None]
+    return np.matmul(np.swapaxes(S, 1, 2), Q)
 
 
 def lanczos_eigen(
@@ -292,44 +366,168 @@ def lanczos_eigen(
     tol: float,
     max_steps: int,
     rng: np.random.Generator,
+    basis_size: int | None = None,
 ) -> EigenArrays:
-    """``k`` eigenpairs at the ``which`` end of each point's spectrum by Lanczos.
+    r"""``k`` eigenpairs at the ``which`` end of each point's spectrum by thick-restart
+    Lanczos with full reorthogonalisation inside the basis.
+
+    Parameters
+    ----------
+    op : callable
+        ``op(rows, V)`` as for :func:`lanczos`.
+    v0 : ndarray, shape (B, d)
+        Non-zero start vectors.
+    k : int
+        Wanted pairs per point.
+    which : {"LA", "SA", "LM"}
+        End of the spectrum.
+    tol : float
+        Relative residual tolerance (see below).
+    max_steps : int
+        Most products (HVPs) per point, restarts included.
+    rng : numpy.random.Generator
+        Draws a fresh vector after an early breakdown (see :func:`lanczos`).
+    basis_size : int, optional
+        Most basis vectors ``m`` per point (memory ``m · d``); default
+        :func:`default_basis_size`.  ``basis_size >= max_steps`` never restarts: plain
+        Lanczos with full reorthogonalisation, the fewest products but ``O(j d)`` work
+        and memory traffic per step ``j``.
+
+    Returns
+    -------
+    EigenArrays
+
+    Notes
+    -----
+    Each point's basis ``Q_j`` satisfies ``H Q_j = Q_j T_j + β_j q_{j+1} e_jᵀ``.  While
+    ``j < m`` it grows by the Lanczos three-term recurrence (then one or two
+    Gram–Schmidt passes against all of ``Q_j``).  When ``j = m`` the eigenpairs
+    ``(ϑ_i, s_i)`` of ``T_m`` are computed, the ``l`` best Ritz vectors ``y_i = Q_m s_i``
+    (:func:`kept_at_restart`) become the first ``l`` basis vectors, and ``q_{m+1}`` the
+    ``(l+1)``-st; the relation still holds with ``T_{l+1}`` = ``diag(ϑ)`` bordered by the
+    arrow ``β_m s_{m,i}`` (Wu & Simon 2000), and the next products extend it by the
+    three-term recurrence again, so ``T`` is an arrowhead followed by a tridiagonal
+    matrix.  Unlike an implicit restart, no shifted QR steps are needed, and the kept
+    vectors are exact Ritz vectors.
 
     A point is converged when every wanted Ritz pair has residual
-    ``β_j |s_j| <= tol |ϑ| + RESIDUAL_FLOOR_ULPS · eps · ‖T_j‖`` (ARPACK's relative test,
-    with a floor for eigenvalues at rounding level of ``‖H‖``).
+    ``‖H y - ϑ y‖ = β_j |s_{j,i}| <= tol |ϑ| + RESIDUAL_FLOOR_ULPS · eps · ‖T_j‖``
+    (ARPACK's relative test, with a floor for eigenvalues at rounding level of ``‖H‖``).
+    All points of the batch share the step and restart schedule; converged points drop
+    out.
+
+    References
+    ----------
+    K. Wu and H. Simon, "Thick-restart Lanczos method for large symmetric eigenvalue
+    problems", SIAM J. Matrix Anal. Appl. 22(2), 602-616, 2000.
+    R. B. Lehoucq, D. C. Sorensen and C. Yang, *ARPACK Users' Guide*, SIAM, 1998 (the
+    residual test).
+    Y. Saad, *Numerical Methods for Large Eigenvalue Problems*, 2nd ed., SIAM, 2011
+    (restarted Krylov methods).
     """
     B, d = v0.shape
     dtype = v0.dtype
     eps = float(np.finfo(dtype).eps)
+    m = default_basis_size(k) if basis_size is None else int(basis_size)
+    m = min(max(m, k + 1), d)  # m = d: the Krylov space fills R^d, no restart needed
+    restarts = m < min(d, max_steps)
+    keep = kept_at_restart(k, m) if restarts else 0
     out = EigenArrays(
         np.full((B, k), np.nan, dtype=dtype),
         np.zeros((B, k, d), dtype=dtype),
         np.full((B, k), np.inf, dtype=dtype),
         np.zeros(B, dtype=bool),
     )
-
-    def hook(step: LanczosStep) -> np.ndarray:
-        j = step.size
-        if j < k or not (_due(j) or step.stop.any()):
-            return np.zeros(step.rows.size, dtype=bool)
-        values, S_sel = _wanted_ritz(step.alpha, step.beta, k, which)
-        residuals = np.abs(step.residual[:, None] * S_sel[:, -1, :])
-        # Gershgorin bound of ‖T‖ for the rounding floor.
-        norm_t = np.abs(step.alpha).max(axis=-1, keepdims=True)
-        if j > 1:
-            norm_t = norm_t + 2 * np.abs(step.beta).max(axis=-1, keepdims=True)
-        ok = residuals <= tol * np.abs(values) + RESIDUAL_FLOOR_ULPS * eps * norm_t
-        converged = ok.all(axis=-1)
-        done = converged | step.stop
+    # A restarted basis is small: allocate it whole; an unrestarted one grows by doubling.
+    cap = min(m, max_steps) if restarts else min(m, max_steps, INITIAL_CAPACITY)
+    Q = np.zeros((B, cap, d), dtype=dtype)
+    alpha = np.zeros((B, cap), dtype=dtype)
+    beta = np.zeros((B, cap), dtype=dtype)
+    arrow = np.zeros((B, 0), dtype=dtype)  # couplings of the kept Ritz vectors (after a restart)
+    Q[:, 0] = v0 / np.linalg.norm(v0, axis=-1, keepdims=True)
+    scale = np.zeros(B, dtype=dtype)
+    rows = np.arange(B)
+    every = True  # all rows still active, in order: op gets rows=None (no gather)
+    j = 0  # basis vectors so far; the product is taken with Q[:, j]
+    kept = 0  # Ritz vectors kept at the last restart (0 before the first)
+    steps = 0  # products so far (the same for every active point)
+    while True:
+        q = Q[:, j]
+        w = op(None if every else rows, q)
+        steps += 1
+        a = np.einsum("bd,bd->b", q, w)
+        alpha[:, j] = a
+        # The recurrence: the arrow right after a restart, three terms otherwise ...
+        w -= a[:, None] * q
+        if j == kept and kept > 0:
+            w -= np.einsum("bi,bid->bd", arrow, Q[:, :kept])
+        elif j > 0:
+            w -= beta[:, j - 1, None] * Q[:, j - 1]
+        # ... then reorthogonalisation against the whole (at most m-vector) basis.
+        w, b = _reorthogonalise(w, Q[:, : j + 1])
+        j += 1
+        scale = np.maximum(scale, np.maximum(np.abs(a), b))
+        broke = b <= BREAKDOWN_ULPS * eps * scale
+        restart = broke & (j < d) if j < k else None
+        if restart is not None and restart.any():
+            fresh = rng.standard_normal((int(restart.sum()), d)).astype(dtype)
+            fresh = _orthogonalise(fresh, Q[restart, :j])
+            w[restart] = fresh / np.linalg.norm(fresh, axis=-1, keepdims=True)
+            b[restart] = 0.0
+            broke &= ~restart
+        beta[:, j - 1] = b
+        stop = broke | (steps >= max_steps) | (j >= d)
+        full = j == m and not stop.all()
+        if j < k or not (full or stop.any() or _due(j, kept)):
+            done = np.zeros(rows.size, dtype=bool)
+        else:
+            # The wanted Ritz pairs, and at a restart the kept ones (wanted first).
+            n_sel = keep if full else k
+            if kept == 0 and not full:
+                values, S_sel = _wanted_ritz(alpha[:, :j], beta[:, : j - 1], k, which)
+            else:
+                ritz, S = np.linalg.eigh(_projected(alpha[:, :j], beta[:, : j - 1], arrow))
+                idx = select_ritz(ritz, n_sel, which)
+                values = np.take_along_axis(ritz, idx, axis=-1)
+                S_sel = np.take_along_axis(S, idx[:, None, :], axis=-1)
+            residuals = np.abs(b[:, None] * S_sel[:, -1, :k])
+            norm_t = _gershgorin(alpha[:, :j], beta[:, : j - 1], arrow)
+            ok = residuals <= tol * np.abs(values[:, :k]) + RESIDUAL_FLOOR_ULPS * eps * norm_t
+            converged = ok.all(axis=-1)
+            done = converged | stop
+            if done.any():
+                # (A boolean index copies the basis: only when some rows go on.)
+                sel = slice(None) if done.all() else done
+                r = rows[sel]
+                out.values[r] = values[sel, :k]
+                out.vectors[r] = _rotate(S_sel[sel, :, :k], Q[sel, :j])
+                out.residuals[r] = residuals[sel]
+                out.converged[r] = converged[sel]
+            if full and not done.all():
+                # Thick restart: the kept Ritz vectors, then the residual direction.
+                Q[:, :keep] = _rotate(S_sel, Q[:, :j])
+                alpha[:, :keep] = values
+                beta[:, :keep] = 0.0
+                arrow = b[:, None] * S_sel[:, -1, :]
+                j = kept = keep
+        done = done | stop
+        if done.all():
+            break
+        if j == Q.shape[1]:  # (only without restarts: the basis grows up to m)
+            grown = min(m, 2 * Q.shape[1])
+            Q = np.concatenate([Q, np.zeros((Q.shape[0], grown - j, d), dtype=dtype)], axis=1)
+            alpha = np.concatenate([alpha, np.zeros((alpha.shape[0], grown - j), dtype)], axis=1)
+            beta = np.concatenate([beta, np.zeros((beta.shape[0], grown - j), dtype)], axis=1)
+        # The next basis vector (restarted rows carry a unit vector with coupling zero).
+        np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
         if done.any():
-            vectors = np.matmul(np.swapaxes(S_sel[done], 1, 2), step.basis[done])  # (n, k, d)
-            r = step.rows[done]
-            out.values[r] = values[done]
-            out.vectors[r] = vectors
-            out.residuals[r] = residuals[done]
-            out.converged[r] = converged[done]
-        return done
-
-    lanczos(op, v0, max_steps, hook, rng=rng, min_size=k)
+            keep_rows = ~done
+            Q, alpha, beta, arrow = (
+                Q[keep_rows],
+                alpha[keep_rows],
+                beta[keep_rows],
+                arrow[keep_rows],
+            )
+            scale, rows = scale[keep_rows], rows[keep_rows]
+            every = False
     return out

@@ -1,8 +1,19 @@
 """Integrators: each optimiser is a discretisation of a known ODE."""
 
+from gradflow.methods.adaptive import (
+    AdaGrad,
+    AdaGradState,
+    Adam,
+    AdamState,
+    AdamW,
+    RMSProp,
+    RMSPropState,
+)
 from gradflow.methods.base import Method, StepResult
+from gradflow.methods.clipped import Clipped, clip_gradient
 from gradflow.methods.euler import Euler, EulerState
 from gradflow.methods.implicit import ImplicitEuler, ImplicitEulerState
+from gradflow.methods.lion import Lion, LionState
 from gradflow.methods.momentum import (
     HeavyBall,
     HeavyBallState,
@@ -12,6 +23,7 @@ from gradflow.methods.momentum import (
     NesterovState,
 )
 from gradflow.methods.runge_kutta import RungeKutta, RungeKuttaState
+from gradflow.methods.sgd import SGD, SGDState
 from gradflow.methods.tableau import ButcherTableau
 from gradflow.methods.tableaux import (
     BS32,
@@ -35,21 +47,34 @@ __all__ = [
     "MIDPOINT",
     "RALSTON",
     "RK4",
+    "SGD",
     "SSPRK3",
     "TABLEAUX",
+    "AdaGrad",
+    "AdaGradState",
+    "Adam",
+    "AdamState",
+    "AdamW",
     "ButcherTableau",
+    "Clipped",
     "Euler",
     "EulerState",
     "HeavyBall",
     "HeavyBallState",
     "ImplicitEuler",
     "ImplicitEulerState",
+    "Lion",
+    "LionState",
     "Method",
     "Nesterov",
     "NesterovAGD",
     "NesterovAGDState",
     "NesterovState",
+    "RMSProp",
+    "RMSPropState",
     "RungeKutta",
     "RungeKuttaState",
+    "SGDState",
     "StepResult",
+    "clip_gradient",
 ]

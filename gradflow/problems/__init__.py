@@ -7,6 +7,7 @@ no data (the CLI lists it); the random quadratic is seeded so the entry is repro
 from collections.abc import Callable
 from functools import partial
 
+from gradflow.problems import minibatch
 from gradflow.problems.classic import beale, himmelblau
 from gradflow.problems.muller_brown import muller_brown
 from gradflow.problems.networks import mlp_regression, scalar_net
@@ -36,6 +37,7 @@ __all__ = [
     "himmelblau",
     "least_squares",
     "logistic_regression",
+    "minibatch",
     "mlp_regression",
     "muller_brown",
     "quadratic",

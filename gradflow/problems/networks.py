@@ -237,6 +237,9 @@ class MLPRegressionProblem(Problem):
             )
             return _sum_axis(parts, -2).reshape(*parts.shape[:-3], 3 * m)
 
+        self._forward = forward
+        self.n_samples = n
+
         super().__init__(
             loss=loss,
             grad=grad,
@@ -247,6 +250,38 @@ class MLPRegressionProblem(Problem):
             minimum=None,
             minimizers=None,
         )
+
+    def per_example_grad(self, theta: ArrayLike) -> np.ndarray:
+        r"""Per-example gradients :math:`\nabla \ell_i` with :math:`\ell_i = \tfrac12 r_i^2`.
+
+        The loss is :math:`L = \frac1n \sum_i \ell_i`, so the mean over axis ``-2`` is
+        ``grad``; minibatch SGD (``solve(..., batch_size=B)``) samples them.
+
+        Parameters
+        ----------
+        theta : array_like, shape (*batch, 3 * width)
+
+        Returns
+        -------
+        ndarray, shape (*batch, n, 3 * width)
+
+        Raises
+        ------
+        ValueError
+            If the last axis of ``theta`` is not ``3 * width``.
+
+        Examples
+        --------
+        >>> p = mlp_regression(width=4, n_points=5)
+        >>> p.per_example_grad(p.init(seed=0, batch_shape=2)).shape
+        (2, 5, 12)
+        """
+        theta = as_batch(theta, self.dim)
+        xs, w2, hidden, r = self._forward(theta)
+        slope = 1.0 - hidden * hidden
+        delta_hidden = r[..., :, None] * w2 * slope  # (*batch, n, m)
+        parts = np.stack([delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2)
+        return parts.reshape(*parts.shape[:-2], self.dim)
 
     def init(
         self,
