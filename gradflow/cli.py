@@ -1,4 +1,4 @@
-"""The ``gradflow`` command: ``info``, ``demo`` (and, as the package grows, more jobs)."""
+"""The ``gradflow`` command: ``info``, ``demo``, ``papers list | run``, ``stability``."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print("  least_squares, logistic_regression: built from data (X, y)")
     from gradflow.stability import real_stability_limit
 
-    print("\nmethods (gradflow.methods, default parameters): order, real stability limit"
-          " (stable iff h·λmax < limit), ODE")
+    print(
+        "\nmethods (gradflow.methods, default parameters): order, real stability limit"
+        " (stable iff h·λmax < limit), ODE"
+    )
     for name in methods.__all__:
         obj = getattr(methods, name)
         if (
@@ -48,8 +50,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     for name, tableau in methods.TABLEAUX.items():
         beta = real_stability_limit(methods.RungeKutta(tableau))
         embedded = f", embedded order {tableau.embedded_order}" if tableau.has_embedded else ""
-        print(f"    {name:<16} order {tableau.order}   limit {beta:<8.4g} "
-              f"{tableau.stages} stages{embedded}")
+        print(
+            f"    {name:<16} order {tableau.order}   limit {beta:<8.4g} "
+            f"{tableau.stages} stages{embedded}"
+        )
     return 0
 
 
@@ -62,6 +66,110 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if failed:
         print(f"\nobserved order is not 1 ± 0.05 for: {', '.join(failed)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_papers_list(args: argparse.Namespace) -> int:
+    from gradflow.papers import CITATIONS, PAPERS, load
+
+    for name in PAPERS:
+        print(f"{name:<24} {CITATIONS[name]}")
+        print(f"{'':<24} claim: {load(name).CLAIM}")
+    return 0
+
+
+def _cmd_papers_run(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from gradflow.papers import PAPERS, load
+
+    names = list(PAPERS) if args.all else list(args.names)
+    if not names:
+        print("gradflow papers run: give paper names or --all", file=sys.stderr)
+        return 2
+    unknown = [n for n in names if n not in PAPERS]
+    if unknown:
+        print(
+            f"gradflow papers run: unknown paper(s) {', '.join(unknown)}; "
+            f"known: {', '.join(PAPERS)}",
+            file=sys.stderr,
+        )
+        return 2
+    out = Path(args.out)
+    size = "quick" if args.quick else "full"
+    print(f"running {len(names)} paper(s), {size} size, output in {out}/", file=sys.stderr)
+    results = []
+    start = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name}: running ...", file=sys.stderr, flush=True)
+        try:
+            result = load(name).run(out, quick=args.quick)
+        except Exception as exc:  # a crash is a failed claim, reported, not a traceback
+            print(f"[{i}/{len(names)}] {name}: ERROR {type(exc).__name__}: {exc}", file=sys.stderr)
+            results.append((name, None))
+            continue
+        verdict = "pass" if result.passed else "FAIL"
+        n_ok = sum(c.passed for c in result.checks)
+        print(
+            f"[{i}/{len(names)}] {name}: {verdict} ({n_ok}/{len(result.checks)} checks, "
+            f"{result.runtime:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append((name, result))
+    print(f"\nclaims checked ({size} size, {time.perf_counter() - start:.1f} s):")
+    for name, result in results:
+        if result is None:
+            print(f"\n{name}: ERROR (see above)")
+            continue
+        print(f"\n{name}: {'PASS' if result.passed else 'FAIL'}  ({result.runtime:.1f} s)")
+        print(f"  claim: {result.claim}")
+        for c in result.checks:
+            mark = "ok  " if c.passed else "FAIL"
+            print(f"  [{mark}] {c.description}: {c.measured}  (need {c.criterion})")
+    failed = [n for n, r in results if r is None or not r.passed]
+    if failed:
+        print(f"\nclaims failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"\nall {len(results)} claims hold; figures and numbers in {out}/")
+    return 0
+
+
+def _cmd_stability(args: argparse.Namespace) -> int:
+    from gradflow.papers.stability_bounds import method_by_name, start_near_minimum
+    from gradflow.problems import ZOO
+    from gradflow.stability import verify_bound
+
+    if args.problem not in ZOO:
+        print(
+            f"gradflow stability: unknown problem {args.problem!r}; known: {', '.join(ZOO)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        method = method_by_name(args.method)
+    except ValueError as exc:
+        print(f"gradflow stability: {exc}", file=sys.stderr)
+        return 2
+    problem = ZOO[args.problem]()
+    theta0 = start_near_minimum(problem)
+    check = verify_bound(problem, theta0, method)
+    lo, hi = (float(b) for b in check.bracket)
+    print(f"{args.problem}, {type(method).__name__} ({args.method}): stable iff h·λmax < β")
+    print(f"  β (real stability limit)   {float(check.limit):.6g}")
+    print(f"  λmax at the minimiser      {float(check.lambda_max):.6g}")
+    print(f"  predicted critical step    {float(check.predicted):.6g}")
+    print(
+        f"  measured critical step     {float(check.measured):.6g}  (bracket {lo:.6g} .. {hi:.6g})"
+    )
+    print(f"  relative gap               {float(check.relative_gap):+.3%}")
+    if not abs(float(check.relative_gap)) <= 0.02:
+        print(
+            "  note: the measured threshold is not within 2% of the linear prediction; the run "
+            "leaves the linear regime (a start far from an isolated minimiser, a degenerate "
+            "minimum, or nonlinear instability of the method)"
+        )
     return 0
 
 
@@ -80,6 +188,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="GD on Rosenbrock and Müller–Brown against scipy: errors, order, 2/λmax",
     )
     demo.set_defaults(func=_cmd_demo)
+
+    papers = sub.add_parser("papers", help="reproduce published results and check their claims")
+    papers_sub = papers.add_subparsers(dest="papers_command", metavar="{list,run}")
+    papers.set_defaults(func=lambda args: (papers.print_help(), 0)[1])
+    listing = papers_sub.add_parser("list", help="list the reproduced papers and their claims")
+    listing.set_defaults(func=_cmd_papers_list)
+    running = papers_sub.add_parser(
+        "run", help="run papers (by name or --all), check their claims, write figures"
+    )
+    running.add_argument("names", nargs="*", metavar="NAME", help="papers to run")
+    running.add_argument("--all", action="store_true", help="run every paper")
+    running.add_argument("--quick", action="store_true", help="the small CI size (seconds)")
+    running.add_argument(
+        "--out", default="papers-out", metavar="DIR", help="output folder (default papers-out)"
+    )
+    running.set_defaults(func=_cmd_papers_run)
+
+    stability = sub.add_parser(
+        "stability", help="predicted vs measured critical step of a method on a zoo problem"
+    )
+    stability.add_argument("problem", metavar="PROBLEM", help="a problem of `gradflow info`")
+    stability.add_argument(
+        "--method", default="euler", metavar="M", help="euler (default), rk4, heun, heavyball, ..."
+    )
+    stability.set_defaults(func=_cmd_stability)
     return parser
 
 

@@ -1,0 +1,176 @@
+"""Figures: loss and step size of a batch of runs against the step count or time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradflow.plot._common import columns, element_labels, legend, new_axes, spans_decades
+
+__all__ = ["loss_curves", "stepsizes"]
+
+_X_LABELS = {"step": "step $k$", "t": "time $t$"}
+
+
+def _x_values(traj: Any, x: str) -> np.ndarray:
+    if x == "step":
+        return np.asarray(traj.step)
+    if x == "t":
+        return np.asarray(traj.t)
+    raise ValueError(f"x must be 'step' or 't', got {x!r}")
+
+
+def _draw(ax: Any, xs: np.ndarray, ys: np.ndarray, texts: list[str | None], drawstyle: str) -> int:
+    entries = 0
+    for i in range(ys.shape[1]):
+        keep = np.isfinite(ys[:, i])
+        ax.plot(xs[keep, i], ys[keep, i], drawstyle=drawstyle, label=texts[i])
+        entries += texts[i] is not None
+    return entries
+
+
+def loss_curves(
+    traj: Any,
+    ax: Any = None,
+    labels: Sequence[str] | None = None,
+    *,
+    x: str = "step",
+    minimum: float | None = None,
+    log: bool | None = None,
+    title: str | None = None,
+) -> Any:
+    """Draw the loss of every batch element against the step count (or time).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        From :func:`gradflow.solve` (any batch shape; saved points only).
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new figure).
+    labels : sequence of str, optional
+        One legend entry per batch element (default: the batch index; no legend beyond
+        10 elements).
+    x : {"step", "t"}, optional
+        Horizontal axis: steps taken (default) or flow time ``t``.
+    minimum : float, optional
+        Draw the suboptimality ``L − minimum`` instead of ``L`` (e.g. ``problem.minimum``).
+    log : bool, optional
+        Log scale for the loss (default: when the values are positive and span more than
+        two decades).
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is unknown or ``labels`` has the wrong length.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np, gradflow as gf
+    >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
+    >>> traj = gf.solve(p, np.ones((3, 2)), stepsize=np.array([0.05, 0.1, 0.15]), steps=50)
+    >>> ax = gf.plot.loss_curves(traj, labels=["h = 0.05", "h = 0.1", "h = 0.15"])
+    >>> len(ax.get_lines()), ax.get_yscale()
+    (3, 'log')
+    """
+    xs = _x_values(traj, x)
+    batch_shape = tuple(np.shape(traj.status))
+    ys = columns(np.asarray(traj.loss, dtype=float), len(batch_shape))
+    xs = columns(np.broadcast_to(xs, np.shape(traj.loss)), len(batch_shape))
+    if minimum is not None:
+        ys = ys - float(minimum)
+    texts = element_labels(labels, ys.shape[1], batch_shape)
+    ax = new_axes(ax)
+    entries = _draw(ax, xs, ys, texts, "default")
+    if log is None:
+        log = spans_decades(ys)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(_X_LABELS[x])
+    ax.set_ylabel("$L(\\theta) - L^*$" if minimum is not None else "loss $L(\\theta)$")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    legend(ax, entries, given=labels is not None)
+    return ax
+
+
+def stepsizes(
+    traj: Any,
+    ax: Any = None,
+    labels: Sequence[str] | None = None,
+    *,
+    x: str = "step",
+    log: bool | None = None,
+    title: str | None = None,
+) -> Any:
+    """Draw the step size ``h`` taken by every batch element (adaptive runs, schedules).
+
+    ``traj.h[j]`` is the nominal step that reached saved point ``j``; it is drawn as a
+    step function.
+
+    Parameters
+    ----------
+    traj : Trajectory
+        From :func:`gradflow.solve` (any batch shape).
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new figure).
+    labels : sequence of str, optional
+        One legend entry per batch element.
+    x : {"step", "t"}, optional
+        Horizontal axis: steps taken (default) or flow time ``t``.
+    log : bool, optional
+        Log scale for ``h`` (default: when it spans more than two decades).
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is unknown or ``labels`` has the wrong length.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import gradflow as gf
+    >>> p = gf.problems.rosenbrock()
+    >>> ctrl = gf.controllers.IController(rtol=1e-6, atol=1e-6)
+    >>> method = gf.methods.RungeKutta(gf.methods.DOPRI54)
+    >>> traj = gf.solve(p, [-1.2, 1.0], method, ctrl, t_final=5.0, save_every=1)
+    >>> ax = gf.plot.stepsizes(traj, x="t")
+    >>> len(ax.get_lines()), ax.get_xlabel()
+    (1, 'time $t$')
+    """
+    xs = _x_values(traj, x)
+    batch_shape = tuple(np.shape(traj.status))
+    ys = columns(np.asarray(traj.h, dtype=float), len(batch_shape))
+    xs = columns(np.broadcast_to(xs, np.shape(traj.h)), len(batch_shape))
+    texts = element_labels(labels, ys.shape[1], batch_shape)
+    ax = new_axes(ax)
+    # h[j] belongs to the step that ended at point j: draw it over (x[j-1], x[j]].
+    entries = _draw(ax, xs, ys, texts, "steps-pre")
+    if log is None:
+        log = spans_decades(ys)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(_X_LABELS[x])
+    ax.set_ylabel("step size $h$")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    legend(ax, entries, given=labels is not None)
+    return ax

@@ -1,0 +1,128 @@
+"""Figure: sharpness ``λmax(∇²L)`` along runs against the edge of stability ``2/h``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gradflow.plot._common import fmt, legend, new_axes
+
+__all__ = ["sharpness"]
+
+
+def sharpness(
+    tracker_or_values: Any,
+    h: float | ArrayLike,
+    ax: Any = None,
+    labels: Sequence[str] | None = None,
+    *,
+    steps: ArrayLike | None = None,
+    limit: float = 2.0,
+    log: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Draw the sharpness of each run with its stability threshold ``limit/h`` dashed.
+
+    Gradient descent with step ``h`` is stable on a quadratic only while
+    ``λmax < 2/h``; on neural networks the sharpness rises (progressive sharpening)
+    until it reaches ``2/h`` and then hovers there (the edge of stability, Cohen et al.
+    2021).  Each run's line and its threshold share a colour.
+
+    Parameters
+    ----------
+    tracker_or_values : SharpnessTracker or array_like, shape (n,) or (n, *batch)
+        A :func:`gradflow.curvature.track_sharpness` callback after the run (its
+        ``steps`` and ``values``), or the sharpness values themselves.
+    h : float or array_like
+        Step size of each run, broadcastable to the batch shape.
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new figure).
+    labels : sequence of str, optional
+        One legend entry per run (default: ``h = ...``).
+    steps : array_like, shape (n,), optional
+        Step of each value (default: the tracker's ``steps``, or ``0, 1, ...``).
+    limit : float, optional
+        The method's real stability limit ``β`` (default 2, gradient descent; e.g.
+        ``2(1 + β)`` for heavy ball): the threshold drawn is ``limit/h``.
+    log : bool, optional
+        Log scale for the sharpness (default ``False``).
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``h`` is not positive or does not broadcast, ``steps`` has the wrong length,
+        or ``labels`` has the wrong length.
+
+    References
+    ----------
+    J. M. Cohen, S. Kaur, Y. Li, J. Z. Kolter and A. Talwalkar, "Gradient descent on
+    neural networks typically occurs at the edge of stability", ICLR 2021.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np, gradflow as gf
+    >>> values = np.array([[10.0, 12.0], [15.0, 19.0], [19.9, 20.1]])  # two runs
+    >>> ax = gf.plot.sharpness(values, [0.1, 0.2], steps=[0, 10, 20])
+    >>> len(ax.get_lines())  # two sharpness lines, two 2/h lines, a legend handle
+    5
+    """
+    if hasattr(tracker_or_values, "values") and hasattr(tracker_or_values, "steps"):
+        values = np.asarray(tracker_or_values.values, dtype=float)
+        default_steps = np.asarray(tracker_or_values.steps)
+    else:
+        values = np.asarray(tracker_or_values, dtype=float)
+        default_steps = np.arange(values.shape[0]) if values.ndim else None
+    if values.ndim == 0 or values.shape[0] == 0:
+        raise ValueError(f"need at least one sharpness value, got shape {values.shape}")
+    batch = values.shape[1:]
+    try:
+        hs = np.broadcast_to(np.asarray(h, dtype=float), batch).reshape(-1)
+    except ValueError:
+        raise ValueError(
+            f"h of shape {np.shape(h)} does not broadcast to the batch shape {batch}"
+        ) from None
+    if not np.all(hs > 0):
+        raise ValueError(f"h must be positive, got {h}")
+    xs = default_steps if steps is None else np.asarray(steps)
+    if xs.shape != (values.shape[0],):
+        raise ValueError(f"steps must have shape ({values.shape[0]},), got {xs.shape}")
+    ys = values.reshape(values.shape[0], -1)
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != ys.shape[1]:
+            raise ValueError(f"labels must have {ys.shape[1]} entries, got {len(labels)}")
+    ax = new_axes(ax)
+    drawn: dict[float, str] = {}
+    for i in range(ys.shape[1]):
+        keep = np.isfinite(ys[:, i])
+        text = labels[i] if labels is not None else f"$h = {fmt(hs[i])}$"
+        (line,) = ax.plot(xs[keep], ys[keep, i], label=text)
+        c = line.get_color()
+        if hs[i] not in drawn:
+            drawn[hs[i]] = c
+            ax.axhline(limit / hs[i], color=c, ls="--", lw=0.9)
+    ax.plot([], [], color="0.3", ls="--", lw=0.9, label=f"${fmt(limit)}/h$")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylim(bottom=0.0 if not log else None)
+    top = max(np.nanmax(ys), max(limit / hk for hk in drawn))
+    if not log:
+        ax.set_ylim(top=1.12 * top)
+    ax.set_xlabel("step $k$")
+    ax.set_ylabel("sharpness $\\lambda_{\\max}(\\nabla^2 L)$")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    legend(ax, ys.shape[1] + 1)
+    return ax

@@ -1,0 +1,191 @@
+"""Figure: optimisation paths of a 2-D problem over filled contours of its loss."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradflow.plot._common import columns, element_labels, legend, new_axes
+
+__all__ = ["trajectories"]
+
+#: Margin added around the paths on each side, as a fraction of their extent.
+PAD = 0.15
+#: Log-spaced levels are used when the largest shifted loss on the grid is more than this
+#: many times its median: a few steep walls would otherwise take all the linear levels
+#: (Rosenbrock 18, Müller–Brown 11, Himmelblau 8; a quadratic on a centred box 3–5).
+LOG_SKEW = 7.5
+#: The lowest log level sits this fraction of the loss range above the minimum.
+LOG_FLOOR = 1e-4
+
+
+def _box(problem: Any, theta: np.ndarray, ok: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """Axis limits holding the paths of finished elements, their starts and the minimisers."""
+    points = [theta[0].reshape(-1, 2)]
+    if ok.any():
+        points.append(theta[:, ok].reshape(-1, 2))
+    for name in ("minimizers", "minima"):
+        extra = getattr(problem, name, None)
+        if extra is not None:
+            points.append(np.asarray(extra, dtype=float).reshape(-1, 2))
+    pts = np.concatenate(points)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = np.maximum(hi - lo, 1e-3 * np.maximum(1.0, np.abs(hi)))
+    lo, hi = lo - PAD * span, hi + PAD * span
+    return (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1]))
+
+
+def trajectories(
+    problem: Any,
+    traj: Any,
+    ax: Any = None,
+    labels: Sequence[str] | None = None,
+    *,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    levels: int = 25,
+    log: bool | None = None,
+    resolution: int = 200,
+    colorbar: bool = True,
+    title: str | None = None,
+) -> Any:
+    """Draw the paths of a batch of runs over filled loss contours of a 2-D problem.
+
+    The loss is evaluated (batched) on a ``resolution²`` grid and shifted by its minimum
+    on the grid, ``L − min L``, so negative losses (Müller–Brown) need no care.  Where
+    that is dominated by steep walls (largest value above 7.5 times the median:
+    Rosenbrock's valley, Müller–Brown's wells) the levels are log-spaced; otherwise
+    linear.  Each path is a line from an open circle (start) to a filled dot (end); a
+    diverged path ends in a cross; known minimisers are stars.
+
+    Parameters
+    ----------
+    problem : Problem
+        A problem with ``dim == 2``.
+    traj : Trajectory
+        From :func:`gradflow.solve` on ``problem`` (any batch shape; use ``save_every``
+        for smooth paths).
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new figure).
+    labels : sequence of str, optional
+        One legend entry per batch element (default: none beyond 10 elements, else the
+        batch index).
+    xlim, ylim : (float, float), optional
+        Plot window (default: the paths, starts and minimisers with a 15 % margin; the
+        paths of diverged runs are left out of the default window).
+    levels : int, optional
+        Number of contour levels (default 25).
+    log : bool, optional
+        Force log-spaced (``True``) or linear (``False``) levels (default: automatic).
+    resolution : int, optional
+        Grid points per axis (default 200).
+    colorbar : bool, optional
+        Add a colour bar of ``L − min L`` (default ``True``).
+    title : str, optional
+        Axes title (default: the problem's name).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``problem.dim != 2``, the trajectory's states are not 2-D, ``labels`` has the
+        wrong length, or ``levels`` / ``resolution`` is below 2.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import gradflow as gf
+    >>> p = gf.problems.rosenbrock()
+    >>> traj = gf.solve(p, [[-1.5, 2.0], [1.5, -0.5]], stepsize=1e-3, steps=2000, save_every=20)
+    >>> ax = gf.plot.trajectories(p, traj, resolution=60)
+    >>> len(ax.get_lines()) >= 2, len(ax.collections) > 0
+    (True, True)
+    """
+    if getattr(problem, "dim", None) != 2:
+        raise ValueError(
+            f"trajectories needs a 2-D problem, got dim={getattr(problem, 'dim', None)}"
+        )
+    theta = np.asarray(traj.theta, dtype=float)
+    if theta.shape[-1] != 2:
+        raise ValueError(f"trajectory states must be 2-D, got shape {theta.shape}")
+    if int(levels) < 2 or int(resolution) < 2:
+        raise ValueError(f"levels and resolution must be >= 2, got {levels} and {resolution}")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm, to_hex
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator
+
+    batch_shape = tuple(np.shape(traj.status))
+    theta = columns(theta, len(batch_shape))  # (n, m, 2)
+    status = np.asarray(traj.status).reshape(-1)
+    diverged = status == "diverged"
+    texts = element_labels(labels, theta.shape[1], batch_shape)
+
+    auto_x, auto_y = _box(problem, theta, ~diverged)
+    xlim = auto_x if xlim is None else xlim
+    ylim = auto_y if ylim is None else ylim
+    x, y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    with np.errstate(all="ignore"):
+        z = np.asarray(problem.loss(np.stack([x, y], axis=-1)), dtype=float)
+    finite = np.isfinite(z)
+    z = np.where(finite, z, np.nanmax(np.where(finite, z, -np.inf)))
+    shifted = z - z.min()
+    top = float(shifted.max()) or 1.0
+    if log is None:
+        log = bool(top > LOG_SKEW * max(float(np.median(shifted)), LOG_FLOOR * top))
+    ax = new_axes(ax)
+    if log:
+        floor = LOG_FLOOR * top
+        values = shifted + floor
+        bounds = np.geomspace(floor, top + floor, int(levels))
+        filled = ax.contourf(x, y, values, levels=bounds, norm=LogNorm(floor, top + floor))
+        ax.contour(x, y, values, levels=bounds, colors="k", linewidths=0.25, alpha=0.5)
+    else:
+        bounds = np.linspace(0.0, top, int(levels))
+        filled = ax.contourf(x, y, shifted, levels=bounds)
+        ax.contour(x, y, shifted, levels=bounds, colors="k", linewidths=0.25, alpha=0.5)
+    if colorbar:
+        label = "$L - \\min L$" + (" (log)" if log else "")
+        bar = ax.figure.colorbar(filled, ax=ax, label=label)
+        if log:
+            bar.locator = LogLocator()
+            bar.formatter = LogFormatterSciNotation()
+            bar.update_ticks()
+
+    prop = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["w"])
+    colours = [to_hex(c) for c in prop if to_hex(c) != "#000000"] or ["w"]
+    entries = 0
+    for i in range(theta.shape[1]):
+        path = theta[:, i]
+        path = path[np.isfinite(path).all(axis=1)]
+        c = colours[i % len(colours)]
+        ax.plot(path[:, 0], path[:, 1], color=c, lw=1.3, label=texts[i])
+        ax.plot(*path[0], "o", color=c, mfc="white", ms=5, zorder=3)
+        ax.plot(*path[-1], "X" if diverged[i] else "o", color=c, mec="k", mew=0.5, ms=5, zorder=3)
+        entries += texts[i] is not None
+    minimizers = getattr(problem, "minimizers", None)
+    if minimizers is not None:
+        ax.plot(
+            *np.asarray(minimizers).reshape(-1, 2).T,
+            "*",
+            color="white",
+            mec="k",
+            mew=0.6,
+            ms=10,
+            zorder=4,
+            label="minimiser",
+        )
+        entries += 1
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("$\\theta_1$")
+    ax.set_ylabel("$\\theta_2$")
+    ax.set_title(title if title is not None else getattr(problem, "name", ""))
+    legend(ax, entries, given=labels is not None)
+    return ax
