@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_step_count
 from gradflow.methods.base import Method
 from gradflow.methods.euler import Euler
 from gradflow.problems.minibatch import MinibatchSampler
@@ -88,12 +89,6 @@ def _check_theta0(theta0: ArrayLike, dim: int) -> np.ndarray:
     return arr
 
 
-def _check_count(value: Any, label: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{label} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:
     if (steps is None) == (t_final is None):
         raise ValueError(
@@ -101,7 +96,7 @@ def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:
             f"got steps={steps!r}, t_final={t_final!r}"
         )
     if steps is not None:
-        return _check_count(steps, "steps", 0), None
+        return check_step_count(steps, "steps", 0), None
     try:
         t_end = float(t_final)
     except (TypeError, ValueError):
@@ -136,7 +131,7 @@ def _check_save(
         if ts[0] < 0 or ts[-1] > t_final:
             raise ValueError(f"save_at must lie in [0, t_final={t_final}], got [{ts[0]}, {ts[-1]}]")
         return "at", 0, ts
-    every = 1 if save_every is None else _check_count(save_every, "save_every", 1)
+    every = 1 if save_every is None else check_step_count(save_every, "save_every", 1)
     return "every", every, None
 
 
@@ -328,7 +323,7 @@ def solve(
     arr = _check_theta0(theta0, problem.dim)
     n_steps_req, t_end = _check_horizon(steps, t_final)
     mode, every, save_times = _check_save(save_every, save_at, save, t_end)
-    cap = None if max_steps is None else _check_count(max_steps, "max_steps", 1)
+    cap = None if max_steps is None else check_step_count(max_steps, "max_steps", 1)
     if divergence_norm is not None:
         divergence_norm = float(divergence_norm)
         if not divergence_norm > 0:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_integer as check_count
 from gradflow.problems.problem import Problem
 
 __all__ = ["as_points", "check_count", "check_positive", "check_problem", "check_which", "rng"]
@@ -41,15 +42,6 @@ def as_points(theta: ArrayLike, dim: int, label: str = "theta") -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{label} must be finite; it contains NaN or inf")
     return np.ascontiguousarray(arr)
-
-
-def check_count(value: Any, label: str, minimum: int = 1) -> int:
-    """An integer ``>= minimum`` (``bool`` is not an integer here)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{label} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{label} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_positive(value: Any, label: str) -> float:

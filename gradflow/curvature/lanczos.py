@@ -168,6 +168,26 @@ def _reorthogonalise(w: np.ndarray, basis: np.ndarray) -> tuple[np.ndarray, np.n
     return w, after
 
 
+def _continue_after_breakdown(
+    w: np.ndarray,
+    b: np.ndarray,
+    restart: np.ndarray,
+    broke: np.ndarray,
+    basis: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Give the ``restart`` rows (an invariant subspace found before enough vectors)
+    a fresh random direction orthogonal to their ``basis``, in place in ``w`` and ``b``;
+    returns the rows that still count as broken down."""
+    if not restart.any():
+        return broke
+    fresh = rng.standard_normal((int(restart.sum()), w.shape[-1])).astype(w.dtype)
+    fresh = _orthogonalise(fresh, basis[restart])
+    w[restart] = fresh / np.linalg.norm(fresh, axis=-1, keepdims=True)
+    b[restart] = 0.0
+    return broke & ~restart
+
+
 def lanczos(
     op: Operator,
     v0: np.ndarray,
@@ -225,13 +245,8 @@ def lanczos(
         j += 1
         scale = np.maximum(scale, np.maximum(np.abs(a), b))
         broke = b <= BREAKDOWN_ULPS * eps * scale
-        restart = broke & (j < d) if j < min_size else None
-        if restart is not None and restart.any():
-            fresh = rng.standard_normal((int(restart.sum()), d)).astype(dtype)
-            fresh = _orthogonalise(fresh, Q[restart, :j])
-            w[restart] = fresh / np.linalg.norm(fresh, axis=-1, keepdims=True)
-            b[restart] = 0.0
-            broke &= ~restart
+        if j < min_size:
+            broke = _continue_after_breakdown(w, b, broke & (j < d), broke, Q[:, :j], rng)
         stop = broke | (j >= max_steps)
         beta[:, j - 1] = b
         done = np.asarray(
@@ -468,13 +483,8 @@ def lanczos_eigen(
         j += 1
         scale = np.maximum(scale, np.maximum(np.abs(a), b))
         broke = b <= BREAKDOWN_ULPS * eps * scale
-        restart = broke & (j < d) if j < k else None
-        if restart is not None and restart.any():
-            fresh = rng.standard_normal((int(restart.sum()), d)).astype(dtype)
-            fresh = _orthogonalise(fresh, Q[restart, :j])
-            w[restart] = fresh / np.linalg.norm(fresh, axis=-1, keepdims=True)
-            b[restart] = 0.0
-            broke &= ~restart
+        if j < k:
+            broke = _continue_after_breakdown(w, b, broke & (j < d), broke, Q[:, :j], rng)
         beta[:, j - 1] = b
         stop = broke | (steps >= max_steps) | (j >= d)
         full = j == m and not stop.all()

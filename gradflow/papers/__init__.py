@@ -41,6 +41,16 @@ CITATIONS: dict[str, str] = {
 def load(name: str) -> ModuleType:
     """The module of paper ``name``.
 
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PAPERS` (``gradflow papers list`` shows them).
+
+    Returns
+    -------
+    module
+        With ``NAME``, ``CLAIM`` and ``run(out_dir, quick=False) -> PaperResult``.
+
     Raises
     ------
     ValueError

@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_integer
 from gradflow.problems.planar import planar_second_order
 from gradflow.problems.problem import Problem, as_batch
 
@@ -337,14 +338,6 @@ class MLPRegressionProblem(Problem):
         return np.concatenate([w1, b1, w2], axis=-1)
 
 
-def _check_int(label: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{label} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{label} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def mlp_regression(
     width: int = 100,
     n_points: int = 20,
@@ -407,15 +400,15 @@ def mlp_regression(
     >>> p.loss(theta0).shape, p.grad(theta0).shape, p.hvp(theta0, theta0).shape
     ((4,), (4, 24), (4, 24))
     """
-    width = _check_int("width", width, 1)
-    n_points = _check_int("n_points", n_points, 1)
-    degree = _check_int("degree", degree, 0)
+    width = check_integer(width, "width", 1)
+    n_points = check_integer(n_points, "n_points", 1)
+    degree = check_integer(degree, "degree", 0)
     if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
         raise TypeError(f"gain must be a real number, got {type(gain).__name__}")
     if not math.isfinite(gain) or gain <= 0:
         raise ValueError(f"gain must be finite and positive, got {gain!r}")
     if seed is not None:
-        seed = _check_int("seed", seed, 0)
+        seed = check_integer(seed, "seed", 0)
     x = np.linspace(-1.0, 1.0, n_points)
     y = np.polynomial.chebyshev.chebval(x, [0.0] * degree + [1.0])
     return MLPRegressionProblem(width, x, y, degree, seed, float(gain))

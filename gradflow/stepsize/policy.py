@@ -244,6 +244,14 @@ def as_policy(stepsize: Any) -> StepSizePolicy:
     A :class:`StepSizePolicy` is returned as is, a callable becomes a
     :class:`ScheduledStep`, and a number or array a :class:`ConstantStep`.
 
+    Parameters
+    ----------
+    stepsize : float, array_like, callable or StepSizePolicy
+
+    Returns
+    -------
+    StepSizePolicy
+
     Raises
     ------
     TypeError

@@ -13,7 +13,8 @@ Contract for writing a new schedule
 3. Set ``horizon`` (first index from which the value is held, ``None`` when the schedule
    never settles), ``span`` (a number of steps that shows the schedule's shape, used by
    :func:`gradflow.plot.schedules`) and implement ``describe()`` (the formula, with the
-   numbers) and ``_arguments()`` (for ``repr``).
+   numbers); store each ``__init__`` argument under its own name (``repr`` reads them
+   back; override ``_arguments()`` to show something else).
 
 ``t`` is the number of updates already made: ``s(t)`` is the step size of update ``t``
 (PyTorch's ``last_epoch``, optax's ``count``).  ``s(t)`` and ``solve(..., stepsize=s)``
@@ -23,10 +24,13 @@ agree: step ``k`` of a run uses ``h_k = s(k)``.
 from __future__ import annotations
 
 import abc
+import inspect
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from gradflow._validation import check_step_count
 
 __all__ = ["Schedule", "as_steps"]
 
@@ -110,13 +114,8 @@ def _values(value: ArrayLike, name: str, *, positive: bool = True) -> np.ndarray
     return arr
 
 
-def _count(value: Any, name: str, minimum: int) -> int:
-    """A step count: a Python or numpy integer ``>= minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+#: A step count: a Python or numpy integer ``>= minimum`` (``ValueError`` otherwise).
+_count = check_step_count
 
 
 def _choice(value: Any, name: str, options: tuple[str, ...]) -> str:
@@ -243,9 +242,18 @@ class Schedule(abc.ABC):
     def describe(self) -> str:
         """The schedule's formula, with its numbers, and what happens past the horizon."""
 
-    @abc.abstractmethod
     def _arguments(self) -> dict[str, Any]:
-        """Constructor arguments shown by ``repr``."""
+        """Constructor arguments shown by ``repr`` and :meth:`label`.
+
+        By default every ``__init__`` parameter, read from the attribute of the same name
+        (nested schedules shown by their own ``repr``); override to show something else.
+        """
+        names = [n for n in inspect.signature(type(self).__init__).parameters if n != "self"]
+        out = {}
+        for name in names:
+            value = getattr(self, name)
+            out[name] = _Raw(repr(value)) if isinstance(value, Schedule) else value
+        return out
 
     def label(self, width: int = LABEL_WIDTH, index: int | None = None) -> str:
         """Short text for a legend: the name and as many leading arguments as fit.

@@ -57,13 +57,6 @@ class _LinearWarmup(Schedule):
             f"{_fmt(self.start_lr)}, W = {W}, and s: {self.schedule.describe()}"
         )
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "schedule": _Raw(repr(self.schedule)),
-            "warmup_steps": self.warmup_steps,
-            "start_lr": self.start_lr,
-        }
-
 
 def linear_warmup(schedule: Schedule, warmup_steps: int, start_lr: ArrayLike = 0.0) -> Schedule:
     """Put a linear warmup of ``warmup_steps`` updates in front of ``schedule``.
@@ -219,9 +212,6 @@ class _Scale(Schedule):
 
     def describe(self) -> str:
         return f"η(t) = c·s(t) with c = {_fmt(self.factor)} and s: {self.schedule.describe()}"
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"schedule": _Raw(repr(self.schedule)), "factor": self.factor}
 
 
 def scale(schedule: Schedule, factor: ArrayLike) -> Schedule:

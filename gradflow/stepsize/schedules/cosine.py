@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -40,9 +38,6 @@ class _Cosine(Schedule):
             f"lr = {_fmt(self.lr)}, min_lr = {_fmt(self.min_lr)}, T = {self.total_steps} "
             f"(PyTorch CosineAnnealingLR closed form); {self._held()}"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr": self.lr, "total_steps": self.total_steps, "min_lr": self.min_lr}
 
 
 def cosine(lr: ArrayLike, total_steps: int, min_lr: ArrayLike = 0.0) -> Schedule:
@@ -128,9 +123,6 @@ class _CosineRestarts(Schedule):
             "(PyTorch CosineAnnealingWarmRestarts); restarts at lr, never reaches min_lr, "
             "never held"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr": self.lr, "period": self.period, "mult": self.mult, "min_lr": self.min_lr}
 
 
 def cosine_restarts(lr: ArrayLike, period: int, mult: int = 1, min_lr: ArrayLike = 0.0) -> Schedule:

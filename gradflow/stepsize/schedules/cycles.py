@@ -321,16 +321,6 @@ class _Cyclic(Schedule):
             f"scale = {scale} (PyTorch CyclicLR, mode {self.mode!r}); never held"
         )
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "base_lr": self.base_lr,
-            "max_lr": self.max_lr,
-            "step_size_up": self.step_size_up,
-            "step_size_down": self.step_size_down,
-            "mode": self.mode,
-            "gamma": self.gamma,
-        }
-
 
 def cyclic(
     base_lr: ArrayLike,

@@ -64,9 +64,6 @@ class _Constant(Schedule):
     def describe(self) -> str:
         return f"η(t) = lr = {_fmt(self.lr)}"
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr": self.lr}
-
 
 def constant(lr: ArrayLike) -> Schedule:
     """A constant step size ``η(t) = lr``.
@@ -112,9 +109,6 @@ class _StepDecay(Schedule):
             f"η(t) = lr·γ^⌊t/s⌋ with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)}, "
             f"s = {self.step_size} (PyTorch StepLR); never held"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr": self.lr, "step_size": self.step_size, "gamma": self.gamma}
 
 
 def step_decay(lr: ArrayLike, step_size: int, gamma: ArrayLike = 0.1) -> Schedule:
@@ -237,9 +231,6 @@ class _Exponential(Schedule):
             "(PyTorch ExponentialLR); never held"
         )
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr": self.lr, "gamma": self.gamma}
-
 
 def exponential(lr: ArrayLike, gamma: ArrayLike) -> Schedule:
     """Exponential decay ``η(t) = lr·γ^t`` (PyTorch ``ExponentialLR``).
@@ -295,14 +286,6 @@ class _Linear(Schedule):
             f"s = {_fmt(self.start_factor)}, e = {_fmt(self.end_factor)}, T = {self.total_steps} "
             f"(PyTorch LinearLR); {self._held()}"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "start_factor": self.start_factor,
-            "end_factor": self.end_factor,
-            "total_steps": self.total_steps,
-        }
 
 
 def linear(
@@ -369,14 +352,6 @@ class _Polynomial(Schedule):
             f"end_lr = {_fmt(self.end_lr)}, p = {_fmt(self.power)}, T = {self.total_steps} "
             f"(PyTorch PolynomialLR when end_lr = 0); {self._held()}"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "total_steps": self.total_steps,
-            "power": self.power,
-            "end_lr": self.end_lr,
-        }
 
 
 def polynomial(
@@ -446,14 +421,6 @@ class _InverseTime(Schedule):
             f"η(t) = lr/(1 + r·{frac}) with lr = {_fmt(self.lr)}, r = {_fmt(self.rate)}, "
             f"D = {self.decay_steps} (Keras InverseTimeDecay); never held"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "lr": self.lr,
-            "rate": self.rate,
-            "decay_steps": self.decay_steps,
-            "staircase": self.staircase,
-        }
 
 
 def inverse_time(

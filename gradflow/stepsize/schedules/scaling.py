@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.schedules.base import Schedule, _count, _fmt, _Raw, _values
+from gradflow.stepsize.schedules.base import Schedule, _count, _fmt, _values
 from gradflow.stepsize.schedules.combinators import _check_schedule, linear_warmup
 from gradflow.stepsize.schedules.decay import constant
 
@@ -48,9 +48,6 @@ class _DecayProduct(Schedule):
 
     def describe(self) -> str:
         return f"λ(t) = c/s(t) with c = {_fmt(self.product)} and s: {self.schedule.describe()}"
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"schedule": _Raw(repr(self.schedule)), "product": self.product}
 
 
 def constant_decay_product(schedule: Schedule, product: ArrayLike) -> Schedule:

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -65,15 +63,6 @@ class _WarmupCosine(_LinearWarmup):
             f"{_fmt(self.end_lr)}, W = {W}, T = {T} (optax warmup_cosine_decay_schedule, "
             f"T includes the warmup); {self._held()}"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "peak_lr": self.peak_lr,
-            "warmup_steps": self.warmup_steps,
-            "total_steps": self.total_steps,
-            "init_lr": self.init_lr,
-            "end_lr": self.end_lr,
-        }
 
 
 def warmup_cosine(
@@ -172,16 +161,6 @@ class _WSD(Schedule):
             f"{self._held()}"
         )
 
-    def _arguments(self) -> dict[str, Any]:
-        return {
-            "peak_lr": self.peak_lr,
-            "warmup_steps": self.warmup_steps,
-            "stable_steps": self.stable_steps,
-            "decay_steps": self.decay_steps,
-            "min_lr": self.min_lr,
-            "decay": self.decay,
-        }
-
 
 def wsd(
     peak_lr: ArrayLike,
@@ -261,9 +240,6 @@ class _InverseSqrt(Schedule):
             f"t = W - 1); never held"
         )
 
-    def _arguments(self) -> dict[str, Any]:
-        return {"lr": self.lr, "warmup_steps": self.warmup_steps}
-
 
 def inverse_sqrt(lr: ArrayLike, warmup_steps: int) -> Schedule:
     """Linear warmup to ``lr`` then ``1/√t`` decay: the Transformer schedule, normalised.
@@ -323,9 +299,6 @@ class _Noam(Schedule):
             f"d = {_fmt(self.d_model)}, W = {self.warmup_steps} (Vaswani et al. 2017); "
             "never held"
         )
-
-    def _arguments(self) -> dict[str, Any]:
-        return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
 
 
 def noam(d_model: ArrayLike, warmup_steps: int, scale: ArrayLike = 1.0) -> Schedule:
