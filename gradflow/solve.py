@@ -4,8 +4,12 @@ The batch is flattened to ``B`` rows on entry and restored on exit.  Elements th
 (finish, diverge, hit a limit) are dropped from the working arrays, so the rest go on
 at full speed and each element's arithmetic is exactly what it would be alone.  Under
 a constant step the loop does no per-element Python work and no per-step work
-proportional to the batch beyond the method's step and one dot product (the
-divergence check, a sum over the batch).
+proportional to the batch beyond the method's step and one sum (the divergence check).
+
+The loop (:func:`_integrate`) reads: propose → land → step → update the policy → merge
+rejected rows → check → advance → record → callback.  Its collaborators live in
+:mod:`gradflow._driver`: the active rows and their compaction, the counting view of
+the problem, the clock, the recorders and the divergence guard.
 """
 
 from __future__ import annotations
@@ -17,25 +21,21 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._driver.clock import Clock
+from gradflow._driver.counting import CountingProblem, GradientCounter
+from gradflow._driver.guard import DivergenceGuard
+from gradflow._driver.ledger import Ledger
+from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
+from gradflow._driver.rows import ActiveRows, compact
 from gradflow._validation import check_step_count
 from gradflow.methods.base import Method
 from gradflow.methods.euler import Euler
 from gradflow.problems.minibatch import MinibatchSampler
 from gradflow.problems.problem import Problem
-from gradflow.stepsize.policy import Observation, as_policy
-from gradflow.trajectory import STATUS_DTYPE, Status, Trajectory
+from gradflow.stepsize.policy import Observation, StepSizePolicy, Verdict, as_policy
+from gradflow.trajectory import Status, Trajectory
 
 __all__ = ["StepInfo", "solve"]
-
-#: Two times closer than ``LANDING_RELATIVE * h + LANDING_ULPS * eps * |t|`` are taken as
-#: equal when a step lands on a save time or ``t_final``: a step of ``h`` that ends that
-#: close is not shortened (so ``t_final = N h`` reproduces ``steps = N`` bit for bit),
-#: and no sliver step is taken to cover the rounding of accumulated times.
-LANDING_RELATIVE = 1e-9
-LANDING_ULPS = 16.0
-
-#: Steps between divergence checks when nothing is saved or handed out in between.
-CHECK_INTERVAL = 16
 
 #: Loss evaluation of the saved states is done in chunks of about this many numbers.
 LOSS_CHUNK = 1 << 20
@@ -135,48 +135,6 @@ def _check_save(
     return "every", every, None
 
 
-# ---------------------------------------------------------------------------------------
-# saved output
-# ---------------------------------------------------------------------------------------
-class _Saves:
-    """Preallocated (or, when the count is unknown, geometrically grown) output."""
-
-    def __init__(self, n: int, B: int, d: int, dtype: np.dtype) -> None:
-        self.B, self.d, self.dtype = B, d, dtype
-        self.t = np.zeros((n, B))
-        self.theta = np.zeros((n, B, d), dtype=dtype)
-        self.h = np.zeros((n, B), dtype=dtype)
-        self.step = np.zeros((n, B), dtype=np.int64)
-        self.count = 0
-
-    def _ensure(self, n: int) -> None:
-        if n <= self.t.shape[0]:
-            return
-        size = max(n, 2 * self.t.shape[0], 16)
-        for name in ("t", "theta", "h", "step"):
-            old = getattr(self, name)
-            new = np.zeros((size, *old.shape[1:]), dtype=old.dtype)
-            new[: old.shape[0]] = old
-            setattr(self, name, new)
-
-    def column(self, j: int) -> None:
-        self._ensure(j + 1)
-        self.count = max(self.count, j + 1)
-
-    def trimmed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        n = self.count
-        return self.t[:n], self.theta[:n], self.h[:n], self.step[:n]
-
-
-def _merge(accepted: np.ndarray, new: Any, old: Any) -> Any:
-    """Field by field: the new state where accepted, else the old one."""
-    fields = []
-    for n, o in zip(new, old, strict=True):
-        mask = accepted.reshape(accepted.shape + (1,) * (np.ndim(n) - 1))
-        fields.append(np.where(mask, n, o))
-    return type(new)(*fields)
-
-
 def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
     n, B, d = theta.shape
     loss = np.empty((n, B), dtype=theta.dtype)
@@ -185,6 +143,17 @@ def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
         block = theta[start : start + rows]
         loss[start : start + rows] = problem.loss(block)
     return loss
+
+
+def _merge(accepted: np.ndarray | None, new: Any, old: Any) -> Any:
+    """Field by field: the new state where accepted, else the old one."""
+    if accepted is None or accepted.all():
+        return new
+    fields = []
+    for n, o in zip(new, old, strict=True):
+        mask = accepted.reshape(accepted.shape + (1,) * (np.ndim(n) - 1))
+        fields.append(np.where(mask, n, o))
+    return type(new)(*fields)
 
 
 # ---------------------------------------------------------------------------------------
@@ -321,8 +290,8 @@ def solve(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     arr = _check_theta0(theta0, problem.dim)
-    n_steps_req, t_end = _check_horizon(steps, t_final)
-    mode, every, save_times = _check_save(save_every, save_at, save, t_end)
+    horizon = _check_horizon(steps, t_final)
+    save_mode = _check_save(save_every, save_at, save, horizon[1])
     cap = None if max_steps is None else check_step_count(max_steps, "max_steps", 1)
     if divergence_norm is not None:
         divergence_norm = float(divergence_norm)
@@ -336,535 +305,262 @@ def solve(
     elif seed is not None:
         raise ValueError("seed seeds the minibatches: give batch_size with it")
     with np.errstate(all="ignore"):
-        run = _Run(
-            problem,
-            arr,
-            method,
-            policy,
-            n_steps_req,
-            t_end,
-            mode,
-            every,
-            save_times,
-            cap,
-            callback,
-            divergence_norm,
-            sampler,
-        )
-        return run.execute()
+        run = _Run(problem, arr, method, policy, horizon, save_mode, cap, callback,
+                   divergence_norm, sampler)
+        _integrate(run)
+        return run.result()
+
+
+def _integrate(run: _Run) -> None:
+    """The loop: propose → land → step → update → merge → check → advance → record."""
+    stopped = run.notify()
+    while run.rows.size and not stopped and not run.at_horizon():
+        k = run.k
+        h_nominal = run.propose()
+        h, land = run.clock.land(h_nominal, k)
+        result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
+        verdict = run.update_policy(result, h)
+        new_state = _merge(verdict.accepted, result.state, run.state)
+        landed = run.clock.advance(k, h_nominal, h, verdict.accepted, land)
+        landed_ids = None if landed is None else run.rows.index[landed]
+        run.advance(verdict.accepted)
+        run.guard.record(h, h_nominal, run.clock.state)
+        run.check(new_state, result.failed, force=land is not None or _stops(verdict))
+        run.stop_rows(verdict.too_small, Status.STEP_TOO_SMALL)
+        run.stop_rows(verdict.stop, Status.STOPPED)
+        run.land(landed_ids)
+        run.recorder.after_step(run)
+        stopped = run.notify()
+    run.finish(stopped)
+
+
+def _stops(verdict: Verdict) -> bool:
+    return verdict.too_small is not None or verdict.stop is not None
+
+
+def _recorder(save_mode: tuple, steps: int | None, stops: Any, B: int, d: int, dtype: Any
+              ) -> Recorder:
+    mode, every, times = save_mode
+    if mode == "final":
+        return Final(B, d, dtype)
+    if mode == "at":
+        return AtTimes(times, stops, B, d, dtype)
+    return Every(every, steps, B, d, dtype)
 
 
 class _Run:
-    """The mutable state of one :func:`solve` call (kept out of the public function)."""
+    """The state of one :func:`solve` call: the method and policy states and the
+    collaborators that keep the rows, times, counts, saves and checks."""
 
     def __init__(
         self,
         problem: Problem,
         arr: np.ndarray,
         method: Method,
-        policy: Any,
-        n_steps_req: int | None,
-        t_end: float | None,
-        mode: str,
-        every: int,
-        save_times: np.ndarray | None,
+        policy: StepSizePolicy,
+        horizon: tuple[int | None, float | None],
+        save_mode: tuple,
         cap: int | None,
         callback: Callable[[StepInfo], bool | None] | None,
         divergence_norm: float | None,
-        sampler: MinibatchSampler | None = None,
+        sampler: MinibatchSampler | None,
     ) -> None:
-        self.problem, self.method, self.policy = problem, method, policy
-        self.sampler = sampler
-        self.batch_shape = arr.shape[:-1]
-        self.d = arr.shape[-1]
-        self.dtype = arr.dtype
-        self.B0 = int(np.prod(self.batch_shape, dtype=np.int64))
-        self.theta0 = np.array(arr.reshape(self.B0, self.d), dtype=self.dtype, copy=True)
-        self.n_steps_req, self.t_end = n_steps_req, t_end
-        self.mode, self.every, self.save_times = mode, every, save_times
+        self.problem, self.method, self.policy, self.sampler = problem, method, policy, sampler
+        self.batch_shape, self.d, dtype = arr.shape[:-1], arr.shape[-1], arr.dtype
+        B = int(np.prod(self.batch_shape, dtype=np.int64))
+        theta0 = np.array(arr.reshape(B, self.d), dtype=dtype, copy=True)
+        self.steps, t_end = horizon
         self.cap, self.callback = cap, callback
-        self.limit2 = None if divergence_norm is None else divergence_norm**2
-        self.eps = float(np.finfo(self.dtype).eps)
+        self.rows = ActiveRows(B)
+        self.counter = GradientCounter(B)
+        self.view = CountingProblem(problem, self.rows, self.counter)
+        self.ledger = Ledger(theta0)
+        self.rejected: np.ndarray | None = None  # per active row, once a step is rejected
+        self.k = 0
+        stops = None
+        if t_end is not None:
+            extra = save_mode[2] if save_mode[0] == "at" else np.empty(0)
+            stops = np.unique(np.append(extra, t_end))
+        self.clock = Clock(B, stops, float(np.finfo(dtype).eps), dtype)
+        self.recorder = _recorder(save_mode, self.steps, stops, B, self.d, dtype)
+        self.state = method.init(self.view, theta0)
+        self.pstate = policy.init(self.view, theta0, self.batch_shape, method)
+        self.h_nominal = self._proposal(0)
+        self.clock.start(self.h_nominal)
+        sparse = callback is None and not method.checks_every_step
+        self.guard = DivergenceGuard(divergence_norm, sparse)
+        self.guard.snapshot(0, self.state, self.clock.state, self.counter.uniform)
+        self.recorder.begin(self)
 
-    # -- helpers -------------------------------------------------------------------------
-    def _row_h(self, h: np.ndarray) -> np.ndarray:
-        """Nominal step sizes of the active rows, shape (B,)."""
-        return np.broadcast_to(h, (self.active.size,))
+    # -- what the loop asks ------------------------------------------------------------
+    def at_horizon(self) -> bool:
+        return self.k == self.steps or self.k == self.cap
 
-    def _step_problem(self, k: int, rows: np.ndarray | None = None) -> Problem:
-        """The problem step ``k`` hands the method: the full one, or the minibatch view
-        of the active rows (``rows`` selects among them, for a replay)."""
+    def _proposal(self, k: int) -> np.ndarray:
+        return self.policy.propose(self.pstate, k).astype(self.ledger.h.dtype, copy=False)
+
+    def propose(self) -> np.ndarray:
+        if self.k > 0:
+            self.h_nominal = self._proposal(self.k)
+        return self.h_nominal
+
+    def row_h(self) -> np.ndarray:
+        """Nominal step sizes of the active rows, shape ``(rows,)``."""
+        return np.broadcast_to(self.h_nominal, (self.rows.size,))
+
+    def row_steps(self) -> Any:
+        """Accepted steps of the active rows (an int while none was rejected)."""
+        return self.k if self.rejected is None else self.k - self.rejected
+
+    @staticmethod
+    def for_method(h: np.ndarray) -> np.ndarray:
+        """``h`` as the method takes it: ``(rows, 1)`` or ``(1,)``."""
+        return h[:, None] if h.shape[0] > 1 else h
+
+    def step_problem(self, k: int, rows: np.ndarray | None = None) -> Any:
+        """The problem step ``k`` hands the method (for the active rows ``rows``): the
+        counting view, or that of the minibatch view of step ``k``."""
         if self.sampler is None:
-            return self.problem
-        original = self.active if rows is None else self.active[rows]
-        return self.sampler.view(k, original)
+            return self.view if rows is None else self.problem
+        ids = self.rows.index if rows is None else self.rows.index[rows]
+        minibatch = self.sampler.view(k, ids)
+        return minibatch if rows is not None else CountingProblem(
+            minibatch, self.rows, self.counter
+        )
 
-    def _current_t(self, k: int) -> np.ndarray:
-        if self.policy.constant:
-            return self.t_anchor + (k - self.k_anchor) * self.h_nominal.astype(float)
-        return self.t_acc
+    def update_policy(self, result: Any, h: np.ndarray) -> Verdict:
+        obs = Observation(
+            self.k + 1, result.state[0], theta_old=self.state[0], error=result.error,
+            h=np.broadcast_to(h, (self.rows.size,)), problem=self.view,
+            method_state=result.state,
+        )
+        self.pstate, verdict = self.policy.update(self.pstate, obs)
+        return verdict
 
-    def _write(
-        self, j: int, k: int, t_rows: np.ndarray, h_rows: np.ndarray, rows: np.ndarray | None = None
-    ) -> None:
-        """Write active rows (all, or those selected by ``rows``) into column j."""
-        s = self.saves
-        s.column(j)
-        theta = self.state[0]
-        steps: Any = k if self.accepted_count is None else self.accepted_count
-        if rows is None:
-            if self.all_active:
-                s.theta[j], s.t[j], s.h[j], s.step[j] = theta, t_rows, h_rows, steps
-                return
-            idx = self.active
-        else:
-            idx = self.active[rows]
-            theta, t_rows, h_rows = theta[rows], t_rows[rows], h_rows[rows]
-            if self.accepted_count is not None:
-                steps = steps[rows]
-        s.theta[j, idx], s.t[j, idx], s.h[j, idx], s.step[j, idx] = theta, t_rows, h_rows, steps
+    def advance(self, accepted: np.ndarray | None) -> None:
+        if accepted is not None and not accepted.all():
+            if self.rejected is None:
+                self.rejected = np.zeros(self.rows.size, dtype=np.int64)
+            self.rejected = self.rejected + ~accepted
+        self.k += 1
 
-    def _write_column(self, j: int, k: int) -> None:
-        """Column j holds every element: active rows now, stopped rows as they ended."""
-        s = self.saves
-        s.column(j)
-        if not self.all_active:
-            s.theta[j], s.t[j], s.h[j], s.step[j] = (
-                self.held_theta,
-                self.held_t,
-                self.held_h,
-                self.n_steps,
-            )
-        if self.active.size:
-            self._write(j, k, self._current_t(k), self._row_h(self.h_nominal))
+    # -- checks and stops --------------------------------------------------------------
+    def check(self, new_state: Any, failed: np.ndarray | None, force: bool) -> None:
+        """Adopt ``new_state``, stopping diverged or failed rows where a check is due."""
+        self.state = new_state
+        due = (
+            force
+            or failed is not None
+            or self.guard.due(self.k)
+            or self.k == self.steps
+            or self.k == self.cap
+            or self.rejected is not None
+            or self.recorder.writes_at(self.k)
+        )
+        if not due:
+            return
+        bad = self.guard.bad_rows(new_state[0])
+        if failed is not None and failed.any():
+            bad = failed if bad is None else bad | failed
+        if bad is not None:
+            self._stop_failed(bad)
+        self.guard.snapshot(self.k, self.state, self.clock.state, self.counter.uniform)
 
-    def _stop(
-        self,
-        rows: np.ndarray,
-        status: Status | np.ndarray,
-        k: int | np.ndarray,
-        t_rows: np.ndarray,
-        theta_rows: np.ndarray,
-        h_rows: np.ndarray,
-    ) -> None:
-        """Record the end of the active rows ``rows`` (a boolean mask) and drop them.
+    def _stop_failed(self, bad: np.ndarray) -> None:
+        failure = self.guard.replay(bad, self.method, self.step_problem)
+        steps = failure.step
+        rejected = 0
+        if self.rejected is not None:
+            # (Rows with rejections are checked every step: the failing step is the last.)
+            rejected = self.rejected[bad]
+            steps = steps - rejected
+        status = np.where(failure.failed, Status.FAILED.value, Status.DIVERGED.value)
+        ids = self.rows.index[bad]
+        self.counter.settle(ids, failure.grads)
+        self.ledger.close(ids, status, steps, rejected, failure.t, failure.theta, failure.h)
+        self.recorder.closed(ids, failure.t, failure.theta, failure.h, steps)
+        self._drop(bad)
 
-        ``status`` is one :class:`Status` or an array of status values, one per row.
-        """
-        idx = self.active[rows]
-        self.status[idx] = status.value if isinstance(status, Status) else status
-        self.n_steps[idx] = k
-        if self.accepted_count is not None:
-            # Per-element counts: accepted steps, not driver iterations.
-            k = self.accepted_count[rows]
-            self.n_steps[idx] = k
-            self.n_rejected[idx] = self.rejected_count[rows]
-        self.n_grad[idx] += self.grads_uniform
-        self.held_theta[idx] = theta_rows
-        self.held_t[idx] = t_rows
-        self.held_h[idx] = h_rows
-        if self.mode == "final":
-            s = self.saves
-            s.theta[0, idx], s.t[0, idx], s.h[0, idx], s.step[0, idx] = (
-                theta_rows,
-                t_rows,
-                h_rows,
-                k,
-            )
-        keep = ~rows
-        self.active = self.active[keep]
-        self.all_active = False
-        self.state = type(self.state)(*(f[keep] for f in self.state))
-        # Policy fields of length 1 are shared by all elements and stay as they are.
-        n = keep.size
-        self.pstate = type(self.pstate)(*(f[keep] if f.shape[0] == n else f for f in self.pstate))
+    def stop_rows(self, rows: np.ndarray | None, status: Status) -> None:
+        """Stop the active rows ``rows`` (a mask, or None for none) as they are now."""
+        if rows is None or not rows.any():
+            return
+        ids = self.rows.index[rows]
+        steps = self.row_steps()
+        steps = steps if np.ndim(steps) == 0 else steps[rows]
+        rejected = 0 if self.rejected is None else self.rejected[rows]
+        t, theta, h = self.clock.now(self.k)[rows], self.state[0][rows], self.row_h()[rows]
+        self.counter.settle(ids)
+        self.ledger.close(ids, status, steps, rejected, t, theta, h)
+        self.recorder.closed(ids, t, theta, h, steps)
+        self._drop(rows)
+
+    def _drop(self, rows: np.ndarray) -> None:
+        keep = self.rows.drop(rows)
+        self.state = compact(self.state, keep)
+        self.pstate = compact(self.pstate, keep)
         if self.h_nominal.shape[0] > 1:
             self.h_nominal = self.h_nominal[keep]
-        if self.policy.constant:
-            self.t_anchor = self.t_anchor[keep]
-            self.k_anchor = self.k_anchor[keep]
-        else:
-            self.t_acc = self.t_acc[keep]
-        if self.stop_idx is not None:
-            self.stop_idx = self.stop_idx[keep]
-        if self.accepted_count is not None:
-            self.accepted_count = self.accepted_count[keep]
-            self.rejected_count = self.rejected_count[keep]
+        self.clock.compact(keep)
+        if self.rejected is not None:
+            self.rejected = self.rejected[keep]
+        self.guard.snapshot(self.k, self.state, self.clock.state, self.counter.uniform)
 
-    def _notify(self, k: int) -> bool:
+    def land(self, ids: np.ndarray | None) -> None:
+        """Elements ``ids`` landed on a stop: saved at a save time, finished at t_final."""
+        if ids is None:
+            return
+        landed = self.rows.mask_of(ids)
+        if not landed.any():
+            return
+        self.recorder.landed(self, landed)
+        self.stop_rows(self.clock.passed(landed), Status.OK)
+
+    def notify(self) -> bool:
         if self.callback is None:
             return False
-        theta = self.held_theta.copy()
-        t = self.held_t.copy()
-        active = np.zeros(self.B0, dtype=bool)
-        if self.active.size:
-            theta[self.active] = self.state[0]
-            t[self.active] = self._current_t(k)
-            active[self.active] = True
+        ledger = self.ledger
+        theta, t = ledger.theta.copy(), ledger.t.copy()
+        active = np.zeros(theta.shape[0], dtype=bool)
+        if self.rows.size:
+            theta[self.rows.index] = self.state[0]
+            t[self.rows.index] = self.clock.now(self.k)
+            active[self.rows.index] = True
         theta.flags.writeable = False
         info = StepInfo(
-            k,
+            self.k,
             t.reshape(self.batch_shape),
             theta.reshape(*self.batch_shape, self.d),
             active.reshape(self.batch_shape),
         )
         return bool(self.callback(info))
 
-    # -- the loop ------------------------------------------------------------------------
-    def execute(self) -> Trajectory:
-        problem, method, policy = self.problem, self.method, self.policy
-        B0, d = self.B0, self.d
-        self.state = method.init(problem, self.theta0)
-        if getattr(policy, "uses_method", False):
-            self.pstate = policy.init(problem, self.theta0, self.batch_shape, method=method)
-        else:
-            self.pstate = policy.init(problem, self.theta0, self.batch_shape)
-        self.active = np.arange(B0)
-        self.all_active = True
-        self.status = np.full(B0, Status.OK.value, dtype=STATUS_DTYPE)
-        self.n_steps = np.zeros(B0, dtype=np.int64)
-        self.n_grad = np.full(B0, method.init_grads + policy.init_grads, dtype=np.int64)
-        self.n_rejected = np.zeros(B0, dtype=np.int64)
-        # Adaptive policies accept and reject per element: count both per active row.
-        self.accepted_count = np.zeros(B0, dtype=np.int64) if policy.adaptive else None
-        self.rejected_count = np.zeros(B0, dtype=np.int64) if policy.adaptive else None
-        self.grads_uniform = 0  # gradient evaluations common to every active row so far
-        self.held_theta = np.array(self.theta0, copy=True)
-        self.held_t = np.zeros(B0)
-        self.held_h = np.zeros(B0, dtype=self.dtype)
-        self.t_anchor = np.zeros(B0)
-        self.k_anchor = np.zeros(B0, dtype=np.int64)
-        self.t_acc = np.zeros(B0)
-
-        # Stops: the save times and t_final, where steps must land exactly.
-        timed = self.t_end is not None
-        self.stop_idx = None
-        if timed:
-            extra = self.save_times if self.mode == "at" else np.empty(0)
-            stops = np.unique(np.append(extra, self.t_end))
-            save_col = np.full(stops.size, -1)
-            if self.mode == "at":
-                save_col[np.searchsorted(stops, self.save_times)] = np.arange(self.save_times.size)
-            self.stop_idx = np.zeros(B0, dtype=np.int64)
-
-        if self.mode == "final":
-            n_cols = 1
-        elif self.mode == "at":
-            n_cols = self.save_times.size
-        elif self.n_steps_req is not None:
-            n = self.n_steps_req
-            n_cols = n // self.every + 1 + (n % self.every != 0)
-        else:
-            n_cols = 16
-        self.saves = _Saves(n_cols, B0, d, self.dtype)
-        if self.mode == "final":
-            self.saves.column(0)
-
-        k = 0
-        self.h_nominal = policy.propose(self.pstate, 0).astype(self.dtype, copy=False)
-        # Saves of the initial state.
-        if self.mode == "every":
-            self._write_column(0, 0)
-            col = 1
-        if self.mode == "at" and stops[0] == 0.0:
-            self._write(int(save_col[0]), 0, np.zeros(B0), self._row_h(self.h_nominal))
-            self.stop_idx += 1
-        stopped = self._notify(0)
-
-        dtype = self.dtype
-        n_req = self.n_steps_req
-        # Divergence is checked every CHECK_INTERVAL steps, and at every step whose
-        # state is written or handed out.  A non-finite entry stays non-finite under
-        # any update θ + Δ, so a sparse check misses nothing; the exact step is then
-        # found by replaying the failed rows from the last checked state.  A norm ball
-        # is not absorbing, and a callback sees every state: both check every step, as
-        # do methods that ask to and adaptive policies (whose rejections a replay would
-        # have to repeat).  A step that reports failed elements is checked too.
-        sparse = (
-            self.limit2 is None
-            and self.callback is None
-            and not method.checks_every_step
-            and not policy.adaptive
-        )
-        check_every = CHECK_INTERVAL if sparse else 1
-        self._snapshot(k)
-        while self.active.size and not stopped:
-            if n_req is not None and k == n_req:
-                break
-            if self.cap is not None and k == self.cap:
-                break
-            if k > 0:
-                self.h_nominal = policy.propose(self.pstate, k).astype(dtype, copy=False)
-            h = self.h_nominal
-            land = None
-            if timed:
-                t_now = self._current_t(k)
-                stop_t = stops[self.stop_idx]
-                h64 = self._row_h(h).astype(float)
-                gap = stop_t - t_now
-                slack = LANDING_RELATIVE * h64 + LANDING_ULPS * self.eps * np.abs(stop_t)
-                land = h64 >= gap - slack
-                if land.any():
-                    shorten = land & (h64 > gap + slack)
-                    if shorten.any():
-                        h = np.where(shorten, gap, h64).astype(dtype)
-                else:
-                    land = None
-            self.h_history.append((h, self.h_nominal))
-            result = method.step(
-                self._step_problem(k), self.state, h[:, None] if h.shape[0] > 1 else h
-            )
-            varying_grads = isinstance(result.n_grad, np.ndarray)
-            if varying_grads:
-                self.n_grad[self.active] += result.n_grad
-            else:
-                self.grads_uniform += result.n_grad
-            accepted = too_small = None
-            if not policy.stateless:
-                accepted, too_small = self._consult_policy(k, h, result)
-                if accepted is not None and not accepted.all():
-                    # Rejected elements keep their old state and retry.
-                    result = result._replace(state=_merge(accepted, result.state, self.state))
-                    if land is not None:
-                        land = land & accepted
-            if not policy.constant:
-                h_used = h.astype(float)
-                if accepted is not None:
-                    h_used = np.where(accepted, h_used, 0.0)
-                self.t_acc = self.t_acc + h_used
-            k += 1
-            writes = self.mode == "every" and k % self.every == 0
-            if (
-                k - self.snap_k >= check_every
-                or land is not None
-                or writes
-                or varying_grads
-                or result.failed is not None
-                or k == n_req
-                or k == self.cap
-            ):
-                bad = self._bad_rows(result.state[0])
-                if result.failed is not None and result.failed.any():
-                    bad = result.failed if bad is None else bad | result.failed
-                if bad is not None:
-                    self._replay_divergence(bad, result.state)
-                    if land is not None:
-                        land = land[~bad]
-                    if not self.active.size:
-                        break
-                else:
-                    self.state = result.state
-                self._snapshot(k)
-            else:
-                self.state = result.state
-            if too_small is not None and too_small.any():
-                self._stop(
-                    too_small,
-                    Status.STEP_TOO_SMALL,
-                    k,
-                    self._current_t(k)[too_small],
-                    self.state[0][too_small],
-                    self._row_h(self.h_nominal)[too_small],
-                )
-                if land is not None:
-                    land = land[~too_small]
-                if not self.active.size:
-                    break
-
-            if land is not None and land.any():
-                landed_t = stops[self.stop_idx[land]]
-                if policy.constant:
-                    self.t_anchor[land] = landed_t
-                    self.k_anchor[land] = k
-                else:
-                    self.t_acc[land] = landed_t
-                if self.mode == "at":
-                    cols = save_col[self.stop_idx]
-                    hits = land & (cols >= 0)
-                    if hits.any():
-                        t_rows = self._current_t(k)
-                        h_rows = self._row_h(self.h_nominal)
-                        for j in np.unique(cols[hits]):
-                            self._write(int(j), k, t_rows, h_rows, rows=hits & (cols == j))
-                self.stop_idx[land] += 1
-                done = self.stop_idx == stops.size
-                if done.any():
-                    self._stop(
-                        done,
-                        Status.OK,
-                        k,
-                        self._current_t(k)[done],
-                        self.state[0][done],
-                        self._row_h(self.h_nominal)[done],
-                    )
-            if self.mode == "every" and k % self.every == 0:
-                self._write_column(col, k)
-                col += 1
-            stopped = self._notify(k)
-
-        # Elements still active: finished (steps reached), capped or stopped.
-        if self.active.size:
+    def finish(self, stopped: bool) -> None:
+        """Elements still active: finished (steps reached), capped or stopped."""
+        if self.rows.size:
             if stopped:
                 reason = Status.STOPPED
-            elif n_req is not None:
+            elif self.steps is not None:
                 reason = Status.OK
             else:
                 reason = Status.MAX_STEPS
-            if self.mode == "every" and k % self.every != 0:
-                self._write_column(col, k)
-                col += 1
-            everyone = np.ones(self.active.size, dtype=bool)
-            self._stop(
-                everyone, reason, k, self._current_t(k), self.state[0], self._row_h(self.h_nominal)
-            )
-        elif self.mode == "every" and k % self.every != 0:
-            self._write_column(col, k)
-            col += 1
-        if self.mode == "at":
-            self._fill_missed_saves()
-        return self._result()
+            self.stop_rows(np.ones(self.rows.size, dtype=bool), reason)
+        self.recorder.finish(self)
 
-    def _consult_policy(
-        self, k: int, h: np.ndarray, result: Any
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Tell the policy about step ``k + 1``; returns (accepted, too_small) masks."""
-        policy, problem = self.policy, self.problem
-        theta_new = result.state[0]
-        loss = problem.loss(theta_new) if policy.needs_loss else None
-        grad = None
-        if policy.needs_grad:
-            grad = problem.grad(theta_new)
-            self.grads_uniform += 1
-        self.grads_uniform += policy.extra_grads_per_step
-        obs = Observation(
-            k + 1, theta_new, loss, True, self.state[0], result.error, self._row_h(h), grad
-        )
-        if not policy.adaptive:
-            self.pstate = policy.observe(self.pstate, obs)
-            return None, None
-        verdict = policy.review(self.pstate, obs)
-        self.pstate = verdict.state
-        accepted = np.asarray(verdict.accepted, dtype=bool)
-        self.accepted_count += accepted
-        self.rejected_count += ~accepted
-        return accepted, verdict.too_small
-
-    def _bad_rows(self, theta: np.ndarray) -> np.ndarray | None:
-        """Rows that diverged (mask over the active rows), or None.
-
-        One global reduction decides; rows are inspected only when it trips.  No BLAS:
-        a threaded dot product stalls when the cores are busy.
-        """
-        if self.limit2 is None:
-            if np.isfinite(theta.sum()):
-                return None
-            bad = ~np.isfinite(theta).all(axis=-1)
-        else:
-            if np.square(theta).sum() <= self.limit2:
-                return None
-            bad = ~(np.square(theta).sum(axis=-1) <= self.limit2)
-        return bad if bad.any() else None
-
-    def _snapshot(self, k: int) -> None:
-        """Remember the last checked state (states are never modified in place)."""
-        self.snap_k = k
-        self.snap_state = self.state
-        self.snap_grads = self.grads_uniform
-        self.snap_t = self._current_t(k).copy() if not self.policy.constant else None
-        self.h_history = []
-
-    def _replay_divergence(self, bad: np.ndarray, new_state: Any) -> None:
-        """Find the step at which each row of ``bad`` diverged (or failed) and stop it.
-
-        The rows are re-run from the last checked state with the step sizes the run
-        used; each row's arithmetic is the same as in the batch, so the kept state (the
-        last one inside) is bit for bit what a check at every step would keep.  The
-        other rows continue from ``new_state``.
-        """
-        method = self.method
-        rows = np.flatnonzero(bad)
-        n = rows.size
-        sub = type(self.snap_state)(*(f[rows] for f in self.snap_state))
-        if self.policy.constant:
-            t_rows = self._current_t(self.snap_k)[rows]
-        else:
-            t_rows = self.snap_t[rows]
-        grads = np.full(n, self.snap_grads, dtype=np.int64)
-        kept_k = np.full(n, -1, dtype=np.int64)
-        kept_theta = np.empty((n, self.d), dtype=self.dtype)
-        kept_t = np.empty(n)
-        kept_h = np.empty(n, dtype=self.dtype)
-        kept_grads = np.empty(n, dtype=np.int64)
-        alive = np.ones(n, dtype=bool)
-        failed_rows = np.zeros(n, dtype=bool)
-        for j, (h, h_nominal) in enumerate(self.h_history):
-            h_rows = h[rows] if h.shape[0] > 1 else np.broadcast_to(h, (n,))
-            result = method.step(self._step_problem(self.snap_k + j, rows), sub, h_rows[:, None])
-            if not isinstance(result.n_grad, np.ndarray):
-                # (Per-row counts were added by the main loop, which then checks
-                # every step, so only uniform counts are replayed.)
-                grads = grads + result.n_grad
-            found = self._bad_rows(result.state[0])
-            if result.failed is not None and result.failed.any():
-                failed_rows[alive & result.failed] = True
-                found = result.failed if found is None else found | result.failed
-            now_bad = None if found is None else alive & found
-            if now_bad is not None and now_bad.any():
-                kept_k[now_bad] = self.snap_k + j
-                kept_theta[now_bad] = sub[0][now_bad]
-                kept_t[now_bad] = t_rows[now_bad]
-                nominal = np.broadcast_to(h_nominal, (self.active.size,))[rows]
-                kept_h[now_bad] = nominal[now_bad]
-                kept_grads[now_bad] = grads[now_bad]
-                alive &= ~now_bad
-                if not alive.any():
-                    break
-            sub = result.state
-            t_rows = t_rows + h_rows.astype(float)
-        if alive.any():  # pragma: no cover - the replay is deterministic
-            raise RuntimeError("divergence replay did not reproduce the failure")
-        if self.policy.constant:
-            # Same formula as _current_t, so the time is the one a dense check keeps.
-            h_rows = np.broadcast_to(self.h_nominal, (self.active.size,))[rows]
-            kept_t = self.t_anchor[rows] + (kept_k - self.k_anchor[rows]) * h_rows.astype(float)
-        idx = self.active[rows]
-        self.n_grad[idx] += kept_grads - self.grads_uniform
-        if self.accepted_count is not None:
-            # (Adaptive runs check every step: the failed step was the last one counted.)
-            self.accepted_count[rows] -= 1
-        status = np.where(failed_rows, Status.FAILED.value, Status.DIVERGED.value)
-        self._stop(bad, status, kept_k, kept_t, kept_theta, kept_h)
-        keep = ~bad
-        self.state = type(new_state)(*(f[keep] for f in new_state))
-
-    def _fill_missed_saves(self) -> None:
-        """Save times an element never reached hold its final state and time."""
-        s = self.saves
-        s.column(self.save_times.size - 1)
-        stop_times = self.held_t
-        for j, tj in enumerate(self.save_times):
-            missed = stop_times < tj - LANDING_ULPS * self.eps * max(abs(tj), 1.0)
-            if missed.any():
-                s.theta[j, missed] = self.held_theta[missed]
-                s.t[j, missed] = self.held_t[missed]
-                s.h[j, missed] = self.held_h[missed]
-                s.step[j, missed] = self.n_steps[missed]
-
-    def _result(self) -> Trajectory:
-        t, theta, h, step = self.saves.trimmed()
+    def result(self) -> Trajectory:
+        t, theta, h, step = self.recorder.columns.trimmed()
         loss = _evaluate_loss(self.problem, theta)
-        shape = self.batch_shape
-        n = t.shape[0]
+        shape, n, ledger = self.batch_shape, t.shape[0], self.ledger
         return Trajectory(
             t=t.reshape(n, *shape),
             theta=theta.reshape(n, *shape, self.d),
             loss=loss.reshape(n, *shape),
             h=h.reshape(n, *shape),
             step=step.reshape(n, *shape),
-            status=self.status.reshape(shape),
-            n_grad=self.n_grad.reshape(shape),
-            n_steps=self.n_steps.reshape(shape),
-            n_rejected=self.n_rejected.reshape(shape),
+            status=ledger.status.reshape(shape),
+            n_grad=self.counter.totals.reshape(shape),
+            n_steps=ledger.n_steps.reshape(shape),
+            n_rejected=ledger.n_rejected.reshape(shape),
             method=self.method.name,
             problem=self.problem.name,
         )

@@ -65,11 +65,11 @@ class TorchPlateau:
 def run_policy(policy, losses, accepted=None):
     """Feed loss columns (n_steps, B) to the policy; return the proposals (n_steps + 1, B)."""
     n, B = losses.shape
-    state = policy.init(None, np.zeros((B, 1)), (B,))
+    state = policy.init(None, np.zeros((B, 1)), (B,), None)
     out = [np.broadcast_to(policy.propose(state, 0), (B,)).copy()]
     for k in range(n):
-        ok = True if accepted is None else accepted[k]
-        state = policy.observe(state, Observation(k + 1, np.zeros((B, 1)), losses[k], ok))
+        ok = None if accepted is None else accepted[k]
+        state, _ = policy.update(state, Observation(k + 1, np.zeros((B, 1)), losses[k], ok))
         out.append(np.broadcast_to(policy.propose(state, k + 1), (B,)).copy())
     return np.array(out)
 
@@ -154,7 +154,7 @@ def test_min_lr_and_eps():
 def test_lr_array_broadcasts_to_the_batch():
     losses = np.tile(loss_columns(60)[:, :3], (1, 2))  # batch (2, 3) flattened
     policy = ReduceOnPlateau(np.array([[1.0], [0.5]]), patience=2, min_lr=np.array([0.0, 0.1, 0.0]))
-    state = policy.init(None, np.zeros((6, 1)), (2, 3))
+    state = policy.init(None, np.zeros((6, 1)), (2, 3), None)
     np.testing.assert_array_equal(state.lr, [1, 1, 1, 0.5, 0.5, 0.5])
     np.testing.assert_array_equal(state.min_lr, [0, 0.1, 0, 0, 0.1, 0])
     got = run_policy_shaped(policy, losses, (2, 3))
@@ -165,10 +165,10 @@ def test_lr_array_broadcasts_to_the_batch():
 
 def run_policy_shaped(policy, losses, batch_shape):
     n, B = losses.shape
-    state = policy.init(None, np.zeros((B, 1)), batch_shape)
+    state = policy.init(None, np.zeros((B, 1)), batch_shape, None)
     out = [policy.propose(state, 0).copy()]
     for k in range(n):
-        state = policy.observe(state, Observation(k + 1, np.zeros((B, 1)), losses[k], True))
+        state, _ = policy.update(state, Observation(k + 1, np.zeros((B, 1)), losses[k]))
         out.append(policy.propose(state, k + 1).copy())
     return np.array(out)
 
@@ -185,7 +185,7 @@ def test_rejected_steps_leave_the_state_alone():
 
 def test_float32_runs_propose_float32():
     policy = ReduceOnPlateau(0.1)
-    state = policy.init(None, np.zeros((3, 2), dtype=np.float32), (3,))
+    state = policy.init(None, np.zeros((3, 2), dtype=np.float32), (3,), None)
     assert policy.propose(state, 0).dtype == np.float32
     assert state.lr.dtype == np.float64
 

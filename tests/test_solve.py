@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import warnings
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -318,30 +320,26 @@ def test_sparse_checks_with_a_schedule_keep_times_and_states():
                                rtol=1e-13)
 
 
+class _HalveState(NamedTuple):
+    h: np.ndarray
+    last: np.ndarray
+
+
 class _HalveOnIncrease(gf.stepsize.StepSizePolicy):
     """Test policy: halve an element's step whenever its loss went up."""
-
-    needs_loss = True
 
     def __init__(self, h0):
         self.h0 = h0
 
-    def init(self, problem, theta0, batch_shape):
-        from typing import NamedTuple
-
-        class S(NamedTuple):
-            h: np.ndarray
-            last: np.ndarray
-
-        self.S = S
-        return S(np.full(theta0.shape[0], self.h0), problem.loss(theta0))
+    def init(self, problem, theta0, batch_shape, method):
+        return _HalveState(np.full(theta0.shape[0], self.h0), problem.loss(theta0))
 
     def propose(self, state, k):
         return state.h
 
-    def observe(self, state, obs):
+    def update(self, state, obs):
         up = obs.loss > state.last
-        return self.S(np.where(up, state.h / 2, state.h), obs.loss)
+        return _HalveState(np.where(up, state.h / 2, state.h), obs.loss), gf.stepsize.Verdict()
 
 
 def test_stateful_policy_sees_losses_per_element():

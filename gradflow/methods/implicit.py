@@ -175,7 +175,7 @@ class ImplicitEuler(Method):
         rows = np.arange(B)  # the working set: rows still iterating
         for _ in range(self.max_iter):
             u_w, h_w = u[rows], h_col[rows]
-            g = problem.grad(u_w)
+            g = problem.restrict(rows).grad(u_w)
             n_grad[rows] += 1
             residual = u_w - theta[rows]
             residual += h_w * g

@@ -236,6 +236,25 @@ class Problem:
         # differences only to O(eps^(2/3)).
         return 0.5 * (h_t + np.swapaxes(h_t, -1, -2))
 
+    def restrict(self, rows: np.ndarray) -> Problem:
+        """The problem as seen by the rows ``rows`` of the batch being evaluated.
+
+        A method that evaluates only some rows of its batch (e.g. the rows of a Newton
+        iteration that have not converged) calls ``problem.restrict(rows).grad(...)`` so
+        the driver's counting view attributes the evaluation to those rows.  For a
+        plain problem this is the problem itself.
+
+        Parameters
+        ----------
+        rows : ndarray of int or bool
+            Rows of the current batch.
+
+        Returns
+        -------
+        Problem
+        """
+        return self
+
     @property
     def has_exact_hvp(self) -> bool:
         """True when HVPs are analytic (an HVP or a Hessian was supplied)."""

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow.stepsize.policy import Observation, StepSizePolicy, Verdict
+from gradflow.stepsize.policy import Observation, StepSizePolicy, Verdict, per_element
 
 __all__ = [
     "IController",
@@ -108,6 +108,7 @@ class _PIDState(NamedTuple):
     delta2: np.ndarray  # (B,) 1/e of the one before
     rejected: np.ndarray  # (B,) bool: the current step was rejected at least once
     k: np.ndarray  # (1,) the exponent base q + 1
+    SHARED = ("k",)
 
 
 class PIDController(StepSizePolicy):
@@ -167,9 +168,6 @@ class PIDController(StepSizePolicy):
     ('ok', 223, 11)
     """
 
-    adaptive = True
-    uses_method = True
-
     def __init__(
         self,
         pcoeff: float = 0.0,
@@ -202,7 +200,6 @@ class PIDController(StepSizePolicy):
         self.h_min = 0.0 if h_min is None else float(h_min)
         self.h_max = math.inf if h_max is None else float(h_max)
         self.h0 = h0
-        self.init_grads = 2 if h0 is None else 0
 
     def _first_step(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
@@ -216,11 +213,11 @@ class PIDController(StepSizePolicy):
         if self.h0 is None:
             h, _ = initial_step(problem, theta0, order, self.rtol, self.atol)
         else:
-            h = np.broadcast_to(np.asarray(self.h0, dtype=float), batch_shape).reshape(-1)
+            h = per_element(np.asarray(self.h0, dtype=float), "h0", batch_shape)
         return np.clip(h, self.h_min, self.h_max), order
 
     def init(
-        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any = None
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
     ) -> _PIDState:
         h, order = self._first_step(problem, theta0, batch_shape, method)
         ones = np.ones(theta0.shape[0])
@@ -264,7 +261,7 @@ class PIDController(StepSizePolicy):
         too_small = (~accepted & ~(h_new >= self.h_min)) | ~(h_new > 0)
         return h_new, too_small
 
-    def review(self, state: _PIDState, obs: Observation) -> Verdict:
+    def update(self, state: _PIDState, obs: Observation) -> tuple[Any, Verdict]:
         e = self._error_norm(obs)
         accepted = e < 1.0
         factor = self._factor(e, state)
@@ -277,7 +274,7 @@ class PIDController(StepSizePolicy):
             ~accepted,
             state.k,
         )
-        return Verdict(new_state, accepted, too_small if too_small.any() else None)
+        return new_state, Verdict(accepted, too_small if too_small.any() else None)
 
     def __repr__(self) -> str:
         return (
@@ -314,6 +311,7 @@ class _PredictiveState(NamedTuple):
     e_old: np.ndarray  # (B,) its error norm
     rejected: np.ndarray
     k: np.ndarray
+    SHARED = ("k",)
 
 
 class PredictiveController(PIDController):
@@ -338,7 +336,7 @@ class PredictiveController(PIDController):
         super().__init__(0.0, 1.0, 0.0, rtol=rtol, atol=atol, **kwargs)
 
     def init(
-        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any = None
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
     ) -> _PredictiveState:
         h, order = self._first_step(problem, theta0, batch_shape, method)
         zeros = np.zeros(theta0.shape[0])
@@ -350,7 +348,7 @@ class PredictiveController(PIDController):
             np.array([order + 1.0]),
         )
 
-    def review(self, state: _PredictiveState, obs: Observation) -> Verdict:
+    def update(self, state: _PredictiveState, obs: Observation) -> tuple[Any, Verdict]:
         e = self._error_norm(obs)
         accepted = e < 1.0
         k = state.k[0]
@@ -369,4 +367,4 @@ class PredictiveController(PIDController):
             ~accepted,
             state.k,
         )
-        return Verdict(new_state, accepted, too_small if too_small.any() else None)
+        return new_state, Verdict(accepted, too_small if too_small.any() else None)

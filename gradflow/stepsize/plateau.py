@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.policy import Observation, StepSizePolicy
+from gradflow.stepsize.policy import ACCEPT, Observation, StepSizePolicy, Verdict, per_element
 
 __all__ = ["ReduceOnPlateau"]
 
@@ -132,8 +132,6 @@ class ReduceOnPlateau(StepSizePolicy):
     ('ok', 0.105)
     """
 
-    needs_loss = True
-
     def __init__(
         self,
         lr: ArrayLike,
@@ -168,23 +166,13 @@ class ReduceOnPlateau(StepSizePolicy):
         self.cooldown = _integer(cooldown, "cooldown")
         self.eps = _number(eps, "eps", low=0.0, strict=False)
 
-    def _per_element(
-        self, value: np.ndarray, name: str, batch_shape: tuple[int, ...]
-    ) -> np.ndarray:
-        try:
-            full = np.broadcast_to(value, batch_shape)
-        except ValueError:
-            raise ValueError(
-                f"{name} of shape {value.shape} does not broadcast to the batch shape "
-                f"{batch_shape} of theta0"
-            ) from None
-        return np.array(full.reshape(-1), dtype=np.float64)
-
-    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> PlateauState:
+    def init(
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
+    ) -> PlateauState:
         """Fresh state for every element: ``best`` the worst value, no bad steps."""
         B = theta0.shape[0]
-        lr = self._per_element(self.lr, "lr", batch_shape)
-        low = self._per_element(self.min_lr, "min_lr", batch_shape)
+        lr = np.array(per_element(self.lr, "lr", batch_shape), dtype=np.float64)
+        low = np.array(per_element(self.min_lr, "min_lr", batch_shape), dtype=np.float64)
         worst = np.inf if self.mode == "min" else -np.inf
         return PlateauState(
             lr=lr,
@@ -208,7 +196,9 @@ class ReduceOnPlateau(StepSizePolicy):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def observe(self, state: PlateauState, observation: Observation) -> PlateauState:
+    def update(
+        self, state: PlateauState, observation: Observation
+    ) -> tuple[PlateauState, Verdict]:
         """One ``ReduceLROnPlateau.step(loss)`` for every element, vectorised."""
         a = np.asarray(observation.loss, dtype=np.float64)
         better = self._better(a, state.best)
@@ -223,14 +213,14 @@ class ReduceOnPlateau(StepSizePolicy):
         cooldown = np.where(cut, self.cooldown, cooldown)
         bad = np.where(cut, 0, bad)
         accepted = observation.accepted
-        if not (isinstance(accepted, (bool, np.bool_)) and accepted):
+        if accepted is not None:
             keep = ~np.broadcast_to(np.asarray(accepted, dtype=bool), a.shape)
             best = np.where(keep, state.best, best)
             bad = np.where(keep, state.num_bad, bad)
             cooldown = np.where(keep, state.cooldown, cooldown)
             lr = np.where(keep, state.lr, lr)
         h = state.h if np.array_equal(lr, state.lr) else lr.astype(state.h.dtype)
-        return PlateauState(lr, h, best, bad, cooldown, state.min_lr)
+        return PlateauState(lr, h, best, bad, cooldown, state.min_lr), ACCEPT
 
     def __repr__(self) -> str:
         return (

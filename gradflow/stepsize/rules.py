@@ -2,9 +2,11 @@ r"""Optimisation-side adaptive step sizes: line search, Polyak, Barzilai–Borwe
 
 These choose ``h`` from sufficient decrease or local curvature instead of a local error
 estimate.  Each is a batched :class:`~gradflow.stepsize.StepSizePolicy`: every element
-keeps its own step and history.  Rules that need the gradient at the new point ask the
-driver for it (``needs_grad``); those evaluations are counted in ``Trajectory.n_grad``
-(with plain GD they double the gradient count per step: the price of the information).
+keeps its own step and history.  Rules read the loss and gradient at the new point
+from the step's :class:`~gradflow.stepsize.Observation`: evaluated once, through the
+driver's counting view of the problem, and shared with the method (with plain GD the
+gradient at the new point is the one the next step needs, so a rule that reads it
+costs no extra evaluation).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow.stepsize.policy import Observation, StepSizePolicy, Verdict
+from gradflow.stepsize.policy import ACCEPT, Observation, StepSizePolicy, Verdict
 
 __all__ = ["AdGD", "Armijo", "BarzilaiBorwein", "LocalLipschitz", "Polyak"]
 
@@ -78,9 +80,6 @@ class Armijo(StepSizePolicy):
     (True, 2000)
     """
 
-    adaptive = True
-    needs_loss = True
-
     def __init__(
         self, c: float = 1e-4, rho: float = 0.5, h0: float = 1.0, h_min: float | None = None
     ) -> None:
@@ -92,13 +91,15 @@ class Armijo(StepSizePolicy):
         self.h0 = _positive(h0, "h0")
         self.h_min = 1e-12 * self.h0 if h_min is None else _positive(h_min, "h_min")
 
-    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+    def init(
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
+    ) -> Any:
         return _ArmijoState(np.full(theta0.shape[0], self.h0), problem.loss(theta0))
 
     def propose(self, state: _ArmijoState, k: int) -> np.ndarray:
         return state.h
 
-    def review(self, state: _ArmijoState, obs: Observation) -> Verdict:
+    def update(self, state: _ArmijoState, obs: Observation) -> tuple[Any, Verdict]:
         h = obs.h.astype(float)
         direction_sq = _sq(obs.theta_old - obs.theta) / (h * h)
         accepted = obs.loss <= state.loss - self.c * h * direction_sq
@@ -106,11 +107,13 @@ class Armijo(StepSizePolicy):
         h_next = np.where(accepted, self.h0, self.rho * h)
         too_small = ~accepted & (h_next < self.h_min)
         new_state = _ArmijoState(h_next, np.where(accepted, obs.loss, state.loss))
-        return Verdict(new_state, accepted, too_small if too_small.any() else None)
+        return new_state, Verdict(accepted, too_small if too_small.any() else None)
 
 
 class _PolyakState(NamedTuple):
     h: np.ndarray
+    f_star: float
+    SHARED = ("f_star",)
 
 
 class Polyak(StepSizePolicy):
@@ -148,10 +151,6 @@ class Polyak(StepSizePolicy):
     True
     """
 
-    needs_loss = True
-    needs_grad = True
-    init_grads = 1
-
     def __init__(self, f_star: float | None = None, h_max: float = 1e6) -> None:
         self.f_star = None if f_star is None else float(f_star)
         self.h_max = _positive(h_max, "h_max")
@@ -164,21 +163,24 @@ class Polyak(StepSizePolicy):
         # A zero gap gives h = 0: the element stays at its minimiser.
         return np.minimum(np.nan_to_num(h, nan=0.0), self.h_max)
 
-    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+    def init(
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
+    ) -> Any:
         f_star = self.f_star if self.f_star is not None else problem.minimum
         if f_star is None:
             raise ValueError(
                 f"Polyak needs f_star: give it, or use a problem with a known minimum "
                 f"({problem.name!r} has none)"
             )
-        self._f_star = float(f_star)
-        return _PolyakState(self._step(problem.loss(theta0), problem.grad(theta0), f_star))
+        f_star = float(f_star)
+        h = self._step(problem.loss(theta0), problem.grad(theta0), f_star)
+        return _PolyakState(h, f_star)
 
     def propose(self, state: _PolyakState, k: int) -> np.ndarray:
         return state.h
 
-    def observe(self, state: _PolyakState, obs: Observation) -> Any:
-        return _PolyakState(self._step(obs.loss, obs.grad, self._f_star))
+    def update(self, state: _PolyakState, obs: Observation) -> tuple[Any, Verdict]:
+        return _PolyakState(self._step(obs.loss, obs.grad, state.f_star), state.f_star), ACCEPT
 
 
 class _SecantState(NamedTuple):
@@ -190,13 +192,12 @@ class _SecantState(NamedTuple):
 class _SecantRule(StepSizePolicy):
     """Shared machinery of the rules that use s = Δθ and y = Δ∇L."""
 
-    needs_grad = True
-    init_grads = 1
-
     def __init__(self, h0: float) -> None:
         self.h0 = _positive(h0, "h0")
 
-    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+    def init(
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
+    ) -> Any:
         B = theta0.shape[0]
         return _SecantState(np.full(B, self.h0), problem.grad(theta0), np.full(B, np.inf))
 
@@ -206,14 +207,14 @@ class _SecantRule(StepSizePolicy):
     def _next(self, state: _SecantState, s: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
         raise NotImplementedError
 
-    def observe(self, state: _SecantState, obs: Observation) -> Any:
+    def update(self, state: _SecantState, obs: Observation) -> tuple[Any, Verdict]:
         s = obs.theta - obs.theta_old
         y = obs.grad - state.grad
         h, ratio = self._next(state, s, y)
         # Keep the last good step where the secant information is degenerate.
         ok = np.isfinite(h) & (h > 0)
         h = np.where(ok, h, state.h)
-        return _SecantState(h, obs.grad, ratio)
+        return _SecantState(h, obs.grad, ratio), ACCEPT
 
 
 class BarzilaiBorwein(_SecantRule):
@@ -348,26 +349,23 @@ class LocalLipschitz(_SecantRule):
         if estimator not in ("secant", "hvp"):
             raise ValueError(f"estimator must be 'secant' or 'hvp', got {estimator!r}")
         self.estimator = estimator
-        if estimator == "hvp":
-            self.needs_grad = False
-            self.init_grads = 0
-            self.extra_grads_per_step = 2
 
-    def init(self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...]) -> Any:
+    def init(
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
+    ) -> Any:
         if self.estimator == "secant":
-            return super().init(problem, theta0, batch_shape)
-        self._hvp = problem.hvp
+            return super().init(problem, theta0, batch_shape, method)
         B = theta0.shape[0]
         return _SecantState(np.full(B, self.h0), np.zeros_like(theta0), np.full(B, np.inf))
 
-    def observe(self, state: _SecantState, obs: Observation) -> Any:
+    def update(self, state: _SecantState, obs: Observation) -> tuple[Any, Verdict]:
         if self.estimator == "secant":
-            return super().observe(state, obs)
+            return super().update(state, obs)
         s = obs.theta - obs.theta_old
-        y = self._hvp(obs.theta, s)
+        y = obs.hvp(s)
         h, ratio = self._next(state, s, y)
         ok = np.isfinite(h) & (h > 0)
-        return _SecantState(np.where(ok, h, state.h), state.grad, ratio)
+        return _SecantState(np.where(ok, h, state.h), state.grad, ratio), ACCEPT
 
     def _next(self, state: _SecantState, s: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
         with np.errstate(divide="ignore", invalid="ignore"):

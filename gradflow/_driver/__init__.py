@@ -1,0 +1,8 @@
+"""The parts :func:`gradflow.solve` is built from (internal).
+
+``rows``      the active-row set and one ``compact(tree, keep)`` for every per-row array
+``counting``  the counting, caching view of the problem that methods and policies see
+``clock``     per-row times: exact ``t_0 + k h`` for a constant step, landing on stops
+``recorder``  one recorder per save mode
+``guard``     the divergence guard: sparse checks, snapshots and the replay
+"""

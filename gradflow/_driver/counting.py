@@ -1,0 +1,112 @@
+"""The driver's view of a problem: every evaluation counted per row, the last one cached.
+
+Methods and step-size policies see the problem through a :class:`CountingProblem`.
+It forwards to the user's problem, counts gradient evaluations (an HVP counts as two:
+an R-operator or a central difference costs about two gradients) for the rows they
+concern, and keeps the last loss and the last gradient, keyed by the identity of the
+state array.  A policy that needs ``∇L(θ_{k+1})`` and a method that needs it again at
+the start of the next step share one evaluation: states are never modified in place
+(the method contract), so the same array object means the same point.  Cached values
+are handed out read-only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CountingProblem", "GradientCounter"]
+
+#: Gradient-equivalent cost of one Hessian-vector product.
+HVP_COST = 2
+
+
+class GradientCounter:
+    """Gradient evaluations per element of a run of ``n`` elements.
+
+    Evaluations over every active row are added to ``uniform`` (no per-row work);
+    evaluations of a subset go straight to ``totals``.  When an element stops,
+    :meth:`settle` adds the uniform count it has seen.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.uniform = 0
+        self.totals = np.zeros(n, dtype=np.int64)
+
+    def settle(self, ids: np.ndarray, uniform: int | np.ndarray | None = None) -> None:
+        """Close the counts of elements ``ids`` (with ``uniform`` in place of the
+        current uniform count, for elements whose run ended earlier)."""
+        self.totals[ids] += self.uniform if uniform is None else uniform
+
+
+class CountingProblem:
+    """A problem seen by the rows ``rows.index`` of a run, counting and caching.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem evaluated.
+    rows : ActiveRows or None
+        The active rows, whose ids receive per-row counts; ``None`` counts only
+        evaluations of the whole batch (a replay).
+    counter : GradientCounter
+        Where the counts go.
+
+    Notes
+    -----
+    Attributes other than ``loss``, ``grad``, ``hvp`` and ``restrict`` are those of
+    ``problem`` (``dim``, ``name``, ``minimum``, ``hessian``, ...).
+    """
+
+    def __init__(self, problem: Any, rows: Any, counter: GradientCounter) -> None:
+        self._problem = problem
+        self._rows = rows
+        self._counter = counter
+        self._subset: np.ndarray | None = None
+        self._loss_at: Any = None
+        self._loss: Any = None
+        self._grad_at: Any = None
+        self._grad: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._problem, name)
+
+    @property
+    def problem(self) -> Any:
+        """The problem being counted."""
+        return self._problem
+
+    def _count(self, amount: int) -> None:
+        if self._subset is None:
+            self._counter.uniform += amount
+        elif self._rows is not None:
+            self._counter.totals[self._rows.index[self._subset]] += amount
+
+    def restrict(self, rows: np.ndarray) -> CountingProblem:
+        """The same problem, counting evaluations for the active rows ``rows`` only."""
+        view = CountingProblem(self._problem, self._rows, self._counter)
+        view._subset = np.asarray(rows) if self._subset is None else self._subset[rows]
+        return view
+
+    def loss(self, theta: np.ndarray) -> np.ndarray:
+        """``problem.loss(theta)``, cached on the identity of ``theta``."""
+        if theta is not self._loss_at:
+            value = np.asarray(self._problem.loss(theta))
+            value.flags.writeable = False
+            self._loss_at, self._loss = theta, value
+        return self._loss
+
+    def grad(self, theta: np.ndarray) -> np.ndarray:
+        """``problem.grad(theta)``, counted and cached on the identity of ``theta``."""
+        if theta is not self._grad_at:
+            value = np.asarray(self._problem.grad(theta))
+            value.flags.writeable = False
+            self._count(1)
+            self._grad_at, self._grad = theta, value
+        return self._grad
+
+    def hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """``problem.hvp(theta, v)``, counted as :data:`HVP_COST` gradients."""
+        self._count(HVP_COST)
+        return self._problem.hvp(theta, v)

@@ -1,0 +1,146 @@
+"""The divergence guard: sparse checks, a snapshot of the last checked step, a replay.
+
+An element diverges when its state turns non-finite (or leaves the ball
+``‖θ‖₂ <= divergence_norm``).  A non-finite entry stays non-finite under any update
+``θ + Δ``, so the state may be checked only every :data:`CHECK_INTERVAL` steps; the
+exact step is then found by replaying the failed rows from the last checked state with
+the steps the run used.  Each row's arithmetic in the replay is the one it had in the
+batch, so the kept state (the last one inside) is bit for bit what a check at every
+step would keep.  A norm ball is not absorbing, a callback sees every state, a method
+may ask for it, and a policy that rejects steps changes what a replay would have to
+repeat: in those cases every step is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gradflow._driver.counting import CountingProblem, GradientCounter
+from gradflow._driver.rows import compact
+
+__all__ = ["CHECK_INTERVAL", "DivergenceGuard", "Failure"]
+
+#: Steps between divergence checks when nothing is saved or handed out in between.
+CHECK_INTERVAL = 16
+
+
+class Failure(NamedTuple):
+    """Where each failed row ended: the step and state of its last good point."""
+
+    rows: np.ndarray  # mask over the active rows
+    step: np.ndarray  # (n,) step index of the kept state
+    theta: np.ndarray  # (n, d)
+    t: np.ndarray  # (n,)
+    h: np.ndarray  # (n,) nominal step proposed there
+    grads: np.ndarray  # (n,) uniform gradient count up to the failing step
+    failed: np.ndarray  # (n,) bool: the method failed (else diverged)
+
+
+class _Entry(NamedTuple):
+    h_used: np.ndarray
+    h_nominal: np.ndarray
+    clock: Any  # ClockState after the step
+
+
+class DivergenceGuard:
+    """Checks states for divergence and finds the exact step of a failure.
+
+    Parameters
+    ----------
+    limit : float or None
+        ``divergence_norm`` (None: non-finite entries only).
+    sparse : bool
+        Whether checks may be every :data:`CHECK_INTERVAL` steps.
+    """
+
+    def __init__(self, limit: float | None, sparse: bool) -> None:
+        self.limit2 = None if limit is None else limit**2
+        self.interval = CHECK_INTERVAL if sparse and limit is None else 1
+        self.history: list[_Entry] = []
+
+    def snapshot(self, k: int, state: Any, clock: Any, uniform: int) -> None:
+        """Remember the last checked step (states are never modified in place)."""
+        self.k, self.state, self.clock, self.uniform = k, state, clock, uniform
+        self.history = []
+
+    def record(self, h_used: np.ndarray, h_nominal: np.ndarray, clock: Any) -> None:
+        self.history.append(_Entry(h_used, h_nominal, clock))
+
+    def due(self, k: int) -> bool:
+        return k - self.k >= self.interval
+
+    def bad_rows(self, theta: np.ndarray) -> np.ndarray | None:
+        """Rows that diverged (a mask), or None.
+
+        One global reduction decides; rows are inspected only when it trips.  No BLAS:
+        a threaded dot product stalls when the cores are busy.
+        """
+        if self.limit2 is None:
+            if np.isfinite(theta.sum()):
+                return None
+            bad = ~np.isfinite(theta).all(axis=-1)
+        else:
+            if np.square(theta).sum() <= self.limit2:
+                return None
+            bad = ~(np.square(theta).sum(axis=-1) <= self.limit2)
+        return bad if bad.any() else None
+
+    def replay(
+        self, bad: np.ndarray, method: Any, problem_at: Callable[[int, np.ndarray], Any]
+    ) -> Failure:
+        """Re-run the rows ``bad`` from the snapshot and find each one's failing step.
+
+        ``problem_at(k, rows)`` is the problem step ``k`` hands the method for the
+        active rows ``rows``.
+        """
+        rows = np.flatnonzero(bad)
+        n = rows.size
+        sub = compact(self.state, bad)
+        counter = GradientCounter(n)
+        kept = _Kept(n, sub[0].shape[-1], sub[0].dtype)
+        alive = np.ones(n, dtype=bool)
+        clock = self.clock
+        for j, entry in enumerate(self.history):
+            h_rows = entry.h_used[rows] if entry.h_used.shape[0] > 1 else entry.h_used
+            h_rows = np.broadcast_to(h_rows, (n,))
+            counted = CountingProblem(problem_at(self.k + j, rows), None, counter)
+            result = method.step(counted, sub, h_rows[:, None])
+            found = self.bad_rows(result.state[0])
+            failed = result.failed
+            if failed is not None and failed.any():
+                found = failed if found is None else found | failed
+            if found is not None and (found & alive).any():
+                now_bad = found & alive
+                nominal = np.broadcast_to(entry.h_nominal, (bad.size,))[rows]
+                kept.keep(now_bad, self.k + j, sub[0], clock.at(self.k + j, rows), nominal)
+                kept.grads[now_bad] = self.uniform + counter.uniform
+                if failed is not None:
+                    kept.failed[now_bad & failed] = True
+                alive &= ~now_bad
+                if not alive.any():
+                    break
+            sub, clock = result.state, entry.clock
+        if alive.any():  # pragma: no cover - the replay is deterministic
+            raise RuntimeError("divergence replay did not reproduce the failure")
+        return Failure(bad, kept.step, kept.theta, kept.t, kept.h, kept.grads, kept.failed)
+
+
+class _Kept:
+    """The last good point of each replayed row."""
+
+    def __init__(self, n: int, d: int, dtype: Any) -> None:
+        self.step = np.full(n, -1, dtype=np.int64)
+        self.theta = np.empty((n, d), dtype=dtype)
+        self.t = np.empty(n)
+        self.h = np.empty(n, dtype=dtype)
+        self.grads = np.zeros(n, dtype=np.int64)
+        self.failed = np.zeros(n, dtype=bool)
+
+    def keep(self, rows: np.ndarray, k: int, theta: Any, t: Any, h: Any) -> None:
+        self.step[rows] = k
+        self.theta[rows] = theta[rows]
+        self.t[rows] = t[rows]
+        self.h[rows] = h[rows]

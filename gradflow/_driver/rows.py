@@ -1,0 +1,69 @@
+"""The active-row set and the one compaction rule for every per-row structure.
+
+Every per-row array of a run (method state, policy state, clock, counts) has the rows
+of the still active elements on its leading axis.  When elements stop, :func:`compact`
+drops them from all of these with the same boolean ``keep`` mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ActiveRows", "compact"]
+
+
+def compact(tree: Any, keep: np.ndarray) -> Any:
+    """``tree`` with the rows where ``keep`` is false removed.
+
+    Arrays are indexed on their leading axis; ``NamedTuple`` s and tuples are
+    compacted field by field, except the fields a ``NamedTuple`` names in its class
+    attribute ``SHARED`` (state shared by every row, e.g. a length-1 step or a dtype),
+    which are kept as they are; ``None`` and other objects are returned unchanged.
+    """
+    if isinstance(tree, np.ndarray):
+        return tree[keep]
+    if isinstance(tree, tuple):
+        shared = getattr(type(tree), "SHARED", ())
+        fields = getattr(tree, "_fields", None)
+        if fields is None:
+            return tuple(compact(item, keep) for item in tree)
+        return type(tree)(
+            *(
+                item if name in shared else compact(item, keep)
+                for name, item in zip(fields, tree, strict=True)
+            )
+        )
+    return tree
+
+
+class ActiveRows:
+    """Which elements (of the flattened batch of ``n``) are still advancing.
+
+    Attributes
+    ----------
+    index : ndarray of int
+        Element ids of the active rows, in row order.
+    complete : bool
+        True while no element has stopped (``index`` is then ``arange(n)``).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.index = np.arange(n)
+        self.complete = True
+
+    @property
+    def size(self) -> int:
+        return int(self.index.size)
+
+    def mask_of(self, ids: np.ndarray) -> np.ndarray:
+        """Boolean mask over the active rows of the elements ``ids``."""
+        return np.isin(self.index, ids)
+
+    def drop(self, rows: np.ndarray) -> np.ndarray:
+        """Remove the rows where ``rows`` is true; returns the ``keep`` mask."""
+        keep = ~rows
+        self.index = self.index[keep]
+        self.complete = False
+        return keep
