@@ -322,13 +322,14 @@ def _integrate(run: _Run) -> None:
         verdict = run.update_policy(result, h)
         new_state = _merge(verdict.accepted, result.state, run.state)
         landed = run.clock.advance(k, h_nominal, h, verdict.accepted, land)
-        landed_ids = None if landed is None else run.rows.index[landed]
+        # Masks over today's rows become element ids: the check may drop rows first.
+        landed, too_small, ended = (run.ids(m) for m in (landed, verdict.too_small, verdict.stop))
         run.advance(verdict.accepted)
         run.guard.record(h, h_nominal, run.clock.state)
         run.check(new_state, result.failed, force=land is not None or _stops(verdict))
-        run.stop_rows(verdict.too_small, Status.STEP_TOO_SMALL)
-        run.stop_rows(verdict.stop, Status.STOPPED)
-        run.land(landed_ids)
+        run.stop_ids(too_small, Status.STEP_TOO_SMALL)
+        run.stop_ids(ended, Status.STOPPED)
+        run.land(landed)
         run.recorder.after_step(run)
         stopped = run.notify()
     run.finish(stopped)
@@ -480,6 +481,15 @@ class _Run:
         self.ledger.close(ids, status, steps, rejected, failure.t, failure.theta, failure.h)
         self.recorder.closed(ids, failure.t, failure.theta, failure.h, steps)
         self._drop(bad)
+
+    def ids(self, rows: np.ndarray | None) -> np.ndarray | None:
+        """Element ids of the active rows ``rows`` (a mask), or None for none."""
+        return None if rows is None or not rows.any() else self.rows.index[rows]
+
+    def stop_ids(self, ids: np.ndarray | None, status: Status) -> None:
+        """Stop the elements ``ids`` that are still active, as they are now."""
+        if ids is not None:
+            self.stop_rows(self.rows.mask_of(ids), status)
 
     def stop_rows(self, rows: np.ndarray | None, status: Status) -> None:
         """Stop the active rows ``rows`` (a mask, or None for none) as they are now."""

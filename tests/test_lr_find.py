@@ -67,7 +67,7 @@ QUAD = gf.problems.quadratic([1.0, 100.0], seed=0)
 
 
 def test_sweep_is_exponential_with_both_ends():
-    res = gf.lr_find(QUAD, np.ones(2), start_lr=1e-4, end_lr=1.0, num_steps=5)
+    res = gf.lr_find(QUAD, np.ones(2), start_lr=1e-4, end_lr=1.0, steps=5)
     np.testing.assert_allclose(res.lrs, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-14)
     assert res.lrs[0] == 1e-4 and res.lrs[-1] == 1.0
 
@@ -143,12 +143,12 @@ def test_batched_starts_equal_single_runs():
     p = gf.problems.rosenbrock()
     rng = np.random.default_rng(0)
     theta0 = rng.uniform(-1.5, 1.5, size=(2, 3, 2))
-    res = gf.lr_find(p, theta0, num_steps=80)
+    res = gf.lr_find(p, theta0, steps=80)
     assert res.losses.shape == (80, 2, 3) and res.smoothed.shape == (80, 2, 3)
     assert res.n_steps.shape == (2, 3) and res.valley.shape == (2, 3)
     assert len(set(res.n_steps.ravel().tolist())) > 1  # they stop at different steps
     for idx in np.ndindex(2, 3):
-        one = gf.lr_find(p, theta0[idx], num_steps=80)
+        one = gf.lr_find(p, theta0[idx], steps=80)
         np.testing.assert_array_equal(res.losses[(slice(None), *idx)], one.losses)
         np.testing.assert_array_equal(res.smoothed[(slice(None), *idx)], one.smoothed)
         assert res.n_steps[idx] == one.n_steps
@@ -158,12 +158,12 @@ def test_batched_starts_equal_single_runs():
 
 def test_seeds_draw_starts_with_problem_init():
     p = gf.problems.mlp_regression(width=4)
-    res = gf.lr_find(p, None, seed=[0, 1], num_steps=40)
+    res = gf.lr_find(p, None, init_seed=[0, 1], steps=40)
     assert res.n_steps.shape == (2,)
     for j, s in enumerate([0, 1]):
-        one = gf.lr_find(p, p.init(seed=s), num_steps=40)
+        one = gf.lr_find(p, p.init(seed=s), steps=40)
         np.testing.assert_array_equal(res.smoothed[:, j], one.smoothed)
-    single = gf.lr_find(p, None, seed=3, num_steps=40)
+    single = gf.lr_find(p, None, init_seed=3, steps=40)
     assert isinstance(single.valley, float)
 
 
@@ -175,7 +175,7 @@ def test_momentum_method_and_float32():
 
 
 def test_short_curves_give_nan_suggestions():
-    res = gf.lr_find(QUAD, np.ones(2), start_lr=1.0, end_lr=100.0, num_steps=20)
+    res = gf.lr_find(QUAD, np.ones(2), start_lr=1.0, end_lr=100.0, steps=20)
     assert res.n_steps < 20 - 5
     assert math.isnan(res.minimum) and math.isnan(res.steep) and math.isnan(res.valley)
 
@@ -199,11 +199,12 @@ def test_plot(tmp_path):
     [
         ({"start_lr": 0.0}, "start_lr"),
         ({"start_lr": 1.0, "end_lr": 0.5}, "end_lr"),
-        ({"num_steps": 1}, "num_steps"),
-        ({"num_steps": 10.0}, "num_steps"),
+        ({"steps": 1}, "steps"),
+        ({"steps": 10.0}, "steps"),
         ({"smoothing": 1.0}, "smoothing"),
         ({"diverge_factor": 1.0}, "diverge_factor"),
         ({"seed": 0}, "seed"),
+        ({"init_seed": 0}, "init_seed"),
     ],
 )
 def test_bad_arguments(kwargs, name):

@@ -1,5 +1,10 @@
-"""Step-size policies: constant steps, schedules and (later) adaptive rules."""
+"""Step-size policies: the protocol, constant and scheduled steps, and their composition.
 
+Schedules live in :mod:`gradflow.schedules`, error controllers in
+:mod:`gradflow.controllers`, optimisation rules in :mod:`gradflow.rules`.
+"""
+
+from gradflow.stepsize.compose import Clip, Join, Product
 from gradflow.stepsize.plateau import ReduceOnPlateau
 from gradflow.stepsize.policy import (
     ConstantStep,
@@ -11,7 +16,10 @@ from gradflow.stepsize.policy import (
 )
 
 __all__ = [
+    "Clip",
     "ConstantStep",
+    "Join",
+    "Product",
     "Observation",
     "ReduceOnPlateau",
     "ScheduledStep",

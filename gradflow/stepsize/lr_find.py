@@ -1,8 +1,10 @@
 """The learning-rate range test (Smith 2017) with fastai's semantics, batched.
 
-One run takes ``num_steps`` steps of the method with exponentially increasing step sizes,
+One run takes ``steps`` steps of the method with exponentially increasing step sizes,
 each from where the previous one left off, records the loss after every step, smooths it
-and stops when the smoothed loss has blown up.  Where the curve still falls steeply the
+and stops when the smoothed loss has blown up.  The sweep is a step-size policy
+(:class:`RangeTest`) run by :func:`gradflow.solve`, so minibatches, gradient counts and
+divergence handling are those of any run.  Where the curve still falls steeply the
 step size is useful; where it turns up the method has become unstable (for gradient
 descent on a quadratic: ``h > 2/λmax``).  Every start of a batch runs its own test in the
 same vectorised loop.
@@ -12,18 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_step_count
 from gradflow.methods.base import Method
 from gradflow.methods.euler import Euler
 from gradflow.problems.problem import Problem
+from gradflow.stepsize.policy import Observation, StepSizePolicy, Verdict
+from gradflow.trajectory import Status
 
-__all__ = ["LRFindResult", "lr_find"]
+__all__ = ["LRFindResult", "RangeTest", "lr_find"]
 
-#: fastai ``lr_find``: suggestions ignore the first ``num_steps // SKIP_START_DIV`` points
+#: fastai ``lr_find``: suggestions ignore the first ``steps // SKIP_START_DIV`` points
 #: (the smoothing has not settled) and the last ``SKIP_END`` recorded ones (the blow-up).
 SKIP_START_DIV = 10
 SKIP_END = 5
@@ -37,24 +42,26 @@ class LRFindResult:
 
     Attributes
     ----------
-    lrs : ndarray, shape (num_steps,)
-        The swept step sizes, ``lrs[i] = start·(end/start)^(i/(num_steps - 1))``.
-    losses : ndarray, shape (num_steps, *batch)
+    lrs : ndarray, shape (steps,)
+        The swept step sizes, ``lrs[i] = start·(end/start)^(i/(steps - 1))``.
+    losses : ndarray, shape (steps, *batch)
         ``losses[i]`` is the loss after the step with ``lrs[i]``; NaN after an
         element's test stopped.
-    smoothed : ndarray, shape (num_steps, *batch)
+    smoothed : ndarray, shape (steps, *batch)
         The debiased exponential moving average of ``losses`` (NaN after the stop).
     n_steps : ndarray of int, shape batch
         Steps each element took (the last is the one that tripped the stop, if any).
     diverged : ndarray of bool, shape batch
-        Whether the element stopped on divergence before ``num_steps``.
+        Whether the element stopped on divergence before ``steps``.
+    n_grad : ndarray of int, shape batch
+        Gradient evaluations each element's test spent (minibatch gradients count one).
     minimum, steep, valley : float or ndarray of shape batch
         The suggestions (NaN when too few points were recorded): ``minimum`` is the step
         size at the smallest smoothed loss divided by 10; ``steep`` the one where the
         smoothed loss falls fastest against ``log h``; ``valley`` fastai's default, a
         point about two thirds down the longest valley of the curve.
     skip_start : int
-        Points ignored at the start by the suggestions (``num_steps // 10``).
+        Points ignored at the start by the suggestions (``steps // 10``).
     problem, method : str
         Names.
     """
@@ -64,6 +71,7 @@ class LRFindResult:
     smoothed: np.ndarray
     n_steps: np.ndarray
     diverged: np.ndarray
+    n_grad: np.ndarray
     minimum: Any
     steep: Any
     valley: Any
@@ -82,7 +90,7 @@ class LRFindResult:
         """Loss against step size (log axis) for every start, with the suggestions.
 
         Draws, like fastai, the points the suggestions see (without the first
-        ``num_steps // 10`` and the last 5 recorded).  matplotlib is imported here.
+        ``steps // 10`` and the last 5 recorded).  matplotlib is imported here.
 
         Parameters
         ----------
@@ -181,7 +189,9 @@ def _starts(problem: Problem, theta0: Any, seed: Any) -> np.ndarray:
     """Initial states ``(*batch, d)`` from ``theta0``, or from ``problem.init(seed)``."""
     if theta0 is not None:
         if seed is not None:
-            raise ValueError("give either theta0 or seed (seeds draw starts with problem.init)")
+            raise ValueError(
+                "give either theta0 or init_seed (it draws starts with problem.init)"
+            )
         arr = np.asarray(theta0)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"theta0 must hold real numbers, got dtype {arr.dtype}")
@@ -266,22 +276,91 @@ def _suggest(
     return minimum, steep, valley
 
 
+class _RangeState(NamedTuple):
+    average: np.ndarray  # (B,) the moving average a_i
+    best: np.ndarray  # (B,) smallest debiased average so far
+    lrs: np.ndarray  # (steps,) the sweep in the state's dtype
+    SHARED = ("lrs",)
+
+
+class RangeTest(StepSizePolicy):
+    r"""The range test's sweep as a step-size policy (what :func:`lr_find` runs).
+
+    Proposes ``lrs[k]`` at step ``k`` and, after each step, smooths the loss of the new
+    state, ``a_i = β a_{i-1} + (1 - β) L_i``, ``s_i = a_i/(1 - β^{i+1})``; it stops an
+    element once ``s_i - L* > diverge_factor·(min_{j<=i} s_j - L*)`` or ``s_i`` is not
+    finite.
+
+    Parameters
+    ----------
+    lrs : array_like, shape (steps,)
+        The step sizes of the sweep, positive.
+    smoothing : float
+        ``β`` in ``[0, 1)``.
+    diverge_factor : float
+        Stop factor, ``> 1``.
+    floor : float
+        ``L*``, the loss the blow-up is measured from.
+
+    References
+    ----------
+    L. N. Smith, "Cyclical learning rates for training neural networks", WACV 2017, §3.3.
+    """
+
+    def __init__(self, lrs: ArrayLike, smoothing: float, diverge_factor: float, floor: float
+                 ) -> None:
+        self.lrs = np.asarray(lrs, dtype=np.float64)
+        self.smoothing, self.diverge_factor, self.floor = smoothing, diverge_factor, floor
+
+    def init(
+        self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
+    ) -> _RangeState:
+        B = theta0.shape[0]
+        return _RangeState(np.zeros(B), np.full(B, np.inf), self.lrs.astype(theta0.dtype))
+
+    def propose(self, state: _RangeState, k: int) -> np.ndarray:
+        return state.lrs[k : k + 1]
+
+    def update(self, state: _RangeState, obs: Observation) -> tuple[_RangeState, Verdict]:
+        beta, floor = self.smoothing, self.floor
+        loss = np.asarray(obs.loss, dtype=np.float64)
+        average = beta * state.average + (1.0 - beta) * loss
+        smooth = average / (1.0 - beta**obs.k)
+        best = np.minimum(state.best, smooth)
+        stop = ~np.isfinite(smooth) | (smooth - floor > self.diverge_factor * (best - floor))
+        verdict = Verdict(stop=stop) if stop.any() else Verdict()
+        return _RangeState(average, best, state.lrs), verdict
+
+
+def _smooth(losses: np.ndarray, beta: float) -> np.ndarray:
+    """The debiased moving average of the loss columns (NaN stays NaN)."""
+    out = np.empty_like(losses)
+    average = np.zeros(losses.shape[1])
+    for i in range(losses.shape[0]):
+        average = beta * average + (1.0 - beta) * losses[i]
+        out[i] = average / (1.0 - beta ** (i + 1))
+    return out
+
+
 def lr_find(
     problem: Problem,
     theta0: ArrayLike | None,
     method: Method | None = None,
     start_lr: float = 1e-7,
     end_lr: float = 10.0,
-    num_steps: int = 100,
+    steps: int = 100,
     smoothing: float = 0.98,
     diverge_factor: float = 4.0,
-    seed: int | Sequence[int] | None = None,
+    *,
+    batch_size: int | None = None,
+    seed: int | np.random.Generator | None = None,
+    init_seed: int | Sequence[int] | None = None,
 ) -> LRFindResult:
     r"""Learning-rate range test: sweep the step size up and watch the loss.
 
-    Step ``i = 0, ..., num_steps - 1`` takes one step of ``method`` with
-    ``h_i = start_lr·(end_lr/start_lr)^(i/(num_steps - 1))`` from the state the previous
-    step left (both ends hit exactly, as pytorch-lr-finder; fastai's ``i/num_steps``
+    Step ``i = 0, ..., steps - 1`` takes one step of ``method`` with
+    ``h_i = start_lr·(end_lr/start_lr)^(i/(steps - 1))`` from the state the previous
+    step left (both ends hit exactly, as pytorch-lr-finder; fastai's ``i/steps``
     stops one ratio short of ``end_lr``), and records the loss after it.  The loss is
     smoothed by fastai's debiased moving average
     ``a_i = β a_{i-1} + (1 - β) L_i``, ``s_i = a_i/(1 - β^(i+1))``, and an element stops
@@ -291,7 +370,7 @@ def lr_find(
     for losses that can be negative).
 
     The suggestions look, as fastai's, at the smoothed curve without its first
-    ``num_steps // 10`` and last 5 recorded points:
+    ``steps // 10`` and last 5 recorded points:
 
     * ``minimum``: the step size of the smallest smoothed loss divided by 10.  That step
       size is where the loss is about to blow up (for GD, already past ``2/λmax`` once
@@ -308,26 +387,34 @@ def lr_find(
     problem : Problem
     theta0 : array_like, shape (*batch, d), or None
         Starts; every leading axis is a batch axis, and each start runs its own test.
-        ``None`` draws starts with ``problem.init(seed=...)`` (problems that have it).
+        ``None`` draws starts with ``problem.init(seed=init_seed)`` (problems that
+        have it).
     method : Method, optional
         The optimiser (default ``Euler()``, gradient descent).  Momentum methods carry
         their velocity through the sweep, as in a training run.
     start_lr, end_lr : float, optional
         Ends of the sweep, ``0 < start_lr < end_lr`` (fastai's 1e-7 and 10).
-    num_steps : int, optional
+    steps : int, optional
         Steps of the sweep, ``>= 2`` (default 100).
     smoothing : float, optional
         ``β`` in ``[0, 1)`` (default 0.98).
     diverge_factor : float, optional
         Stop factor, ``> 1`` (default 4).
-    seed : int or sequence of int, optional
+    batch_size : int, optional
+        Minibatch size for a finite-sum problem: each step's gradients are minibatch
+        gradients, as in :func:`gradflow.solve` (the recorded loss is the full loss,
+        which is what the smoothing would estimate).  Default: full-batch gradients.
+    seed : int or numpy.random.Generator, optional
+        Seed of the minibatches (only with ``batch_size``).
+    init_seed : int or sequence of int, optional
         With ``theta0=None``: the seed of ``problem.init``, or several seeds (one start
-        each, batch shape ``(len(seed),)``).
+        each, batch shape ``(len(init_seed),)``).
 
     Returns
     -------
     LRFindResult
         ``lrs``, ``losses``, ``smoothed`` (step axis first), ``n_steps``, ``diverged``,
+        ``n_grad``,
         the suggestions ``minimum``, ``steep``, ``valley`` (floats for a single start,
         arrays of the batch shape otherwise) and ``plot()``.
 
@@ -354,6 +441,8 @@ def lr_find(
     >>> bool(res.diverged), bool(res.valley < 0.02), bool(res.steep < 0.02)
     (True, True, True)
     """
+    from gradflow.solve import solve
+
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gradflow Problem, got {type(problem).__name__}")
     method = Euler() if method is None else method
@@ -365,54 +454,34 @@ def lr_find(
         raise ValueError(f"start_lr must be > 0, got {start_lr!r}")
     if end <= start:
         raise ValueError(f"end_lr must be > start_lr = {start}, got {end_lr!r}")
-    if isinstance(num_steps, (bool, np.bool_)) or not isinstance(num_steps, (int, np.integer)):
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    if num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+    n = check_step_count(steps, "steps", 2)
     beta = _check_number(smoothing, "smoothing")
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"smoothing must lie in [0, 1), got {smoothing!r}")
     factor = _check_number(diverge_factor, "diverge_factor")
     if factor <= 1.0:
         raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
-    arr = _starts(problem, theta0, seed)
+    arr = _starts(problem, theta0, init_seed)
 
-    n = int(num_steps)
     batch_shape = arr.shape[:-1]
-    B = int(np.prod(batch_shape, dtype=np.int64))
     lrs = start * (end / start) ** (np.arange(n) / (n - 1))
     lrs[0], lrs[-1] = start, end
     floor = 0.0 if problem.minimum is None else problem.minimum
+    sweep = RangeTest(lrs, beta, factor, floor)
+    traj = solve(problem, arr, method, sweep, steps=n, batch_size=batch_size, seed=seed)
+    B = int(np.prod(batch_shape, dtype=np.int64))
+    status = traj.status.reshape(B)
+    # A state that turned non-finite ends the test at that step (its loss is not finite).
+    blown = (status == Status.DIVERGED.value) | (status == Status.FAILED.value)
+    n_steps = traj.n_steps.reshape(B) + blown
+    diverged = blown | (status == Status.STOPPED.value)
+    # Saved column j is the state after j steps (held once an element stopped).
+    saved = traj.loss.reshape(-1, B)[1:]
     losses = np.full((n, B), np.nan)
-    smoothed = np.full((n, B), np.nan)
-    n_steps = np.full(B, n, dtype=np.int64)
-    diverged = np.zeros(B, dtype=bool)
-
-    active = np.arange(B)
-    avg = np.zeros(B)
-    best = np.full(B, np.inf)
-    with np.errstate(all="ignore"):
-        state = method.init(problem, arr.reshape(B, -1).copy())
-        for i in range(n):
-            result = method.step(problem, state, np.full(1, lrs[i], dtype=arr.dtype))
-            state = result.state
-            loss = np.asarray(problem.loss(state[0]), dtype=np.float64)
-            avg = beta * avg + (1.0 - beta) * loss
-            smooth = avg / (1.0 - beta ** (i + 1))
-            losses[i, active] = loss
-            smoothed[i, active] = smooth
-            best = np.minimum(best, smooth)
-            stop = ~np.isfinite(smooth) | (smooth - floor > factor * (best - floor))
-            if result.failed is not None:
-                stop |= np.asarray(result.failed, dtype=bool)
-            if stop.any():
-                n_steps[active[stop]] = i + 1
-                diverged[active[stop]] = True
-                keep = ~stop
-                active, avg, best = active[keep], avg[keep], best[keep]
-                if not active.size:
-                    break
-                state = type(state)(*(f[keep] for f in state))
+    losses[: saved.shape[0]] = saved
+    step = np.arange(1, n + 1)[:, None]
+    losses[step > traj.n_steps.reshape(B)] = np.nan
+    smoothed = np.where(step <= n_steps, _smooth(losses, beta), np.nan)
 
     skip_start = n // SKIP_START_DIV
     with np.errstate(all="ignore"):
@@ -427,6 +496,7 @@ def lr_find(
         smoothed=smoothed.reshape(n, *batch_shape),
         n_steps=n_steps.reshape(batch_shape),
         diverged=diverged.reshape(batch_shape),
+        n_grad=traj.n_grad,
         minimum=shaped(minimum),
         steep=shaped(steep),
         valley=shaped(valley),
