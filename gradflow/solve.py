@@ -305,8 +305,18 @@ def solve(
     elif seed is not None:
         raise ValueError("seed seeds the minibatches: give batch_size with it")
     with np.errstate(all="ignore"):
-        run = _Run(problem, arr, method, policy, horizon, save_mode, cap, callback,
-                   divergence_norm, sampler)
+        run = _Run(
+            problem,
+            arr,
+            method,
+            policy,
+            horizon,
+            save_mode,
+            cap,
+            callback,
+            divergence_norm,
+            sampler,
+        )
         _integrate(run)
         return run.result()
 
@@ -339,8 +349,9 @@ def _stops(verdict: Verdict) -> bool:
     return verdict.too_small is not None or verdict.stop is not None
 
 
-def _recorder(save_mode: tuple, steps: int | None, stops: Any, B: int, d: int, dtype: Any
-              ) -> Recorder:
+def _recorder(
+    save_mode: tuple, steps: int | None, stops: Any, B: int, d: int, dtype: Any
+) -> Recorder:
     mode, every, times = save_mode
     if mode == "final":
         return Final(B, d, dtype)
@@ -425,14 +436,18 @@ class _Run:
             return self.view if rows is None else self.problem
         ids = self.rows.index if rows is None else self.rows.index[rows]
         minibatch = self.sampler.view(k, ids)
-        return minibatch if rows is not None else CountingProblem(
-            minibatch, self.rows, self.counter
+        return (
+            minibatch if rows is not None else CountingProblem(minibatch, self.rows, self.counter)
         )
 
     def update_policy(self, result: Any, h: np.ndarray) -> Verdict:
         obs = Observation(
-            self.k + 1, result.state[0], theta_old=self.state[0], error=result.error,
-            h=np.broadcast_to(h, (self.rows.size,)), problem=self.view,
+            self.k + 1,
+            result.state[0],
+            theta_old=self.state[0],
+            error=result.error,
+            h=np.broadcast_to(h, (self.rows.size,)),
+            problem=self.view,
             method_state=result.state,
         )
         self.pstate, verdict = self.policy.update(self.pstate, obs)

@@ -21,8 +21,14 @@ def _counting(problem):
         calls["rows"] += int(np.prod(theta.shape[:-1], dtype=np.int64))
         return problem.grad(theta)
 
-    counted = gf.Problem(loss=problem.loss, grad=grad, hvp=problem.hvp, dim=problem.dim,
-                         name=problem.name, minimum=problem.minimum)
+    counted = gf.Problem(
+        loss=problem.loss,
+        grad=grad,
+        hvp=problem.hvp,
+        dim=problem.dim,
+        name=problem.name,
+        minimum=problem.minimum,
+    )
     return counted, calls
 
 
@@ -60,8 +66,9 @@ def test_shared_gradient_gives_the_same_run_as_fresh_evaluations():
 
 def test_hvp_rule_counts_two_per_hvp():
     problem = gf.problems.quadratic([1.0, 10.0], seed=0)
-    traj = gf.solve(problem, np.ones(2), stepsize=LocalLipschitz(estimator="hvp"), steps=20,
-                    save="final")
+    traj = gf.solve(
+        problem, np.ones(2), stepsize=LocalLipschitz(estimator="hvp"), steps=20, save="final"
+    )
     assert int(traj.n_grad) == 20 + 2 * 20
 
 
@@ -127,8 +134,7 @@ def test_rejected_steps_reach_composed_policies():
     witness = _Witness()
     ctrl = gf.controllers.IController(rtol=1e-6, atol=1e-6)
     method = gf.methods.RungeKutta(gf.methods.DOPRI54)
-    traj = gf.solve(problem, [-1.2, 1.0], method, Product(ctrl, witness), t_final=1.0,
-                    save="final")
+    traj = gf.solve(problem, [-1.2, 1.0], method, Product(ctrl, witness), t_final=1.0, save="final")
     alone = gf.solve(problem, [-1.2, 1.0], method, ctrl, t_final=1.0, save="final")
     assert int(traj.n_rejected) > 0
     rejected = sum(int((~m).sum()) for m in witness.seen if m is not None)

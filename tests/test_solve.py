@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-
 from typing import NamedTuple
 
 import numpy as np

@@ -149,9 +149,7 @@ class AtTimes(Recorder):
         for j in np.unique(cols[hits]):
             sel = hits & (cols == j)
             step = steps if np.ndim(steps) == 0 else steps[sel]
-            self.columns.write(
-                int(j), run.rows.index[sel], t[sel], run.state[0][sel], h[sel], step
-            )
+            self.columns.write(int(j), run.rows.index[sel], t[sel], run.state[0][sel], h[sel], step)
 
     def finish(self, run: Any) -> None:
         """Save times an element never reached hold its final state and time."""

@@ -184,7 +184,7 @@ class Join(StepSizePolicy):
                 f"{len(boundaries)} boundaries"
             )
         bounds = [check_step_count(b, "boundaries", 1) for b in boundaries]
-        if any(b1 <= b0 for b0, b1 in zip(bounds, bounds[1:], strict=False)):
+        if np.any(np.diff(bounds) <= 0):
             raise ValueError(f"boundaries must be strictly increasing, got {list(boundaries)}")
         self.parts = tuple(as_policy(part) for part in parts)
         self.boundaries = np.array(bounds, dtype=np.int64)
@@ -249,8 +249,7 @@ class Clip(StepSizePolicy):
     True
     """
 
-    def __init__(self, policy: Any, h_min: float | None = None, h_max: float | None = None
-                 ) -> None:
+    def __init__(self, policy: Any, h_min: float | None = None, h_max: float | None = None) -> None:
         if h_min is None and h_max is None:
             raise ValueError("Clip needs h_min or h_max")
         self.policy = as_policy(policy)

@@ -118,10 +118,8 @@ class LRFindResult:
         losses = self.losses.reshape(lrs.size, n_el)
         ends = self.n_steps.reshape(n_el) - SKIP_END
         marks = {
-            name: np.asarray(getattr(self, name), dtype=float).reshape(n_el)
-            for name in ("minimum", "steep", "valley")
+            name: np.asarray(getattr(self, name), dtype=float).reshape(n_el) for name in _MARKERS
         }
-        styles = {"minimum": "v", "steep": "o", "valley": "*"}
         drawn = []
         for e in range(n_el):
             window = slice(self.skip_start, max(self.skip_start, ends[e]))
@@ -135,24 +133,10 @@ class LRFindResult:
                 ax.plot(x, losses[window, e], lw=0.8, alpha=0.35, color=line.get_color())
                 drawn.append(losses[window, e])
             if suggestions:
-                for name, value in marks.items():
-                    h = value[e]
-                    if not np.isfinite(h):
-                        continue
-                    at = np.interp(np.log(h), np.log(x), y)
-                    ax.plot(
-                        [h],
-                        [at],
-                        styles[name],
-                        ms=9 if name == "valley" else 7,
-                        color=line.get_color(),
-                        mec="black",
-                        mew=0.6,
-                        zorder=3,
-                    )
+                _mark(ax, x, y, {name: value[e] for name, value in marks.items()}, line.get_color())
         if suggestions:
             # Neutral legend entries for the markers, after the curves.
-            for name, style in styles.items():
+            for name, style in _MARKERS.items():
                 if np.isfinite(marks[name]).any():
                     ax.plot(
                         [], [], style, color="0.75", mec="black", mew=0.6, ls="none", label=name
@@ -175,6 +159,28 @@ class LRFindResult:
         return ax
 
 
+#: Marker of each suggestion in :meth:`LRFindResult.plot`.
+_MARKERS = {"minimum": "v", "steep": "o", "valley": "*"}
+
+
+def _mark(ax: Any, x: np.ndarray, y: np.ndarray, values: dict[str, float], color: Any) -> None:
+    """Mark the suggestions ``values`` on the smoothed curve ``(x, y)``."""
+    for name, h in values.items():
+        if not np.isfinite(h):
+            continue
+        at = np.interp(np.log(h), np.log(x), y)
+        ax.plot(
+            [h],
+            [at],
+            _MARKERS[name],
+            ms=9 if name == "valley" else 7,
+            color=color,
+            mec="black",
+            mew=0.6,
+            zorder=3,
+        )
+
+
 def _check_number(value: Any, name: str) -> float:
     try:
         x = float(value)
@@ -189,9 +195,7 @@ def _starts(problem: Problem, theta0: Any, seed: Any) -> np.ndarray:
     """Initial states ``(*batch, d)`` from ``theta0``, or from ``problem.init(seed)``."""
     if theta0 is not None:
         if seed is not None:
-            raise ValueError(
-                "give either theta0 or init_seed (it draws starts with problem.init)"
-            )
+            raise ValueError("give either theta0 or init_seed (it draws starts with problem.init)")
         arr = np.asarray(theta0)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"theta0 must hold real numbers, got dtype {arr.dtype}")
@@ -307,8 +311,9 @@ class RangeTest(StepSizePolicy):
     L. N. Smith, "Cyclical learning rates for training neural networks", WACV 2017, §3.3.
     """
 
-    def __init__(self, lrs: ArrayLike, smoothing: float, diverge_factor: float, floor: float
-                 ) -> None:
+    def __init__(
+        self, lrs: ArrayLike, smoothing: float, diverge_factor: float, floor: float
+    ) -> None:
         self.lrs = np.asarray(lrs, dtype=np.float64)
         self.smoothing, self.diverge_factor, self.floor = smoothing, diverge_factor, floor
 

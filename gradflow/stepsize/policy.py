@@ -84,8 +84,18 @@ class Observation:
     next check).
     """
 
-    __slots__ = ("_grad", "_loss", "accepted", "error", "h", "k", "method_state",
-                 "problem", "theta", "theta_old")
+    __slots__ = (
+        "_grad",
+        "_loss",
+        "accepted",
+        "error",
+        "h",
+        "k",
+        "method_state",
+        "problem",
+        "theta",
+        "theta_old",
+    )
 
     def __init__(
         self,
@@ -131,8 +141,16 @@ class Observation:
     def with_accepted(self, accepted: np.ndarray | None) -> Observation:
         """The same observation with another acceptance mask (evaluations shared)."""
         other = Observation(
-            self.k, self.theta, self._loss, accepted, self.theta_old, self.error, self.h,
-            self._grad, self.problem, self.method_state,
+            self.k,
+            self.theta,
+            self._loss,
+            accepted,
+            self.theta_old,
+            self.error,
+            self.h,
+            self._grad,
+            self.problem,
+            self.method_state,
         )
         return other
 
