@@ -337,6 +337,29 @@ class RangeTest(StepSizePolicy):
         return _RangeState(average, best, state.lrs), verdict
 
 
+def _sweep(
+    problem: Problem, start_lr: Any, end_lr: Any, steps: Any, smoothing: Any, diverge_factor: Any
+) -> RangeTest:
+    """The validated sweep of :func:`lr_find`; both ends hit exactly."""
+    start = _check_number(start_lr, "start_lr")
+    end = _check_number(end_lr, "end_lr")
+    if start <= 0:
+        raise ValueError(f"start_lr must be > 0, got {start_lr!r}")
+    if end <= start:
+        raise ValueError(f"end_lr must be > start_lr = {start}, got {end_lr!r}")
+    n = check_step_count(steps, "steps", 2)
+    beta = _check_number(smoothing, "smoothing")
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"smoothing must lie in [0, 1), got {smoothing!r}")
+    factor = _check_number(diverge_factor, "diverge_factor")
+    if factor <= 1.0:
+        raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
+    lrs = start * (end / start) ** (np.arange(n) / (n - 1))
+    lrs[0], lrs[-1] = start, end
+    floor = 0.0 if problem.minimum is None else problem.minimum
+    return RangeTest(lrs, beta, factor, floor)
+
+
 def _smooth(losses: np.ndarray, beta: float) -> np.ndarray:
     """The debiased moving average of the loss columns (NaN stays NaN)."""
     out = np.empty_like(losses)
@@ -453,26 +476,10 @@ def lr_find(
     method = Euler() if method is None else method
     if not isinstance(method, Method):
         raise TypeError(f"method must be a gradflow Method, got {type(method).__name__}")
-    start = _check_number(start_lr, "start_lr")
-    end = _check_number(end_lr, "end_lr")
-    if start <= 0:
-        raise ValueError(f"start_lr must be > 0, got {start_lr!r}")
-    if end <= start:
-        raise ValueError(f"end_lr must be > start_lr = {start}, got {end_lr!r}")
-    n = check_step_count(steps, "steps", 2)
-    beta = _check_number(smoothing, "smoothing")
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"smoothing must lie in [0, 1), got {smoothing!r}")
-    factor = _check_number(diverge_factor, "diverge_factor")
-    if factor <= 1.0:
-        raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
+    sweep = _sweep(problem, start_lr, end_lr, steps, smoothing, diverge_factor)
+    n, beta, lrs = sweep.lrs.size, sweep.smoothing, sweep.lrs
     arr = _starts(problem, theta0, init_seed)
-
     batch_shape = arr.shape[:-1]
-    lrs = start * (end / start) ** (np.arange(n) / (n - 1))
-    lrs[0], lrs[-1] = start, end
-    floor = 0.0 if problem.minimum is None else problem.minimum
-    sweep = RangeTest(lrs, beta, factor, floor)
     traj = solve(problem, arr, method, sweep, steps=n, batch_size=batch_size, seed=seed)
     B = int(np.prod(batch_shape, dtype=np.int64))
     status = traj.status.reshape(B)
