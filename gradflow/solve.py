@@ -333,7 +333,9 @@ def _integrate(run: _Run) -> None:
         new_state = _merge(verdict.accepted, result.state, run.state)
         landed = run.clock.advance(k, h_nominal, h, verdict.accepted, land)
         # Masks over today's rows become element ids: the check may drop rows first.
-        landed, too_small, ended = (run.ids(m) for m in (landed, verdict.too_small, verdict.stop))
+        too_small, ended = verdict.too_small, verdict.stop
+        if landed is not None or too_small is not None or ended is not None:
+            landed, too_small, ended = run.ids(landed), run.ids(too_small), run.ids(ended)
         run.advance(verdict.accepted)
         run.guard.record(h, h_nominal, run.clock.state)
         run.check(new_state, result.failed, force=land is not None or _stops(verdict))
@@ -446,7 +448,7 @@ class _Run:
             result.state[0],
             theta_old=self.state[0],
             error=result.error,
-            h=np.broadcast_to(h, (self.rows.size,)),
+            h=h,
             problem=self.view,
             method_state=result.state,
         )

@@ -59,7 +59,7 @@ class DivergenceGuard:
     def __init__(self, limit: float | None, sparse: bool) -> None:
         self.limit2 = None if limit is None else limit**2
         self.interval = CHECK_INTERVAL if sparse and limit is None else 1
-        self.history: list[_Entry] = []
+        self.history: list[tuple] = []
 
     def snapshot(self, k: int, state: Any, clock: Any, uniform: int) -> None:
         """Remember the last checked step (states are never modified in place)."""
@@ -67,7 +67,8 @@ class DivergenceGuard:
         self.history = []
 
     def record(self, h_used: np.ndarray, h_nominal: np.ndarray, clock: Any) -> None:
-        self.history.append(_Entry(h_used, h_nominal, clock))
+        """Remember the steps of a step since the snapshot (and the clock after it)."""
+        self.history.append((h_used, h_nominal, clock))
 
     def due(self, k: int) -> bool:
         return k - self.k >= self.interval
@@ -103,7 +104,7 @@ class DivergenceGuard:
         kept = _Kept(n, sub[0].shape[-1], sub[0].dtype)
         alive = np.ones(n, dtype=bool)
         clock = self.clock
-        for j, entry in enumerate(self.history):
+        for j, entry in enumerate(map(_Entry._make, self.history)):
             h_rows = entry.h_used[rows] if entry.h_used.shape[0] > 1 else entry.h_used
             h_rows = np.broadcast_to(h_rows, (n,))
             counted = CountingProblem(problem_at(self.k + j, rows), None, counter)

@@ -69,8 +69,9 @@ class Observation:
         The states the step started from.
     error : ndarray, shape (B, d), optional
         The method's local error estimate (embedded pairs).
-    h : ndarray, shape (B,), optional
-        The step sizes used (after shortening to land on save times or ``t_final``).
+    h : ndarray, shape (B,) or (1,), optional
+        The step sizes used (after shortening to land on save times or ``t_final``);
+        read back as shape ``(B,)``.
     grad : ndarray, shape (B, d), optional
         The gradient at the new states; by default evaluated on first access.
     problem : Problem, optional
@@ -86,10 +87,10 @@ class Observation:
 
     __slots__ = (
         "_grad",
+        "_h",
         "_loss",
         "accepted",
         "error",
-        "h",
         "k",
         "method_state",
         "problem",
@@ -111,7 +112,7 @@ class Observation:
         method_state: Any = None,
     ) -> None:
         self.k, self.theta, self.accepted = k, theta, accepted
-        self.theta_old, self.error, self.h = theta_old, error, h
+        self.theta_old, self.error, self._h = theta_old, error, h
         self._loss, self._grad = loss, grad
         self.problem, self.method_state = problem, method_state
 
@@ -119,6 +120,18 @@ class Observation:
         if self.problem is None:
             raise ValueError(f"this observation has no {what} and no problem to evaluate it")
         return self.problem
+
+    @property
+    def h(self) -> np.ndarray | None:
+        """The step sizes used, shape ``(B,)``."""
+        h = self._h
+        if h is not None and h.shape[0] != self.theta.shape[0]:
+            h = self._h = np.broadcast_to(h, self.theta.shape[:1])
+        return h
+
+    @h.setter
+    def h(self, value: np.ndarray | None) -> None:
+        self._h = value
 
     @property
     def loss(self) -> np.ndarray:
@@ -147,7 +160,7 @@ class Observation:
             accepted,
             self.theta_old,
             self.error,
-            self.h,
+            self._h,
             self._grad,
             self.problem,
             self.method_state,
