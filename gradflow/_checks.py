@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._validation import check_integer as check_count
-from gradflow.problems.problem import Problem
+from gradflow.problems import Problem
 
 __all__ = ["as_points", "check_count", "check_positive", "check_problem", "check_which", "rng"]
 

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradflow.analysis.convergence import fit_order
-from gradflow.problems.muller_brown import muller_brown
-from gradflow.problems.problem import Problem
-from gradflow.problems.rosenbrock import rosenbrock
+from gradflow._solve import solve
+from gradflow.analysis import fit_order
+from gradflow.problems import Problem, muller_brown, rosenbrock
 from gradflow.reference import gradient_flow
-from gradflow.solve import solve
 
 __all__ = ["ConvergenceStudy", "convergence_study", "run_demo"]
 

@@ -17,13 +17,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._trajectory import STATUS_DTYPE, Status, Trajectory
 from gradflow._validation import check_step_count
-from gradflow.methods.base import Method
-from gradflow.methods.euler import Euler
-from gradflow.problems.minibatch import MinibatchSampler
-from gradflow.problems.problem import Problem
-from gradflow.stepsize.policy import Observation, as_policy
-from gradflow.trajectory import STATUS_DTYPE, Status, Trajectory
+from gradflow.methods import Euler, Method
+from gradflow.problems import MinibatchSampler, Problem
+from gradflow.stepsize import Observation, as_policy
 
 __all__ = ["StepInfo", "solve"]
 
@@ -262,7 +260,7 @@ def solve(
         ``per_example_grad``): every gradient the method evaluates in step ``k`` is the
         mean of ``B`` per-example gradients drawn without replacement, independently for
         every trajectory, as a pure function of ``(seed, k, element)`` (see
-        :mod:`gradflow.problems.minibatch`).  The method is unchanged — it is handed a
+        :class:`gradflow.problems.MinibatchSampler`).  The method is unchanged — it is handed a
         minibatch view of the problem each step.  Saved losses, and the observations of
         step-size policies, use the full problem.  Default: full-batch gradients.
     seed : int or numpy.random.Generator, optional

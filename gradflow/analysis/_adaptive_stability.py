@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature.eigen import top_eigenvalue
-from gradflow.methods._hyper import check_unit
-from gradflow.methods.adaptive import Adam, AdamW
-from gradflow.problems.problem import Problem, as_batch
+from gradflow._hyper import check_unit
+from gradflow.curvature import top_eigenvalue
+from gradflow.methods import Adam, AdamW
+from gradflow.problems import Problem, as_batch
 
 __all__ = [
     "AdaptiveSharpnessTracker",

@@ -20,8 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.minibatch import check_finite_sum
-from gradflow.problems.problem import Problem, as_batch
+from gradflow.problems import Problem, as_batch, check_finite_sum
 
 __all__ = ["GradientNoise", "gradient_noise", "simple_noise_scale"]
 

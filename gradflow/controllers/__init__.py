@@ -1,6 +1,7 @@
-"""Error-per-step controllers (public name; see :mod:`gradflow.stepsize.controllers`)."""
+"""Error-per-step controllers: the ODE view of adaptive step size (the PID family and
+the starting-step heuristic)."""
 
-from gradflow.stepsize.controllers import (
+from gradflow.controllers._controllers import (
     IController,
     PIController,
     PIDController,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradflow.curvature.lanczos import EigenArrays, select_ritz
-from gradflow.problems.problem import Problem
+from gradflow.curvature._lanczos import EigenArrays, select_ritz
+from gradflow.problems import Problem
 
 __all__ = ["dense_eigen"]
 

@@ -30,11 +30,11 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import as_points, check_count, check_positive, check_problem, rng
-from gradflow.curvature.hvp import BatchHVP
-from gradflow.curvature.lanczos import LanczosStep, lanczos, tridiagonal
-from gradflow.curvature.trace import rademacher
-from gradflow.problems.problem import Problem
+from gradflow._checks import as_points, check_count, check_positive, check_problem, rng
+from gradflow.curvature._hvp import BatchHVP
+from gradflow.curvature._lanczos import LanczosStep, lanczos, tridiagonal
+from gradflow.curvature._trace import rademacher
+from gradflow.problems import Problem
 
 __all__ = ["SpectralDensity", "spectral_density"]
 

@@ -4,15 +4,15 @@ The front-end over three solvers, all batched over the leading axes of ``θ``:
 
 ``"lanczos"`` (default)
     Thick-restart Lanczos with full reorthogonalisation inside a basis of at most
-    ``max(2k + 1, 40)`` vectors (:mod:`gradflow.curvature.lanczos`); few HVPs,
+    ``max(2k + 1, 40)`` vectors (``gradflow/curvature/_lanczos.py``); few HVPs,
     especially when the top eigenvalues are clustered, and bounded memory.  With
     ``restart=False``, plain Lanczos with full reorthogonalisation of a growing basis:
     the fewest HVPs, at ``O(j d)`` work and memory per step ``j``.
 ``"power"``
-    Power iteration with deflation (:mod:`gradflow.curvature.power`), PyHessian's
+    Power iteration with deflation (``gradflow/curvature/_power.py``), PyHessian's
     method; finds repeated eigenvalues one copy at a time.
 ``"dense"``
-    ``eigh`` of the full Hessian (:mod:`gradflow.curvature.dense`): exact to rounding,
+    ``eigh`` of the full Hessian (``gradflow/curvature/_dense.py``): exact to rounding,
     ``O(d³)``, for small ``d``.
 
 The default end of the spectrum is the *algebraically* largest (``which="LA"``), the
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import (
+from gradflow._checks import (
     as_points,
     check_count,
     check_positive,
@@ -36,11 +36,11 @@ from gradflow.curvature._checks import (
     check_which,
     rng,
 )
-from gradflow.curvature.dense import dense_eigen
-from gradflow.curvature.hvp import BatchHVP
-from gradflow.curvature.lanczos import lanczos_eigen
-from gradflow.curvature.power import power_eigen
-from gradflow.problems.problem import Problem
+from gradflow.curvature._dense import dense_eigen
+from gradflow.curvature._hvp import BatchHVP
+from gradflow.curvature._lanczos import lanczos_eigen
+from gradflow.curvature._power import power_eigen
+from gradflow.problems import Problem
 
 __all__ = ["METHODS", "EigenResult", "eigenvalues", "top_eigenvalue"]
 
@@ -142,7 +142,7 @@ def eigenvalues(
     restart : bool, optional
         Lanczos only.  True (default): thick restart, a basis of at most
         ``max(2k + 1, 40)`` vectors per point (``RESTART_BASIS_SIZE`` in
-        :mod:`gradflow.curvature.lanczos`).  False: no restart, the basis grows to
+        ``gradflow/curvature/_lanczos.py``).  False: no restart, the basis grows to
         ``maxiter`` vectors; it saves HVPs (about 10% on a hard spectrum) when they are
         far more expensive than ``O(maxiter · d)`` memory traffic per step.
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import as_points, check_problem
-from gradflow.problems.problem import Problem
+from gradflow._checks import as_points, check_problem
+from gradflow.problems import Problem
 
 __all__ = ["BatchHVP", "hvp", "hvp_operator"]
 
@@ -87,7 +87,7 @@ class BatchHVP:
     ----------
     problem : Problem
     theta : ndarray, shape (B, d)
-        Checked points (see :func:`gradflow.curvature._checks.as_points`).
+        Checked points (see ``gradflow._checks.as_points``).
 
     Attributes
     ----------

@@ -11,7 +11,7 @@ says how it got them:
     quadratics: the spectrum is known.
 ``"interval"``
     problems built by :meth:`gradflow.Problem.from_sympy`, over a box: every Hessian
-    entry is enclosed by interval arithmetic on sub-boxes (:mod:`.interval`) and
+    entry is enclosed by interval arithmetic on sub-boxes (``_interval.py``) and
     the eigenvalues are bounded by Gershgorin's theorem and by Weyl's inequality around
     the midpoint matrix (the tighter of the two per sub-box) — a *certified* bound.
 ``"sampled"``
@@ -34,10 +34,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import as_points, check_count, check_positive, check_problem, rng
-from gradflow.curvature.eigen import eigenvalues
-from gradflow.problems.problem import Problem
-from gradflow.trajectory import Trajectory
+from gradflow._checks import as_points, check_count, check_positive, check_problem, rng
+from gradflow._trajectory import Trajectory
+from gradflow.curvature._eigen import eigenvalues
+from gradflow.problems import Problem
 
 __all__ = ["Box", "LipschitzBound", "lipschitz", "local_lipschitz"]
 
@@ -111,7 +111,7 @@ def _interval_bound(problem: Problem, lower: np.ndarray, upper: np.ndarray, n: i
     """Gershgorin over interval enclosures of the symbolic Hessian on ``n^d`` sub-boxes."""
     import sympy as sp
 
-    from gradflow.curvature.interval import enclose
+    from gradflow.curvature._interval import enclose
 
     symbols = list(problem.symbols)  # type: ignore[attr-defined]
     d = len(symbols)

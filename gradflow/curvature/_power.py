@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradflow.curvature.lanczos import RESIDUAL_FLOOR_ULPS, EigenArrays, Operator
+from gradflow.curvature._lanczos import RESIDUAL_FLOOR_ULPS, EigenArrays, Operator
 
 __all__ = ["power_eigen"]
 

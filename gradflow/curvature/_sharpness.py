@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.curvature._checks import check_count, check_positive, check_problem, rng
-from gradflow.curvature.eigen import METHODS, eigenvalues
-from gradflow.problems.problem import Problem
-from gradflow.solve import StepInfo
+from gradflow._checks import check_count, check_positive, check_problem, rng
+from gradflow._solve import StepInfo
+from gradflow.curvature._eigen import METHODS, eigenvalues
+from gradflow.problems import Problem
 
 __all__ = ["SharpnessTracker", "track_sharpness"]
 

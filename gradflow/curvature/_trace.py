@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import as_points, check_count, check_problem, rng
-from gradflow.problems.problem import Problem
+from gradflow._checks import as_points, check_count, check_problem, rng
+from gradflow.problems import Problem
 
 __all__ = ["TraceEstimate", "rademacher", "trace"]
 

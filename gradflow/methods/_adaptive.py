@@ -37,15 +37,15 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gradflow.methods._hyper import (
+from gradflow._hyper import (
     check_decay,
     check_nonnegative,
     check_positive,
     check_unit,
     decay_at,
 )
-from gradflow.methods.base import Method, StepResult
-from gradflow.problems.problem import Problem
+from gradflow.methods._base import Method, StepResult
+from gradflow.problems import Problem
 
 __all__ = [
     "AdaGrad",

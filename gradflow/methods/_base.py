@@ -44,7 +44,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gradflow.problems.problem import Problem
+from gradflow.problems import Problem
 
 __all__ = ["Method", "StepResult"]
 

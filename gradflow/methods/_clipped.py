@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.methods._hyper import check_positive
-from gradflow.methods.base import Method, StepResult
-from gradflow.problems.problem import Problem
+from gradflow._hyper import check_positive
+from gradflow.methods._base import Method, StepResult
+from gradflow.problems import Problem
 
 __all__ = ["Clipped", "clip_gradient"]
 

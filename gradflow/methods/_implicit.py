@@ -8,8 +8,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gradflow.methods.base import Method, StepResult
-from gradflow.problems.problem import Problem
+from gradflow.methods._base import Method, StepResult
+from gradflow.problems import Problem
 
 __all__ = ["ImplicitEuler", "ImplicitEulerState"]
 

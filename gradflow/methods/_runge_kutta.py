@@ -7,9 +7,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gradflow.methods.base import Method, StepResult
-from gradflow.methods.tableau import ButcherTableau
-from gradflow.problems.problem import Problem
+from gradflow.methods._base import Method, StepResult
+from gradflow.methods._tableau import ButcherTableau
+from gradflow.problems import Problem
 
 __all__ = ["RungeKutta", "RungeKuttaState"]
 

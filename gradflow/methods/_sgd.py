@@ -20,9 +20,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gradflow.methods._hyper import check_nonnegative, check_unit
-from gradflow.methods.base import Method, StepResult
-from gradflow.problems.problem import Problem
+from gradflow._hyper import check_nonnegative, check_unit
+from gradflow.methods._base import Method, StepResult
+from gradflow.problems import Problem
 
 __all__ = ["SGD", "SGDState"]
 
@@ -179,7 +179,7 @@ class SGD(Method):
         """
         import sympy as sp
 
-        from gradflow.methods.momentum import _sym_beta
+        from gradflow.methods._momentum import _sym_beta
 
         if self.weight_decay:
             raise NotImplementedError(

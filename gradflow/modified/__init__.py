@@ -1,7 +1,7 @@
-"""Backward error analysis: modified losses and flows (public name; see
-:mod:`gradflow.analysis.modified`)."""
+"""Backward error analysis: modified losses and flows, the modified equation a method
+follows more closely than the gradient flow."""
 
-from gradflow.analysis.modified import (
+from gradflow.modified._modified import (
     ModifiedEquation,
     ModifiedFlow,
     flow_reference,

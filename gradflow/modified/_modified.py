@@ -51,12 +51,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.methods.base import Method
-from gradflow.methods.euler import Euler
-from gradflow.methods.momentum import HeavyBall
-from gradflow.methods.runge_kutta import RungeKutta
-from gradflow.methods.tableau import ButcherTableau
-from gradflow.problems.problem import CENTRAL_DIFFERENCE_EXPONENT, Problem
+from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT
+from gradflow.methods import ButcherTableau, Euler, HeavyBall, Method, RungeKutta
+from gradflow.problems import Problem
 
 __all__ = [
     "ModifiedEquation",

@@ -87,7 +87,7 @@ def schedules(
     """
     import matplotlib.pyplot as plt
 
-    from gradflow.stepsize.schedules.base import as_steps
+    from gradflow.schedules import as_steps
 
     items = [schedules] if callable(schedules) else list(schedules)
     if not items:

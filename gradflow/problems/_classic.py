@@ -16,8 +16,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.planar import Entries, planar_second_order, stack2
-from gradflow.problems.problem import Problem, as_batch
+from gradflow.problems._planar import Entries, planar_second_order, stack2
+from gradflow.problems._problem import Problem, as_batch
 
 __all__ = ["BEALE_CONSTANTS", "HIMMELBLAU_GUESSES", "beale", "himmelblau"]
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.problems.problem import Problem
+from gradflow.problems._problem import Problem
 
 __all__ = ["MinibatchSampler", "check_finite_sum"]
 

@@ -16,8 +16,8 @@ import functools
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.planar import planar_second_order
-from gradflow.problems.problem import Problem, as_batch
+from gradflow.problems._planar import planar_second_order
+from gradflow.problems._problem import Problem, as_batch
 
 __all__ = [
     "AMPLITUDES",

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._validation import check_integer
-from gradflow.problems.planar import planar_second_order
-from gradflow.problems.problem import Problem, as_batch
+from gradflow.problems._planar import planar_second_order
+from gradflow.problems._problem import Problem, as_batch
 
 __all__ = ["MLPRegressionProblem", "mlp_regression", "scalar_net"]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import as_batch
+from gradflow.problems._problem import as_batch
 
 __all__ = ["Entries", "planar_second_order", "stack2"]
 

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT
+
 __all__ = ["Problem", "as_batch", "central_difference_hvp"]
 
 Array = NDArray[np.floating]
@@ -35,12 +37,6 @@ LossFn = Callable[[Array], Array]
 GradFn = Callable[[Array], Array]
 HvpFn = Callable[[Array, Array], Array]
 HessianFn = Callable[[Array], Array]
-
-#: Relative increment of the central-difference HVP is ``eps ** (1/3)``: it balances the
-#: O(eps^2) truncation error against the O(eps_mach / eps) rounding error of a central
-#: difference (Nocedal & Wright, *Numerical Optimization*, 2nd ed., section 8.1).
-CENTRAL_DIFFERENCE_EXPONENT = 1.0 / 3.0
-
 
 def as_batch(theta: ArrayLike, dim: int) -> np.ndarray:
     """Check and convert a batch of parameter vectors for a problem's functions.
@@ -258,7 +254,7 @@ class Problem:
         minimizers: ArrayLike | None = None,
     ) -> Problem:
         """Build a problem from a sympy expression; see :func:`gradflow.problems.from_sympy`."""
-        from gradflow.problems.symbolic import from_sympy
+        from gradflow.problems._symbolic import from_sympy
 
         return from_sympy(expr, symbols, name=name, minimum=minimum, minimizers=minimizers)
 

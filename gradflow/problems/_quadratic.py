@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem, as_batch
+from gradflow.problems._problem import Problem, as_batch
 
 __all__ = ["QuadraticProblem", "haar_orthogonal", "quadratic"]
 

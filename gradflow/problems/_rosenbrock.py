@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem, as_batch
+from gradflow.problems._problem import Problem, as_batch
 
 __all__ = ["RosenbrockProblem", "rosenbrock"]
 

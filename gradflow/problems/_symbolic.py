@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
+from gradflow.problems._problem import Problem
 
 __all__ = ["from_sympy"]
 

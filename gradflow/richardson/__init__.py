@@ -1,6 +1,7 @@
-"""Richardson extrapolation of runs (public name; see :mod:`gradflow.analysis.richardson`)."""
+"""Richardson extrapolation of runs: the ``h → 0`` limit of a run, and how far a run is
+from it."""
 
-from gradflow.analysis.richardson import (
+from gradflow.richardson._richardson import (
     Extrapolation,
     RichardsonSolution,
     extrapolate,

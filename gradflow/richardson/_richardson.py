@@ -53,10 +53,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.methods.base import Method
-from gradflow.methods.euler import Euler
-from gradflow.problems.problem import Problem
-from gradflow.trajectory import Status
+from gradflow._trajectory import Status
+from gradflow.methods import Euler, Method
+from gradflow.problems import Problem
 
 __all__ = [
     "Extrapolation",
@@ -518,7 +517,7 @@ def solve(
     >>> bool(abs(res.theta[0] - np.exp(-2.0)) < 1e-5), round(float(res.order), 1)
     (True, 1.0)
     """
-    from gradflow.solve import solve as run
+    from gradflow._solve import solve as run
 
     method = Euler() if method is None else method
     if not isinstance(method, Method):

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.policy import Observation, StepSizePolicy
+from gradflow.stepsize import Observation, StepSizePolicy
 
 __all__ = ["ReduceOnPlateau"]
 
@@ -126,7 +126,7 @@ class ReduceOnPlateau(StepSizePolicy):
     >>> import numpy as np
     >>> import gradflow as gf
     >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
-    >>> policy = gf.stepsize.ReduceOnPlateau(0.21, patience=2, factor=0.5)  # 2/λmax = 0.2
+    >>> policy = gf.rules.ReduceOnPlateau(0.21, patience=2, factor=0.5)  # 2/λmax = 0.2
     >>> traj = gf.solve(p, np.ones(2), stepsize=policy, steps=200, save="final")
     >>> str(traj.status), float(traj.h[-1])          # cut once it stopped improving
     ('ok', 0.105)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow.stepsize.policy import Observation, StepSizePolicy, Verdict
+from gradflow.stepsize import Observation, StepSizePolicy, Verdict
 
 __all__ = ["AdGD", "Armijo", "BarzilaiBorwein", "LocalLipschitz", "Polyak"]
 

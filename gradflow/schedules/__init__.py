@@ -32,13 +32,18 @@ to run them through ``solve``.
 
 ``t`` must be an integer (``TypeError`` otherwise, even for ``3.0``) and ``>= 0``
 (``ValueError``); bad arguments raise ``ValueError`` naming them.
+
+The batch-size scaling rules :func:`linear_scaling` and :func:`sqrt_scaling` (a
+:class:`ScaledStep`: step size and warmup schedule for a batch size) and
+:func:`constant_decay_product` (the decoupled weight decay that goes with a decaying
+schedule) live here too.
 """
 
-from gradflow.stepsize.schedules.base import Schedule, as_steps
-from gradflow.stepsize.schedules.combinators import linear_warmup, scale, sequence
-from gradflow.stepsize.schedules.cosine import cosine, cosine_restarts
-from gradflow.stepsize.schedules.cycles import cyclic, one_cycle
-from gradflow.stepsize.schedules.decay import (
+from gradflow.schedules._base import Schedule, as_steps
+from gradflow.schedules._combinators import linear_warmup, scale, sequence
+from gradflow.schedules._cosine import cosine, cosine_restarts
+from gradflow.schedules._cycles import cyclic, one_cycle
+from gradflow.schedules._decay import (
     constant,
     exponential,
     inverse_time,
@@ -47,12 +52,20 @@ from gradflow.stepsize.schedules.decay import (
     polynomial,
     step_decay,
 )
-from gradflow.stepsize.schedules.warmup import inverse_sqrt, noam, warmup_cosine, wsd
+from gradflow.schedules._scaling import (
+    ScaledStep,
+    constant_decay_product,
+    linear_scaling,
+    sqrt_scaling,
+)
+from gradflow.schedules._warmup import inverse_sqrt, noam, warmup_cosine, wsd
 
 __all__ = [
+    "ScaledStep",
     "Schedule",
     "as_steps",
     "constant",
+    "constant_decay_product",
     "cosine",
     "cosine_restarts",
     "cyclic",
@@ -60,6 +73,7 @@ __all__ = [
     "inverse_sqrt",
     "inverse_time",
     "linear",
+    "linear_scaling",
     "linear_warmup",
     "multistep",
     "noam",
@@ -67,6 +81,7 @@ __all__ = [
     "polynomial",
     "scale",
     "sequence",
+    "sqrt_scaling",
     "step_decay",
     "warmup_cosine",
     "wsd",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.schedules.base import Schedule, _count, _fmt, _Raw, _shape, _values
+from gradflow.schedules._base import Schedule, _count, _fmt, _Raw, _shape, _values
 
 __all__ = ["linear_warmup", "scale", "sequence"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.schedules.base import Schedule, _count, _fmt, _shape, _values
+from gradflow.schedules._base import Schedule, _count, _fmt, _shape, _values
 
 __all__ = ["cosine", "cosine_restarts"]
 

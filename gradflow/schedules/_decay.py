@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.schedules.base import (
+from gradflow.schedules._base import (
     Schedule,
     _count,
     _fmt,

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.schedules.base import Schedule, _count, _fmt, _values
-from gradflow.stepsize.schedules.combinators import _check_schedule, linear_warmup
-from gradflow.stepsize.schedules.decay import constant
+from gradflow.schedules._base import Schedule, _count, _fmt, _values
+from gradflow.schedules._combinators import _check_schedule, linear_warmup
+from gradflow.schedules._decay import constant
 
 __all__ = ["ScaledStep", "constant_decay_product", "linear_scaling", "sqrt_scaling"]
 

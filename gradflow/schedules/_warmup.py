@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.stepsize.schedules.base import (
+from gradflow.schedules._base import (
     Schedule,
     _choice,
     _count,
@@ -20,8 +20,8 @@ from gradflow.stepsize.schedules.base import (
     _shape,
     _values,
 )
-from gradflow.stepsize.schedules.combinators import _LinearWarmup
-from gradflow.stepsize.schedules.cosine import _Cosine
+from gradflow.schedules._combinators import _LinearWarmup
+from gradflow.schedules._cosine import _Cosine
 
 __all__ = ["inverse_sqrt", "noam", "warmup_cosine", "wsd"]
 

@@ -1,8 +1,10 @@
-"""Linear stability of gradflow's methods (public name; see :mod:`gradflow.analysis.stability`)."""
+"""Linear stability of gradflow's methods: stability functions, limits and regions, bound
+verification, and the step-size diagnosis of a run (:func:`diagnose`, also
+``gradflow.diagnose``)."""
 
-from gradflow.analysis.bounds import BoundCheck, verify_bound
-from gradflow.analysis.diagnosis import Diagnosis, diagnose
-from gradflow.analysis.stability import (
+from gradflow.stability._bounds import BoundCheck, verify_bound
+from gradflow.stability._diagnosis import Diagnosis, diagnose
+from gradflow.stability._function import (
     StabilityRegion,
     amplification,
     critical_stepsize,

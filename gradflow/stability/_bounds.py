@@ -26,12 +26,12 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.analysis.stability import amplification, real_stability_limit
-from gradflow.curvature._checks import as_points, check_count, check_problem
-from gradflow.curvature.eigen import eigenvalues
-from gradflow.methods.base import Method
-from gradflow.problems.problem import Problem
-from gradflow.solve import solve
+from gradflow._checks import as_points, check_count, check_problem
+from gradflow._solve import solve
+from gradflow.curvature import eigenvalues
+from gradflow.methods import Method
+from gradflow.problems import Problem
+from gradflow.stability._function import amplification, real_stability_limit
 
 __all__ = ["BoundCheck", "verify_bound"]
 

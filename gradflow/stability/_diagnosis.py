@@ -33,11 +33,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow.analysis.stability import real_stability_limit
-from gradflow.curvature.eigen import eigenvalues
-from gradflow.methods.base import Method
-from gradflow.problems.problem import Problem
-from gradflow.trajectory import Trajectory
+from gradflow._trajectory import Trajectory
+from gradflow.curvature import eigenvalues
+from gradflow.methods import Method
+from gradflow.problems import Problem
+from gradflow.stability._function import real_stability_limit
 
 __all__ = ["ADVICE", "Diagnosis", "diagnose"]
 

@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.methods.base import Method
-from gradflow.problems.problem import Problem
+from gradflow.methods import Method
+from gradflow.problems import Problem
 
 __all__ = [
     "StabilityRegion",

@@ -1,7 +1,13 @@
-"""Step-size policies: constant steps, schedules and (later) adaptive rules."""
+"""Step-size policies: the protocol the driver talks to, constant and scheduled steps, and
+the learning-rate range test.
 
-from gradflow.stepsize.plateau import ReduceOnPlateau
-from gradflow.stepsize.policy import (
+Schedules live in :mod:`gradflow.schedules`, error-per-step controllers in
+:mod:`gradflow.controllers` and optimisation-side rules in :mod:`gradflow.rules`; all of
+them are :class:`StepSizePolicy` objects (or become one through :func:`as_policy`).
+"""
+
+from gradflow.stepsize._lr_find import LRFindResult, lr_find
+from gradflow.stepsize._policy import (
     ConstantStep,
     Observation,
     ScheduledStep,
@@ -12,10 +18,11 @@ from gradflow.stepsize.policy import (
 
 __all__ = [
     "ConstantStep",
+    "LRFindResult",
     "Observation",
-    "ReduceOnPlateau",
     "ScheduledStep",
     "StepSizePolicy",
     "Verdict",
     "as_policy",
+    "lr_find",
 ]

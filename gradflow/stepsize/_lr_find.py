@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.methods.base import Method
-from gradflow.methods.euler import Euler
-from gradflow.problems.problem import Problem
+from gradflow.methods import Euler, Method
+from gradflow.problems import Problem
 
 __all__ = ["LRFindResult", "lr_find"]
 

@@ -1,13 +1,13 @@
 """Butcher tableaux: one small module per method (coefficients, order, citation)."""
 
-from gradflow.methods.tableaux.bs32 import BS32
-from gradflow.methods.tableaux.dopri54 import DOPRI54
-from gradflow.methods.tableaux.euler import EULER
-from gradflow.methods.tableaux.heun import HEUN, HEUN_EULER
-from gradflow.methods.tableaux.midpoint import MIDPOINT
-from gradflow.methods.tableaux.ralston import RALSTON
-from gradflow.methods.tableaux.rk4 import RK4
-from gradflow.methods.tableaux.ssprk3 import SSPRK3
+from gradflow.methods._tableaux.bs32 import BS32
+from gradflow.methods._tableaux.dopri54 import DOPRI54
+from gradflow.methods._tableaux.euler import EULER
+from gradflow.methods._tableaux.heun import HEUN, HEUN_EULER
+from gradflow.methods._tableaux.midpoint import MIDPOINT
+from gradflow.methods._tableaux.ralston import RALSTON
+from gradflow.methods._tableaux.rk4 import RK4
+from gradflow.methods._tableaux.ssprk3 import SSPRK3
 
 #: Every shipped tableau by name.
 TABLEAUX = {

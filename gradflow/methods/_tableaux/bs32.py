@@ -1,6 +1,6 @@
 """Bogacki–Shampine 3(2): third order with an embedded second-order solution, FSAL."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 BS32 = ButcherTableau(
     A=[

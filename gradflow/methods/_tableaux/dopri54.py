@@ -1,6 +1,6 @@
 """Dormand–Prince 5(4): fifth order with an embedded fourth-order solution, FSAL."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 DOPRI54 = ButcherTableau(
     A=[

@@ -1,6 +1,6 @@
 """Explicit Euler as a one-stage tableau (order 1)."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 EULER = ButcherTableau(
     A=[[0]],

@@ -1,6 +1,6 @@
 """Heun's method (explicit trapezoidal rule), order 2, and its Heun–Euler 2(1) pair."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 _CITATION = (
     "K. Heun, 'Neue Methoden zur approximativen Integration der Differentialgleichungen "

@@ -1,6 +1,6 @@
 """The explicit midpoint rule (modified Euler), order 2."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 MIDPOINT = ButcherTableau(
     A=[[0, 0], ["1/2", 0]],

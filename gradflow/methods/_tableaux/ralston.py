@@ -1,6 +1,6 @@
 """Ralston's second-order method (minimum error bound among two-stage methods)."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 RALSTON = ButcherTableau(
     A=[[0, 0], ["2/3", 0]],

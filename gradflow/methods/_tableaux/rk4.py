@@ -1,6 +1,6 @@
 """The classical fourth-order Runge–Kutta method."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 RK4 = ButcherTableau(
     A=[[0, 0, 0, 0], ["1/2", 0, 0, 0], [0, "1/2", 0, 0], [0, 0, 1, 0]],

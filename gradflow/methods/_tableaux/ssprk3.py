@@ -1,6 +1,6 @@
 """The three-stage, third-order strong-stability-preserving method (SSP coefficient 1)."""
 
-from gradflow.methods.tableau import ButcherTableau
+from gradflow.methods._tableau import ButcherTableau
 
 SSPRK3 = ButcherTableau(
     A=[[0, 0, 0], [1, 0, 0], ["1/4", "1/4", 0]],
