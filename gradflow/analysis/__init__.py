@@ -7,12 +7,13 @@ from gradflow.analysis._adaptive_stability import (
     preconditioned_sharpness,
     track_preconditioned_sharpness,
 )
-from gradflow.analysis._convergence import fit_order
+from gradflow.analysis._convergence import OrderFit, fit_order
 from gradflow.analysis._noise import GradientNoise, gradient_noise, simple_noise_scale
 
 __all__ = [
     "AdaptiveSharpnessTracker",
     "GradientNoise",
+    "OrderFit",
     "adam_preconditioner",
     "adaptive_eos_threshold",
     "fit_order",

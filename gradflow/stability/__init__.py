@@ -3,7 +3,7 @@ verification, and the step-size diagnosis of a run (:func:`diagnose`, also
 ``gradflow.diagnose``)."""
 
 from gradflow.stability._bounds import BoundCheck, verify_bound
-from gradflow.stability._diagnosis import Diagnosis, diagnose
+from gradflow.stability._diagnosis import ADVICE, Diagnosis, diagnose
 from gradflow.stability._function import (
     StabilityRegion,
     amplification,
@@ -14,6 +14,7 @@ from gradflow.stability._function import (
 )
 
 __all__ = [
+    "ADVICE",
     "BoundCheck",
     "Diagnosis",
     "StabilityRegion",
