@@ -73,15 +73,14 @@ def public_names(module: types.ModuleType) -> list[str]:
 
 
 def is_gradflow_object(obj: object) -> bool:
-    """Classes and functions defined in gradflow, instances of gradflow classes, and
-    non-empty containers (compared by identity)."""
+    """Classes and functions (also wrapped ones) defined in gradflow, instances of gradflow
+    classes, and non-empty containers (compared by identity)."""
     if isinstance(obj, (types.ModuleType, *_SCALARS)):
         return False
-    if isinstance(obj, (type, types.FunctionType)):
-        return getattr(obj, "__module__", "").startswith("gradflow")
     if isinstance(obj, (dict, list, tuple, set, frozenset)):
         return len(obj) > 0
-    return type(obj).__module__.startswith("gradflow")
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    return isinstance(module, str) and module.startswith("gradflow")
 
 
 def public_paths() -> dict[int, list[str]]:
