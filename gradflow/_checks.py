@@ -1,4 +1,5 @@
-"""Argument checks shared by the curvature estimators (one place for the error messages)."""
+"""Argument checks shared by the curvature estimators and the stability bounds (one place
+for the error messages)."""
 
 from __future__ import annotations
 
