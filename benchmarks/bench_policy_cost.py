@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gradflow as gf  # noqa: E402
+import gradflow as gf
 
 
 def counting(problem):

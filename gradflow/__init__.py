@@ -20,12 +20,12 @@ from gradflow import (
     stability,
     stepsize,
 )
+from gradflow._solve import StepInfo, solve
+from gradflow._trajectory import Status, Trajectory
 from gradflow._version import __version__
-from gradflow.analysis.diagnosis import Diagnosis, diagnose
 from gradflow.problems import Problem
-from gradflow.solve import StepInfo, solve
-from gradflow.stepsize.lr_find import lr_find
-from gradflow.trajectory import Status, Trajectory
+from gradflow.stability import Diagnosis, diagnose
+from gradflow.stepsize import lr_find
 
 __all__ = [
     "Diagnosis",

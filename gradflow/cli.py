@@ -58,7 +58,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from gradflow.demo import run_demo
+    from gradflow._demo import run_demo
 
     studies = run_demo()
     # The demo checks its own claim: GD is first order once below the stability limit.

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems.problem import Problem
-from gradflow.trajectory import STATUS_DTYPE, Status, Trajectory
+from gradflow._trajectory import STATUS_DTYPE, Status, Trajectory
+from gradflow.problems import Problem
 
 __all__ = ["IMPLICIT_METHODS", "gradient_flow"]
 

@@ -9,8 +9,8 @@ import sympy as sp
 
 import gradflow as gf
 from gradflow.curvature import Box, lipschitz, local_lipschitz
-from gradflow.curvature.interval import enclose
-from gradflow.problems.muller_brown import (
+from gradflow.curvature._interval import enclose
+from gradflow.problems._muller_brown import (
     AMPLITUDES,
     CENTERS_X,
     CENTERS_Y,

@@ -10,7 +10,7 @@ import pytest
 
 import gradflow as gf
 from gradflow.curvature import eigenvalues, hvp, top_eigenvalue
-from gradflow.curvature.lanczos import RESTART_BASIS_SIZE, default_basis_size, kept_at_restart
+from gradflow.curvature._lanczos import RESTART_BASIS_SIZE, default_basis_size, kept_at_restart
 
 
 def matrix_with_spectrum(eigs, seed=0):

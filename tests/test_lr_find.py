@@ -99,7 +99,7 @@ def test_matches_the_reference_loop(problem, theta0):
 
 
 def test_valley_matches_fastai_on_awkward_curves():
-    from gradflow.stepsize.lr_find import _valley_index
+    from gradflow.stepsize._lr_find import _valley_index
 
     rng = np.random.default_rng(5)
     curves = [rng.normal(size=40).cumsum() for _ in range(30)]

@@ -118,7 +118,7 @@ def test_b_simple_matches_closed_form_on_least_squares():
 def test_noise_trace_sets_minibatch_variance(problem):
     """Var of a B-minibatch gradient (without replacement) = tr Σ (n - B)/(B (n - 1))."""
     theta, B, n = np.ones(5), 4, 30
-    sampler = gf.problems.minibatch.MinibatchSampler(problem, B, seed=0, n_elements=4000)
+    sampler = gf.problems.MinibatchSampler(problem, B, seed=0, n_elements=4000)
     g = sampler.view(0, np.arange(4000)).grad(np.broadcast_to(theta, (4000, 5)))
     var = np.sum(g.var(axis=0, ddof=1))
     trace = gf.analysis.gradient_noise(problem, theta).trace

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import gradflow as gf
-from gradflow.stepsize import Observation, ReduceOnPlateau
+from gradflow.rules import ReduceOnPlateau
+from gradflow.stepsize import Observation
 
 
 class TorchPlateau:
@@ -241,4 +242,4 @@ def test_bad_arguments(kwargs, name):
 def test_repr():
     policy = ReduceOnPlateau(0.1, patience=5)
     assert "patience=5" in repr(policy)
-    assert gf.stepsize.ReduceOnPlateau is ReduceOnPlateau
+    assert gf.rules.ReduceOnPlateau is ReduceOnPlateau

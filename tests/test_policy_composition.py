@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import gradflow as gf
-from gradflow.rules import AdGD, BarzilaiBorwein, LocalLipschitz, Polyak
-from gradflow.stepsize import Clip, Join, Product, ReduceOnPlateau, Verdict
+from gradflow.rules import AdGD, BarzilaiBorwein, LocalLipschitz, Polyak, ReduceOnPlateau
+from gradflow.stepsize import Clip, Join, Product, Verdict
 
 
 def _counting(problem):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.trajectory import STATUS_DTYPE, Status
+from gradflow._trajectory import STATUS_DTYPE, Status
 
 __all__ = ["Ledger"]
 

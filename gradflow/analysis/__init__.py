@@ -1,18 +1,19 @@
 """Analysis of runs: convergence orders, gradient noise, adaptive-method stability."""
 
-from gradflow.analysis.adaptive_stability import (
+from gradflow.analysis._adaptive_stability import (
     AdaptiveSharpnessTracker,
     adam_preconditioner,
     adaptive_eos_threshold,
     preconditioned_sharpness,
     track_preconditioned_sharpness,
 )
-from gradflow.analysis.convergence import fit_order
-from gradflow.analysis.noise import GradientNoise, gradient_noise, simple_noise_scale
+from gradflow.analysis._convergence import OrderFit, fit_order
+from gradflow.analysis._noise import GradientNoise, gradient_noise, simple_noise_scale
 
 __all__ = [
     "AdaptiveSharpnessTracker",
     "GradientNoise",
+    "OrderFit",
     "adam_preconditioner",
     "adaptive_eos_threshold",
     "fit_order",

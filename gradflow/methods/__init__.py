@@ -1,6 +1,6 @@
 """Integrators: each optimiser is a discretisation of a known ODE."""
 
-from gradflow.methods.adaptive import (
+from gradflow.methods._adaptive import (
     AdaGrad,
     AdaGradState,
     Adam,
@@ -9,12 +9,12 @@ from gradflow.methods.adaptive import (
     RMSProp,
     RMSPropState,
 )
-from gradflow.methods.base import Method, StepResult
-from gradflow.methods.clipped import Clipped, clip_gradient
-from gradflow.methods.euler import Euler, EulerState
-from gradflow.methods.implicit import ImplicitEuler, ImplicitEulerState
-from gradflow.methods.lion import Lion, LionState
-from gradflow.methods.momentum import (
+from gradflow.methods._base import Method, StepResult
+from gradflow.methods._clipped import Clipped, clip_gradient
+from gradflow.methods._euler import Euler, EulerState
+from gradflow.methods._implicit import ImplicitEuler, ImplicitEulerState
+from gradflow.methods._lion import Lion, LionState
+from gradflow.methods._momentum import (
     HeavyBall,
     HeavyBallState,
     Nesterov,
@@ -22,10 +22,10 @@ from gradflow.methods.momentum import (
     NesterovAGDState,
     NesterovState,
 )
-from gradflow.methods.runge_kutta import RungeKutta, RungeKuttaState
-from gradflow.methods.sgd import SGD, SGDState
-from gradflow.methods.tableau import ButcherTableau
-from gradflow.methods.tableaux import (
+from gradflow.methods._runge_kutta import RungeKutta, RungeKuttaState
+from gradflow.methods._sgd import SGD, SGDState
+from gradflow.methods._tableau import ButcherTableau
+from gradflow.methods._tableaux import (
     BS32,
     DOPRI54,
     EULER,

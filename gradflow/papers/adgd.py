@@ -11,7 +11,7 @@ model), minimised from ``θ0 = 0`` by
 
 ``f*`` comes from scipy L-BFGS-B run to ``‖∇f‖ ≈ 1e-9``.  The cost of a run is its
 oracle calls: gradient evaluations counted by :func:`gradflow.solve` (``n_grad``; AdGD's
-driver counts two a step, see :mod:`gradflow.stepsize.rules`) plus, for Armijo, one loss
+driver counts two a step, see :mod:`gradflow.rules`) plus, for Armijo, one loss
 evaluation per trial step.  Check: AdGD reaches the relative suboptimality
 ``(f - f*)/(f(θ0) - f*) ≤ EPS`` with at most ``FACTOR`` times the oracle calls of the
 cheaper of the two baselines (competitive), and its loss is not monotone (no descent).
@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from gradflow.papers._result import PaperResult, new_figure, paper_dir, save_figure, write_json
+
+__all__ = ["CLAIM", "NAME", "data", "run"]
 
 NAME = "adgd"
 CLAIM = (

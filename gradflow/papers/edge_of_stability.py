@@ -30,6 +30,8 @@ import numpy as np
 
 from gradflow.papers._result import PaperResult, new_figure, paper_dir, save_figure, write_json
 
+__all__ = ["CLAIM", "NAME", "run"]
+
 NAME = "edge_of_stability"
 CLAIM = (
     "Full-batch GD on a tanh network sharpens progressively until λmax ≈ 2/h, then hovers "

@@ -21,6 +21,8 @@ import numpy as np
 
 from gradflow.papers._result import PaperResult, new_figure, paper_dir, save_figure, write_json
 
+__all__ = ["CLAIM", "NAME", "run"]
+
 NAME = "implicit_regularization"
 CLAIM = (
     "GD with step h stays O(h²) close to the modified flow of L + (h/4)‖∇L‖² but only O(h) "
@@ -39,7 +41,7 @@ SEED = 0
 def run(out_dir: str | Path, quick: bool = False) -> PaperResult:
     """Run the reproduction, check the claim, write figures and numbers to ``out_dir/NAME``."""
     import gradflow as gf
-    from gradflow.analysis.convergence import fit_order
+    from gradflow.analysis import fit_order
 
     start = time.perf_counter()
     result = PaperResult(NAME, CLAIM, quick=quick)

@@ -38,6 +38,19 @@ from scipy.integrate import solve_ivp
 import gradflow as gf
 from gradflow.papers._result import PaperResult, new_figure, paper_dir, save_figure, write_json
 
+__all__ = [
+    "CLAIM",
+    "NAME",
+    "Branch",
+    "arc_length_problem",
+    "connections",
+    "reference",
+    "refine_paths",
+    "run",
+    "sizes",
+    "starts",
+]
+
 NAME = "reaction_path"
 CLAIM = (
     "Richardson extrapolation of Euler runs refines the Müller–Brown steepest-descent paths, "

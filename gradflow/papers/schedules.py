@@ -33,6 +33,8 @@ import numpy as np
 
 from gradflow.papers._result import PaperResult, new_figure, paper_dir, save_figure, write_json
 
+__all__ = ["CLAIM", "NAME", "landscape", "run"]
+
 NAME = "schedules"
 CLAIM = (
     "Large steps explore, annealed steps exploit: SGDR warm restarts (and one-cycle) end in the "

@@ -22,6 +22,8 @@ import numpy as np
 
 from gradflow.papers._result import PaperResult, new_figure, paper_dir, save_figure, write_json
 
+__all__ = ["CLAIM", "NAME", "method_by_name", "run", "start_near_minimum"]
+
 NAME = "stability_bounds"
 CLAIM = (
     "The linear-stability step h* = β/λmax(θ*) (β = 2 for GD; its analogue for RK4, heavy "

@@ -5,15 +5,15 @@ For paper figures wrap them in ``with gradflow.plot.style():`` and write them wi
 :func:`save` (PDF and PNG).
 """
 
-from gradflow.plot.convergence import convergence
-from gradflow.plot.curves import loss_curves, stepsizes
-from gradflow.plot.schedules import schedules
-from gradflow.plot.sharpness import sharpness
-from gradflow.plot.spectral import spectral_density
-from gradflow.plot.stability import stability_region
-from gradflow.plot.style import OKABE_ITO, save, style
-from gradflow.plot.trajectories import trajectories
-from gradflow.plot.work_precision import work_precision
+from gradflow.plot._convergence import convergence
+from gradflow.plot._curves import loss_curves, stepsizes
+from gradflow.plot._schedules import schedules
+from gradflow.plot._sharpness import sharpness
+from gradflow.plot._spectral import spectral_density
+from gradflow.plot._stability import stability_region
+from gradflow.plot._style import OKABE_ITO, save, style
+from gradflow.plot._trajectories import trajectories
+from gradflow.plot._work_precision import work_precision
 
 __all__ = [
     "OKABE_ITO",

@@ -7,15 +7,20 @@ no data (the CLI lists it); the random quadratic is seeded so the entry is repro
 from collections.abc import Callable
 from functools import partial
 
-from gradflow.problems import minibatch
-from gradflow.problems.classic import beale, himmelblau
-from gradflow.problems.muller_brown import muller_brown
-from gradflow.problems.networks import mlp_regression, scalar_net
-from gradflow.problems.problem import Problem, central_difference_hvp
-from gradflow.problems.quadratic import quadratic
-from gradflow.problems.regression import least_squares, logistic_regression
-from gradflow.problems.rosenbrock import rosenbrock
-from gradflow.problems.symbolic import from_sympy
+from gradflow.problems._classic import beale, himmelblau
+from gradflow.problems._minibatch import MinibatchSampler, check_finite_sum
+from gradflow.problems._muller_brown import MullerBrownProblem, muller_brown
+from gradflow.problems._networks import MLPRegressionProblem, mlp_regression, scalar_net
+from gradflow.problems._problem import Problem, as_batch, central_difference_hvp
+from gradflow.problems._quadratic import QuadraticProblem, quadratic
+from gradflow.problems._regression import (
+    LeastSquaresProblem,
+    LogisticRegressionProblem,
+    least_squares,
+    logistic_regression,
+)
+from gradflow.problems._rosenbrock import RosenbrockProblem, rosenbrock
+from gradflow.problems._symbolic import from_sympy
 
 #: Name -> zero-argument factory of the zoo problems that need no data.
 ZOO: dict[str, Callable[[], Problem]] = {
@@ -30,14 +35,22 @@ ZOO: dict[str, Callable[[], Problem]] = {
 
 __all__ = [
     "ZOO",
+    "LeastSquaresProblem",
+    "LogisticRegressionProblem",
+    "MLPRegressionProblem",
+    "MinibatchSampler",
+    "MullerBrownProblem",
     "Problem",
+    "QuadraticProblem",
+    "RosenbrockProblem",
+    "as_batch",
     "beale",
     "central_difference_hvp",
+    "check_finite_sum",
     "from_sympy",
     "himmelblau",
     "least_squares",
     "logistic_regression",
-    "minibatch",
     "mlp_regression",
     "muller_brown",
     "quadratic",

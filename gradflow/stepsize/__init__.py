@@ -1,12 +1,15 @@
-"""Step-size policies: the protocol, constant and scheduled steps, and their composition.
+"""Step-size policies: the protocol the driver talks to, constant and scheduled steps,
+their composition, and the learning-rate range test.
 
-Schedules live in :mod:`gradflow.schedules`, error controllers in
-:mod:`gradflow.controllers`, optimisation rules in :mod:`gradflow.rules`.
+Schedules live in :mod:`gradflow.schedules`, error-per-step controllers in
+:mod:`gradflow.controllers` and optimisation-side rules in :mod:`gradflow.rules`; all of
+them are :class:`StepSizePolicy` objects (or become one through :func:`as_policy`), and
+any of them compose with :class:`Product`, :class:`Join` and :class:`Clip`.
 """
 
-from gradflow.stepsize.compose import Clip, Join, Product
-from gradflow.stepsize.plateau import ReduceOnPlateau
-from gradflow.stepsize.policy import (
+from gradflow.stepsize._compose import Clip, Join, Product
+from gradflow.stepsize._lr_find import LRFindResult, RangeTest, lr_find
+from gradflow.stepsize._policy import (
     ConstantStep,
     Observation,
     ScheduledStep,
@@ -19,11 +22,13 @@ __all__ = [
     "Clip",
     "ConstantStep",
     "Join",
+    "LRFindResult",
     "Observation",
     "Product",
-    "ReduceOnPlateau",
+    "RangeTest",
     "ScheduledStep",
     "StepSizePolicy",
     "Verdict",
     "as_policy",
+    "lr_find",
 ]

@@ -1,0 +1,591 @@
+"""The one driver loop: :func:`solve` runs any method with any step-size policy.
+
+The batch is flattened to ``B`` rows on entry and restored on exit.  Elements that stop
+(finish, diverge, hit a limit) are dropped from the working arrays, so the rest go on
+at full speed and each element's arithmetic is exactly what it would be alone.  Under
+a constant step the loop does no per-element Python work and no per-step work
+proportional to the batch beyond the method's step and one sum (the divergence check).
+
+The loop (:func:`_integrate`) reads: propose → land → step → update the policy → merge
+rejected rows → check → advance → record → callback.  Its collaborators live in
+:mod:`gradflow._driver`: the active rows and their compaction, the counting view of
+the problem, the clock, the recorders and the divergence guard.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gradflow._driver.clock import Clock
+from gradflow._driver.counting import CountingProblem, GradientCounter
+from gradflow._driver.guard import DivergenceGuard
+from gradflow._driver.ledger import Ledger
+from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
+from gradflow._driver.rows import ActiveRows, compact
+from gradflow._trajectory import Status, Trajectory
+from gradflow._validation import check_step_count
+from gradflow.methods import Euler, Method
+from gradflow.problems import MinibatchSampler, Problem
+from gradflow.stepsize import Observation, StepSizePolicy, Verdict, as_policy
+
+__all__ = ["StepInfo", "solve"]
+
+#: Loss evaluation of the saved states is done in chunks of about this many numbers.
+LOSS_CHUNK = 1 << 20
+
+_SAVE_MODES = ("all", "final")
+
+
+class StepInfo(NamedTuple):
+    """What a ``callback`` receives after the initial state and after every step.
+
+    Attributes
+    ----------
+    k : int
+        Number of steps taken by the active elements.
+    t : ndarray, shape batch
+        Current time of every element (stopped ones keep their final time).
+    theta : ndarray, shape (*batch, d)
+        Current state of every element (a read-only view; copy to keep it).
+    active : ndarray of bool, shape batch
+        Elements still advancing.
+    """
+
+    k: int
+    t: np.ndarray
+    theta: np.ndarray
+    active: np.ndarray
+
+
+# ---------------------------------------------------------------------------------------
+# argument checking
+# ---------------------------------------------------------------------------------------
+def _check_theta0(theta0: ArrayLike, dim: int) -> np.ndarray:
+    try:
+        arr = np.asarray(theta0)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"theta0 must be an array of shape (*batch, {dim}): {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"theta0 must hold real numbers, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.float16:
+        arr = arr.astype(np.float64)
+    if arr.ndim == 0 or arr.shape[-1] != dim:
+        raise ValueError(
+            f"theta0 must have shape (*batch, {dim}) for a problem of dim {dim}, got {arr.shape}"
+        )
+    if arr.size == 0:
+        raise ValueError(f"theta0 must not be an empty batch, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("theta0 must be finite; it contains NaN or inf")
+    return arr
+
+
+def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:
+    if (steps is None) == (t_final is None):
+        raise ValueError(
+            "give exactly one of steps (a number of steps) or t_final (an end time); "
+            f"got steps={steps!r}, t_final={t_final!r}"
+        )
+    if steps is not None:
+        return check_step_count(steps, "steps", 0), None
+    try:
+        t_end = float(t_final)
+    except (TypeError, ValueError):
+        raise ValueError(f"t_final must be a positive finite number, got {t_final!r}") from None
+    if not (math.isfinite(t_end) and t_end > 0):
+        raise ValueError(f"t_final must be a positive finite number, got {t_final!r}")
+    return None, t_end
+
+
+def _check_save(
+    save_every: Any, save_at: Any, save: Any, t_final: float | None
+) -> tuple[str, int, np.ndarray | None]:
+    given = [
+        n
+        for n, v in (("save_every", save_every), ("save_at", save_at), ("save", save))
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise ValueError(f"give at most one of save_every, save_at, save; got {given}")
+    if save is not None:
+        if save not in _SAVE_MODES:
+            raise ValueError(f"save must be one of {_SAVE_MODES}, got {save!r}")
+        return ("final", 0, None) if save == "final" else ("every", 1, None)
+    if save_at is not None:
+        if t_final is None:
+            raise ValueError("save_at needs t_final: save times are times, not step counts")
+        ts = np.asarray(save_at, dtype=float)
+        if ts.ndim != 1 or ts.size == 0:
+            raise ValueError(f"save_at must be a non-empty 1-D array of times, got {ts.shape}")
+        if not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
+            raise ValueError("save_at must be finite and strictly increasing")
+        if ts[0] < 0 or ts[-1] > t_final:
+            raise ValueError(f"save_at must lie in [0, t_final={t_final}], got [{ts[0]}, {ts[-1]}]")
+        return "at", 0, ts
+    every = 1 if save_every is None else check_step_count(save_every, "save_every", 1)
+    return "every", every, None
+
+
+def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
+    n, B, d = theta.shape
+    loss = np.empty((n, B), dtype=theta.dtype)
+    rows = max(1, LOSS_CHUNK // max(1, B * d))
+    for start in range(0, n, rows):
+        block = theta[start : start + rows]
+        loss[start : start + rows] = problem.loss(block)
+    return loss
+
+
+def _merge(accepted: np.ndarray | None, new: Any, old: Any) -> Any:
+    """Field by field: the new state where accepted, else the old one."""
+    if accepted is None or accepted.all():
+        return new
+    fields = []
+    for n, o in zip(new, old, strict=True):
+        mask = accepted.reshape(accepted.shape + (1,) * (np.ndim(n) - 1))
+        fields.append(np.where(mask, n, o))
+    return type(new)(*fields)
+
+
+# ---------------------------------------------------------------------------------------
+# the driver
+# ---------------------------------------------------------------------------------------
+def solve(
+    problem: Problem,
+    theta0: ArrayLike,
+    method: Method | None = None,
+    stepsize: Any = None,
+    *,
+    steps: int | None = None,
+    t_final: float | None = None,
+    save_every: int | None = None,
+    save_at: ArrayLike | None = None,
+    save: str | None = None,
+    max_steps: int | None = None,
+    callback: Callable[[StepInfo], bool | None] | None = None,
+    divergence_norm: float | None = None,
+    batch_size: int | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> Trajectory:
+    r"""Integrate the gradient flow of ``problem`` from a batch of starts.
+
+    Runs ``method`` (default :class:`~gradflow.methods.Euler`, i.e. gradient descent)
+    with ``stepsize`` from every row of ``theta0`` at once, either for ``steps`` steps
+    or up to time ``t_final``, and returns the saved states as a :class:`Trajectory`.
+
+    Parameters
+    ----------
+    problem : Problem
+        The loss landscape.
+    theta0 : array_like, shape (*batch, d)
+        Initial states; every leading axis is a batch axis.  Integer input becomes
+        float64; float32 stays float32.
+    method : Method, optional
+        The integrator (default ``Euler()``).
+    stepsize : float, array_like, callable or StepSizePolicy
+        A positive step size; an array broadcastable to the batch shape (one step size
+        per element: ``theta0`` of shape ``(n_h, n_ic, d)`` with ``hs[:, None]`` sweeps
+        step sizes × starts in one call); a schedule ``k -> h_k`` of the 0-based step
+        index; or a :class:`~gradflow.stepsize.StepSizePolicy` — e.g. an error
+        controller (:mod:`gradflow.controllers`) or a rule (:mod:`gradflow.rules`).
+        Under an adaptive policy each element keeps its own ``t`` and ``h``, rejected
+        elements retry from their old state, and ``steps``, ``save_every`` and
+        ``max_steps`` count driver iterations (accepted + rejected attempts); a column
+        saved after a rejected attempt repeats the element's state.
+    steps : int, optional
+        Number of steps (exactly one of ``steps`` and ``t_final``).
+    t_final : float, optional
+        End time.  Each element steps until its own time reaches ``t_final``; a last
+        step that would overshoot is shortened to end exactly there (a step ending
+        within rounding of ``t_final`` is kept as is, so ``t_final = N h`` equals
+        ``steps = N``).
+    save_every : int, optional
+        Save every ``save_every``-th step (and always the last state).  The default
+        when no save option is given is ``save_every=1``.
+    save_at : array_like, optional
+        Increasing times in ``[0, t_final]`` to save at (needs ``t_final``).  Steps are
+        shortened to land exactly on them (no interpolation), which changes the step
+        sequence only where a save time is not a multiple of the step.
+    save : {"all", "final"}, optional
+        ``"final"`` keeps only the last state, ``"all"`` every step.
+    max_steps : int, optional
+        Cap on the steps of each element in a ``t_final`` run; elements that hit it stop
+        with status ``"max_steps"``.
+    callback : callable, optional
+        ``callback(info: StepInfo)`` after the initial state and after every step;
+        returning ``True`` stops the run (active elements get status ``"stopped"``).
+    divergence_norm : float, optional
+        An element diverges when ``‖θ‖₂`` exceeds this.  By default it diverges when an
+        entry of ``θ`` becomes non-finite (overflow or NaN).
+    batch_size : int, optional
+        Minibatch size ``B`` in ``[1, n_samples]`` for a finite-sum problem (one with
+        ``per_example_grad``): every gradient the method evaluates in step ``k`` is the
+        mean of ``B`` per-example gradients drawn without replacement, independently for
+        every trajectory, as a pure function of ``(seed, k, element)`` (see
+        :class:`gradflow.problems.MinibatchSampler`).  The method is unchanged — it is handed a
+        minibatch view of the problem each step.  Saved losses, and the observations of
+        step-size policies, use the full problem.  Default: full-batch gradients.
+    seed : int or numpy.random.Generator, optional
+        Seed of the minibatches (only with ``batch_size``); same seed, same bits.
+
+    Returns
+    -------
+    Trajectory
+        Saved ``t``, ``theta``, ``loss``, ``h`` and ``step`` of shape ``(n_saved, *batch,
+        ...)``, and per element ``status``, ``n_grad``, ``n_steps`` and ``n_rejected``.
+
+    Raises
+    ------
+    TypeError
+        If ``problem``, ``method``, ``stepsize`` or ``callback`` has the wrong type.
+    ValueError
+        If ``theta0`` has the wrong shape, is empty or non-finite; if a step size is not
+        positive or does not broadcast to the batch; if not exactly one of ``steps``
+        and ``t_final`` is given; if the save options are unknown or conflicting; if
+        ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is given without it.
+        (``TypeError`` if ``batch_size`` is given for a problem without per-example
+        gradients.)
+
+    Notes
+    -----
+    Failure is data: an element whose state turns non-finite (or leaves the ball
+    ``‖θ‖₂ <= divergence_norm``) is marked ``"diverged"`` at that step and keeps its last
+    state inside; the others are untouched, bit for bit.  No numpy floating-point
+    warning reaches the caller.  Memory is O(saved points × batch × d).
+
+    References
+    ----------
+    E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I*,
+    2nd ed., Springer, 1993, §II.4 (step-size bookkeeping of a one-step integrator).
+
+    Examples
+    --------
+    Gradient descent on a quadratic over three step sizes × two starts:
+
+    >>> import numpy as np
+    >>> import gradflow as gf
+    >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
+    >>> hs = np.array([0.05, 0.19, 0.21])             # 2/λmax = 0.2
+    >>> theta0 = np.ones((3, 2, 2))
+    >>> traj = gf.solve(p, theta0, stepsize=hs[:, None], steps=10_000, save="final")
+    >>> traj.status[:, 0].tolist()
+    ['ok', 'ok', 'diverged']
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a gradflow Problem, got {type(problem).__name__}")
+    method = Euler() if method is None else method
+    if not isinstance(method, Method):
+        raise TypeError(f"method must be a gradflow Method, got {type(method).__name__}")
+    if stepsize is None:
+        raise TypeError("stepsize is required: a positive float, array, schedule or policy")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    arr = _check_theta0(theta0, problem.dim)
+    horizon = _check_horizon(steps, t_final)
+    save_mode = _check_save(save_every, save_at, save, horizon[1])
+    cap = None if max_steps is None else check_step_count(max_steps, "max_steps", 1)
+    if divergence_norm is not None:
+        divergence_norm = float(divergence_norm)
+        if not divergence_norm > 0:
+            raise ValueError(f"divergence_norm must be > 0, got {divergence_norm}")
+    policy = as_policy(stepsize)
+    sampler = None
+    if batch_size is not None:
+        n_elements = int(np.prod(arr.shape[:-1], dtype=np.int64))
+        sampler = MinibatchSampler(problem, batch_size, seed, n_elements)
+    elif seed is not None:
+        raise ValueError("seed seeds the minibatches: give batch_size with it")
+    with np.errstate(all="ignore"):
+        run = _Run(
+            problem,
+            arr,
+            method,
+            policy,
+            horizon,
+            save_mode,
+            cap,
+            callback,
+            divergence_norm,
+            sampler,
+        )
+        _integrate(run)
+        return run.result()
+
+
+def _integrate(run: _Run) -> None:
+    """The loop: propose → land → step → update → merge → check → advance → record."""
+    stopped = run.notify()
+    while run.rows.size and not stopped and not run.at_horizon():
+        k = run.k
+        h_nominal = run.propose()
+        h, land = run.clock.land(h_nominal, k)
+        result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
+        verdict = run.update_policy(result, h)
+        new_state = _merge(verdict.accepted, result.state, run.state)
+        landed = run.clock.advance(k, h_nominal, h, verdict.accepted, land)
+        # Masks over today's rows become element ids: the check may drop rows first.
+        too_small, ended = verdict.too_small, verdict.stop
+        if landed is not None or too_small is not None or ended is not None:
+            landed, too_small, ended = run.ids(landed), run.ids(too_small), run.ids(ended)
+        run.advance(verdict.accepted)
+        run.guard.record(h, h_nominal, run.clock.state)
+        run.check(new_state, result.failed, force=land is not None or _stops(verdict))
+        run.stop_ids(too_small, Status.STEP_TOO_SMALL)
+        run.stop_ids(ended, Status.STOPPED)
+        run.land(landed)
+        run.recorder.after_step(run)
+        stopped = run.notify()
+    run.finish(stopped)
+
+
+def _stops(verdict: Verdict) -> bool:
+    return verdict.too_small is not None or verdict.stop is not None
+
+
+def _recorder(
+    save_mode: tuple, steps: int | None, stops: Any, B: int, d: int, dtype: Any
+) -> Recorder:
+    mode, every, times = save_mode
+    if mode == "final":
+        return Final(B, d, dtype)
+    if mode == "at":
+        return AtTimes(times, stops, B, d, dtype)
+    return Every(every, steps, B, d, dtype)
+
+
+class _Run:
+    """The state of one :func:`solve` call: the method and policy states and the
+    collaborators that keep the rows, times, counts, saves and checks."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        arr: np.ndarray,
+        method: Method,
+        policy: StepSizePolicy,
+        horizon: tuple[int | None, float | None],
+        save_mode: tuple,
+        cap: int | None,
+        callback: Callable[[StepInfo], bool | None] | None,
+        divergence_norm: float | None,
+        sampler: MinibatchSampler | None,
+    ) -> None:
+        self.problem, self.method, self.policy, self.sampler = problem, method, policy, sampler
+        self.batch_shape, self.d, dtype = arr.shape[:-1], arr.shape[-1], arr.dtype
+        B = int(np.prod(self.batch_shape, dtype=np.int64))
+        theta0 = np.array(arr.reshape(B, self.d), dtype=dtype, copy=True)
+        self.steps, t_end = horizon
+        self.cap, self.callback = cap, callback
+        self.rows = ActiveRows(B)
+        self.counter = GradientCounter(B)
+        self.view = CountingProblem(problem, self.rows, self.counter)
+        self.ledger = Ledger(theta0)
+        self.rejected: np.ndarray | None = None  # per active row, once a step is rejected
+        self.k = 0
+        stops = None
+        if t_end is not None:
+            extra = save_mode[2] if save_mode[0] == "at" else np.empty(0)
+            stops = np.unique(np.append(extra, t_end))
+        self.clock = Clock(B, stops, float(np.finfo(dtype).eps), dtype)
+        self.recorder = _recorder(save_mode, self.steps, stops, B, self.d, dtype)
+        self.state = method.init(self.view, theta0)
+        self.pstate = policy.init(self.view, theta0, self.batch_shape, method)
+        self.h_nominal = self._proposal(0)
+        self.clock.start(self.h_nominal)
+        sparse = callback is None and not method.checks_every_step
+        self.guard = DivergenceGuard(divergence_norm, sparse)
+        self.guard.snapshot(0, self.state, self.clock.state, self.counter.uniform)
+        self.recorder.begin(self)
+
+    # -- what the loop asks ------------------------------------------------------------
+    def at_horizon(self) -> bool:
+        return self.k == self.steps or self.k == self.cap
+
+    def _proposal(self, k: int) -> np.ndarray:
+        return self.policy.propose(self.pstate, k).astype(self.ledger.h.dtype, copy=False)
+
+    def propose(self) -> np.ndarray:
+        if self.k > 0:
+            self.h_nominal = self._proposal(self.k)
+        return self.h_nominal
+
+    def row_h(self) -> np.ndarray:
+        """Nominal step sizes of the active rows, shape ``(rows,)``."""
+        return np.broadcast_to(self.h_nominal, (self.rows.size,))
+
+    def row_steps(self) -> Any:
+        """Accepted steps of the active rows (an int while none was rejected)."""
+        return self.k if self.rejected is None else self.k - self.rejected
+
+    @staticmethod
+    def for_method(h: np.ndarray) -> np.ndarray:
+        """``h`` as the method takes it: ``(rows, 1)`` or ``(1,)``."""
+        return h[:, None] if h.shape[0] > 1 else h
+
+    def step_problem(self, k: int, rows: np.ndarray | None = None) -> Any:
+        """The problem step ``k`` hands the method (for the active rows ``rows``): the
+        counting view, or that of the minibatch view of step ``k``."""
+        if self.sampler is None:
+            return self.view if rows is None else self.problem
+        ids = self.rows.index if rows is None else self.rows.index[rows]
+        minibatch = self.sampler.view(k, ids)
+        return (
+            minibatch if rows is not None else CountingProblem(minibatch, self.rows, self.counter)
+        )
+
+    def update_policy(self, result: Any, h: np.ndarray) -> Verdict:
+        obs = Observation(
+            self.k + 1,
+            result.state[0],
+            theta_old=self.state[0],
+            error=result.error,
+            h=h,
+            problem=self.view,
+            method_state=result.state,
+        )
+        self.pstate, verdict = self.policy.update(self.pstate, obs)
+        return verdict
+
+    def advance(self, accepted: np.ndarray | None) -> None:
+        if accepted is not None and not accepted.all():
+            if self.rejected is None:
+                self.rejected = np.zeros(self.rows.size, dtype=np.int64)
+            self.rejected = self.rejected + ~accepted
+        self.k += 1
+
+    # -- checks and stops --------------------------------------------------------------
+    def check(self, new_state: Any, failed: np.ndarray | None, force: bool) -> None:
+        """Adopt ``new_state``, stopping diverged or failed rows where a check is due."""
+        self.state = new_state
+        due = (
+            force
+            or failed is not None
+            or self.guard.due(self.k)
+            or self.k == self.steps
+            or self.k == self.cap
+            or self.rejected is not None
+            or self.recorder.writes_at(self.k)
+        )
+        if not due:
+            return
+        bad = self.guard.bad_rows(new_state[0])
+        if failed is not None and failed.any():
+            bad = failed if bad is None else bad | failed
+        if bad is not None:
+            self._stop_failed(bad)
+        self.guard.snapshot(self.k, self.state, self.clock.state, self.counter.uniform)
+
+    def _stop_failed(self, bad: np.ndarray) -> None:
+        failure = self.guard.replay(bad, self.method, self.step_problem)
+        steps = failure.step
+        rejected = 0
+        if self.rejected is not None:
+            # (Rows with rejections are checked every step: the failing step is the last.)
+            rejected = self.rejected[bad]
+            steps = steps - rejected
+        status = np.where(failure.failed, Status.FAILED.value, Status.DIVERGED.value)
+        ids = self.rows.index[bad]
+        self.counter.settle(ids, failure.grads)
+        self.ledger.close(ids, status, steps, rejected, failure.t, failure.theta, failure.h)
+        self.recorder.closed(ids, failure.t, failure.theta, failure.h, steps)
+        self._drop(bad)
+
+    def ids(self, rows: np.ndarray | None) -> np.ndarray | None:
+        """Element ids of the active rows ``rows`` (a mask), or None for none."""
+        return None if rows is None or not rows.any() else self.rows.index[rows]
+
+    def stop_ids(self, ids: np.ndarray | None, status: Status) -> None:
+        """Stop the elements ``ids`` that are still active, as they are now."""
+        if ids is not None:
+            self.stop_rows(self.rows.mask_of(ids), status)
+
+    def stop_rows(self, rows: np.ndarray | None, status: Status) -> None:
+        """Stop the active rows ``rows`` (a mask, or None for none) as they are now."""
+        if rows is None or not rows.any():
+            return
+        ids = self.rows.index[rows]
+        steps = self.row_steps()
+        steps = steps if np.ndim(steps) == 0 else steps[rows]
+        rejected = 0 if self.rejected is None else self.rejected[rows]
+        t, theta, h = self.clock.now(self.k)[rows], self.state[0][rows], self.row_h()[rows]
+        self.counter.settle(ids)
+        self.ledger.close(ids, status, steps, rejected, t, theta, h)
+        self.recorder.closed(ids, t, theta, h, steps)
+        self._drop(rows)
+
+    def _drop(self, rows: np.ndarray) -> None:
+        keep = self.rows.drop(rows)
+        self.state = compact(self.state, keep)
+        self.pstate = compact(self.pstate, keep)
+        if self.h_nominal.shape[0] > 1:
+            self.h_nominal = self.h_nominal[keep]
+        self.clock.compact(keep)
+        if self.rejected is not None:
+            self.rejected = self.rejected[keep]
+        self.guard.snapshot(self.k, self.state, self.clock.state, self.counter.uniform)
+
+    def land(self, ids: np.ndarray | None) -> None:
+        """Elements ``ids`` landed on a stop: saved at a save time, finished at t_final."""
+        if ids is None:
+            return
+        landed = self.rows.mask_of(ids)
+        if not landed.any():
+            return
+        self.recorder.landed(self, landed)
+        self.stop_rows(self.clock.passed(landed), Status.OK)
+
+    def notify(self) -> bool:
+        if self.callback is None:
+            return False
+        ledger = self.ledger
+        theta, t = ledger.theta.copy(), ledger.t.copy()
+        active = np.zeros(theta.shape[0], dtype=bool)
+        if self.rows.size:
+            theta[self.rows.index] = self.state[0]
+            t[self.rows.index] = self.clock.now(self.k)
+            active[self.rows.index] = True
+        theta.flags.writeable = False
+        info = StepInfo(
+            self.k,
+            t.reshape(self.batch_shape),
+            theta.reshape(*self.batch_shape, self.d),
+            active.reshape(self.batch_shape),
+        )
+        return bool(self.callback(info))
+
+    def finish(self, stopped: bool) -> None:
+        """Elements still active: finished (steps reached), capped or stopped."""
+        if self.rows.size:
+            if stopped:
+                reason = Status.STOPPED
+            elif self.steps is not None:
+                reason = Status.OK
+            else:
+                reason = Status.MAX_STEPS
+            self.stop_rows(np.ones(self.rows.size, dtype=bool), reason)
+        self.recorder.finish(self)
+
+    def result(self) -> Trajectory:
+        t, theta, h, step = self.recorder.columns.trimmed()
+        loss = _evaluate_loss(self.problem, theta)
+        shape, n, ledger = self.batch_shape, t.shape[0], self.ledger
+        return Trajectory(
+            t=t.reshape(n, *shape),
+            theta=theta.reshape(n, *shape, self.d),
+            loss=loss.reshape(n, *shape),
+            h=h.reshape(n, *shape),
+            step=step.reshape(n, *shape),
+            status=ledger.status.reshape(shape),
+            n_grad=self.counter.totals.reshape(shape),
+            n_steps=ledger.n_steps.reshape(shape),
+            n_rejected=ledger.n_rejected.reshape(shape),
+            method=self.method.name,
+            problem=self.problem.name,
+        )

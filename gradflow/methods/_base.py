@@ -1,0 +1,123 @@
+"""The method protocol: how an integrator plugs into :func:`gradflow.solve`.
+
+Contract for writing a new method
+---------------------------------
+1. Subclass :class:`Method` as a frozen dataclass; hyper-parameters are its fields and
+   are validated in ``__post_init__`` (``ValueError`` naming the field).
+2. Set the class attributes ``order`` (global order of accuracy on the ODE it
+   discretises), ``ode`` (that ODE, as text), ``grads_per_step`` (gradient evaluations a
+   step costs) and ``name``.
+3. ``init(problem, theta0)`` returns the method state: a ``NamedTuple`` whose *first*
+   field is ``theta`` and every field of which is an array with the batch as its leading
+   axis (shape ``(B, ...)``).  The driver selects, masks and compacts states field by
+   field, so per-element counters must be arrays too.
+4. ``step(problem, state, h)`` returns a :class:`StepResult` with the new state (new
+   arrays; the old state must stay valid and unmodified, because the driver keeps it
+   when a trajectory diverges or a step is rejected, and replays from it), an optional
+   local error estimate (methods with an embedded pair), the number of gradient
+   evaluations (an int, or an array of shape ``(B,)`` when it varies per element) and,
+   for methods that can fail (an implicit solve), a ``(B,)`` mask of failed elements or
+   ``None`` when none failed.
+5. ``h`` arrives as an array broadcastable against ``theta``: shape ``(B, 1)`` or
+   ``(1,)``.  A step never prints, warns or raises on overflow; the driver runs it under
+   ``np.errstate(all="ignore")`` and reports non-finite states as divergence.  An update
+   of the form ``θ + Δ`` keeps a non-finite entry non-finite, which lets the driver check
+   for divergence only every few steps; a method whose update could turn a non-finite
+   state finite again must say so with ``checks_every_step = True``.
+6. ``amplification_matrix()`` returns, as a sympy ``Matrix`` in the symbol
+   ``z = sympy.Symbol("z")``, the linear map the method applies to its state on the test
+   equation ``y' = λy`` with ``z = hλ`` (for the gradient flow of ``L = ½ μ θ²``,
+   ``λ = -μ``).  It is 1×1, ``[[R(z)]]``, for one-step methods.  :mod:`gradflow.stability`
+   derives stability functions, limits and regions from it.
+
+References
+----------
+E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I*,
+2nd ed., Springer, 1993.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from gradflow.problems import Problem
+
+__all__ = ["Method", "StepResult"]
+
+
+class StepResult(NamedTuple):
+    """What one step of a method returns.
+
+    Attributes
+    ----------
+    state : NamedTuple
+        The new method state (first field ``theta``).
+    error : ndarray of shape (B, d) or None
+        Local error estimate vector (difference of the embedded solutions), for methods
+        with an embedded pair; controllers take its scaled norm.
+    n_grad : int or ndarray of shape (B,)
+        Gradient evaluations used by this step.
+    failed : ndarray of bool, shape (B,), or None
+        Elements whose step could not be completed (their new state is meaningless);
+        ``None`` when every element succeeded.
+    """
+
+    state: Any
+    error: np.ndarray | None = None
+    n_grad: int | np.ndarray = 1
+    failed: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Method(abc.ABC):
+    """Base class of all integrators (see the module docstring for the contract).
+
+    Attributes
+    ----------
+    order : int
+        Global order of accuracy on :attr:`ode`.
+    ode : str
+        The ODE the method discretises as ``h → 0``.
+    grads_per_step : int
+        Gradient evaluations per step.
+    init_grads : int
+        Gradient evaluations spent by :meth:`init`.
+    checks_every_step : bool
+        Ask the driver to check for divergence after every step (see the contract).
+    """
+
+    order: ClassVar[int]
+    ode: ClassVar[str]
+    grads_per_step: ClassVar[int] = 1
+    init_grads: ClassVar[int] = 0
+    checks_every_step: ClassVar[bool] = False
+    #: Order ``q`` of the embedded error estimate (None without an embedded pair); error
+    #: controllers use the exponent ``1/(q + 1)``.
+    error_order: ClassVar[int | None] = None
+
+    @property
+    def name(self) -> str:
+        """Short name for tables and figures."""
+        return type(self).__name__
+
+    @abc.abstractmethod
+    def init(self, problem: Problem, theta0: np.ndarray) -> Any:
+        """Return the initial state for ``theta0`` of shape ``(B, d)``."""
+
+    @abc.abstractmethod
+    def step(self, problem: Problem, state: Any, h: np.ndarray) -> StepResult:
+        """Advance every element of ``state`` by one step of size ``h``."""
+
+    def amplification_matrix(self) -> Any:
+        """The method's linear map on ``y' = λy`` as a sympy Matrix in ``z = hλ``.
+
+        Raises
+        ------
+        NotImplementedError
+            If the method has no linear stability analysis.
+        """
+        raise NotImplementedError(f"{self.name} does not define its amplification matrix")

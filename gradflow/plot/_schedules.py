@@ -1,0 +1,142 @@
+"""Figure: several step-size schedules on one axes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["schedules"]
+
+#: Default number of steps drawn for a plain callable (which has no ``span``).
+DEFAULT_SPAN = 100
+#: With more legend entries than this the legend goes outside the axes, on the right.
+LEGEND_INSIDE_MAX = 4
+
+
+def _labels(schedule: Any, n: int, given: str | None) -> list[str]:
+    """Legend texts of the ``n`` lines of one schedule."""
+    if given is not None:
+        return [given] if n == 1 else [f"{given} [{j}]" for j in range(n)]
+    if not hasattr(schedule, "label"):
+        name = getattr(schedule, "__name__", type(schedule).__name__)
+        return [name] if n == 1 else [f"{name} [{j}]" for j in range(n)]
+    if n == 1:
+        return [schedule.label()]
+    texts = [schedule.label(index=j) for j in range(n)]
+    if len(set(texts)) < n:
+        texts = [f"{text} [{j}]" for j, text in enumerate(texts)]
+    return texts
+
+
+def schedules(
+    schedules: Any,
+    t: int | ArrayLike | None = None,
+    ax: Any = None,
+    labels: Sequence[str] | None = None,
+    *,
+    log: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Draw step-size schedules against the update index on one axes.
+
+    Each schedule is drawn as a step function (``h_t`` is used for the whole update
+    ``t``); a schedule with array-valued parameters (a sweep) draws one line per value.
+    matplotlib is imported only when this is called.
+
+    Parameters
+    ----------
+    schedules : Schedule, callable, or sequence of them
+        gradflow schedules (or any ``f(t)`` that takes an integer array).
+    t : int or array_like of int, optional
+        An int ``N`` draws ``t = 0, ..., N``; an integer array draws those indices.
+        Default: up to the largest ``span`` of the schedules (enough to show each
+        shape, past the horizon).
+    ax : matplotlib Axes, optional
+        Axes to draw on (default: a new 6.4 × 4 inch figure).
+    labels : sequence of str, optional
+        Legend labels, one per schedule (default: :meth:`Schedule.label`, the name and
+        leading arguments; a sweep labels each line with its own values).
+    log : bool, optional
+        Log scale for the step size (zero values are left out).
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    TypeError
+        If an entry is not callable, or ``t`` is not integer.
+    ValueError
+        If ``labels`` has the wrong length or ``t`` is negative or empty.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import gradflow as gf
+    >>> S = gf.schedules
+    >>> ax = gf.plot.schedules([S.cosine(0.1, 100), S.one_cycle(0.1, 100)], t=120)
+    >>> len(ax.get_lines())
+    2
+    """
+    import matplotlib.pyplot as plt
+
+    from gradflow.schedules import as_steps
+
+    items = [schedules] if callable(schedules) else list(schedules)
+    if not items:
+        raise ValueError("schedules must not be empty")
+    for i, s in enumerate(items):
+        if not callable(s):
+            raise TypeError(f"schedules[{i}] must be callable, got {type(s).__name__}")
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(items):
+            raise ValueError(f"labels must have {len(items)} entries, got {len(labels)}")
+    if t is None:
+        steps = np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
+    elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        if t < 1:
+            raise ValueError(f"t must be >= 1 (draws t = 0, ..., t), got {t}")
+        steps = np.arange(int(t) + 1)
+    else:
+        steps = as_steps(t).reshape(-1)
+        if not steps.size:
+            raise ValueError("t must not be empty")
+
+    curves = []
+    for i, s in enumerate(items):
+        shape = tuple(getattr(s, "shape", ()))
+        values = np.asarray(s(steps.reshape(-1, *([1] * len(shape)))), dtype=float)
+        values = values.reshape(steps.size, -1)
+        given = labels[i] if labels is not None else None
+        curves.extend(zip(values.T, _labels(s, values.shape[1], given), strict=True))
+    outside = len(curves) > LEGEND_INSIDE_MAX
+    if ax is None:
+        size = (9.0, 4.0) if outside else (6.4, 4.0)
+        _, ax = plt.subplots(figsize=size, layout="constrained")
+    for y, name in curves:
+        if log:
+            y = np.where(y > 0, y, np.nan)
+        ax.plot(steps, y, drawstyle="steps-post", lw=1.5, label=name)
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlim(steps.min(), steps.max())
+    ax.set_xlabel("update index t")
+    ax.set_ylabel("step size $h_t$")
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if outside:
+        ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(frameon=False, fontsize="small")
+    return ax

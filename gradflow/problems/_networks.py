@@ -1,0 +1,414 @@
+r"""Small neural-network losses whose curvature dynamics are worth watching.
+
+* :func:`scalar_net`: the two-parameter "network" :math:`\tfrac12 (1 - xy)^2`, the
+  smallest model with a curve of minima whose sharpness varies along it.
+* :func:`mlp_regression`: the one-hidden-layer tanh network of Cohen et al. (2021)
+  fitting a Chebyshev polynomial, on which gradient descent runs at the *edge of
+  stability* (sharpness hovering at ``2 / h``).  Its gradient is hand-written
+  backpropagation and its Hessian-vector product Pearlmutter's R-operator, both
+  vectorised over a batch of parameter vectors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gradflow._validation import check_integer
+from gradflow.problems._planar import planar_second_order
+from gradflow.problems._problem import Problem, as_batch
+
+__all__ = ["MLPRegressionProblem", "mlp_regression", "scalar_net"]
+
+
+def _sum_axis(a: np.ndarray, axis: int) -> np.ndarray:
+    """Sum over ``axis`` as a contiguous last-axis reduction.
+
+    numpy sums a contiguous last axis pairwise in a fixed order; reducing another axis
+    may iterate differently depending on the layout, so moving the axis last keeps each
+    batch row's bits independent of the batch it is evaluated in.
+    """
+    return np.sum(np.ascontiguousarray(np.moveaxis(a, axis, -1)), axis=-1)
+
+
+# -- scalar network ------------------------------------------------------------------
+def _scalar_loss(theta: ArrayLike) -> np.ndarray:
+    theta = as_batch(theta, 2)
+    r = 1.0 - theta[..., 0] * theta[..., 1]
+    return 0.5 * r * r
+
+
+def _scalar_grad(theta: ArrayLike) -> np.ndarray:
+    theta = as_batch(theta, 2)
+    x, y = theta[..., 0], theta[..., 1]
+    r = x * y - 1.0
+    g = np.empty_like(theta)
+    g[..., 0] = r * y
+    g[..., 1] = r * x
+    return g
+
+
+def _scalar_entries(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, y = theta[..., 0], theta[..., 1]
+    return y * y, 2.0 * x * y - 1.0, x * x
+
+
+_scalar_hvp, _scalar_hessian = planar_second_order(_scalar_entries)
+
+
+def scalar_net() -> Problem:
+    r"""The scalar two-layer linear "network" :math:`L(x, y) = \tfrac12 (1 - xy)^2`.
+
+    The minimum value 0 is attained on the hyperbola :math:`xy = 1`, a curve, so
+    ``minimizers`` is None.  On it the Hessian :math:`\begin{pmatrix} y^2 & 1 \\ 1 &
+    x^2\end{pmatrix}` has eigenvalues :math:`\{0, x^2 + y^2\}`: flat along the curve
+    and with sharpness :math:`x^2 + y^2 \ge 2` across it, smallest at the balanced
+    points :math:`x = y = \pm 1`.  Gradient descent with step ``h`` can only settle
+    where :math:`x^2 + y^2 < 2/h`.
+
+    Returns
+    -------
+    Problem
+        Exact gradient, HVP and Hessian; ``minimum = 0``, ``minimizers = None``.
+
+    Raises
+    ------
+    None
+        The factory takes no arguments and cannot fail.
+
+    References
+    ----------
+    L. Chen and J. Bruna, "Beyond the edge of stability via two-step gradient
+    updates", ICML 2023 (the scalar model :math:`(1 - xy)^2`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = scalar_net()
+    >>> np.linalg.eigvalsh(p.hessian(np.array([2.0, 0.5])))
+    array([0.  , 4.25])
+    """
+    return Problem(
+        loss=_scalar_loss,
+        grad=_scalar_grad,
+        dim=2,
+        hvp=_scalar_hvp,
+        hessian=_scalar_hessian,
+        name="scalar_net",
+        minimum=0.0,
+        minimizers=None,
+    )
+
+
+# -- tanh MLP ------------------------------------------------------------------------
+class MLPRegressionProblem(Problem):
+    r"""Mean-squared loss of a 1-``width``-1 tanh network (see :func:`mlp_regression`).
+
+    Parameters
+    ----------
+    width : int
+        Hidden units ``m``.
+    x, y : ndarray, shape (n,)
+        Inputs and targets.
+    degree : int
+        Degree of the Chebyshev target (kept for reference).
+    seed : int or None
+        Default seed of :meth:`init`.
+    gain : float
+        Xavier gain of the first layer used by :meth:`init`.
+
+    Attributes
+    ----------
+    x, y : ndarray, shape (n,)
+        Inputs and targets.
+    width, degree : int
+        Network width and target degree.
+    seed : int or None
+        Default seed of :meth:`init`.
+    gain : float
+        First-layer initialisation gain.
+
+    Notes
+    -----
+    Parameter layout of ``θ`` (length ``3m``): ``θ[..., 0:m]`` are the first-layer
+    weights ``w1``, ``θ[..., m:2m]`` the first-layer biases ``b1`` and
+    ``θ[..., 2m:3m]`` the second-layer weights ``w2`` (no output bias).
+
+    Raises
+    ------
+    None
+        The arguments are trusted; :func:`mlp_regression` validates user input.
+
+    References
+    ----------
+    See :func:`mlp_regression`.
+
+    Examples
+    --------
+    >>> p = mlp_regression(width=4, n_points=5)
+    >>> isinstance(p, MLPRegressionProblem), p.dim
+    (True, 12)
+    """
+
+    def __init__(
+        self,
+        width: int,
+        x: np.ndarray,
+        y: np.ndarray,
+        degree: int,
+        seed: int | None,
+        gain: float,
+    ) -> None:
+        self.width = width
+        self.x = x
+        self.y = y
+        self.degree = degree
+        self.seed = seed
+        self.gain = gain
+        m = width
+        n = x.size
+
+        def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            # Each (*batch, 1, m), ready to broadcast against the (n, 1) inputs.
+            t = theta[..., None, :]
+            return t[..., :m], t[..., m : 2 * m], t[..., 2 * m :]
+
+        def forward(theta: np.ndarray) -> tuple[np.ndarray, ...]:
+            """Hidden activations ``(*batch, n, m)`` and residuals ``(*batch, n)``."""
+            w1, b1, w2 = unpack(theta)
+            xs = x.astype(theta.dtype)[:, None]
+            hidden = np.tanh(w1 * xs + b1)
+            out = np.sum(w2 * hidden, axis=-1)
+            return xs, w2, hidden, out - y.astype(theta.dtype)
+
+        def loss(theta: ArrayLike) -> np.ndarray:
+            theta = as_batch(theta, 3 * m)
+            r = forward(theta)[-1]
+            return np.sum(r * r, axis=-1) / (2.0 * n)
+
+        def backward(
+            xs: np.ndarray,
+            w2: np.ndarray,
+            hidden: np.ndarray,
+            delta: np.ndarray,
+            delta_hidden: np.ndarray,
+        ) -> np.ndarray:
+            """Stack ``(∂/∂w1, ∂/∂b1, ∂/∂w2)`` from output and hidden-layer errors."""
+            parts = np.stack(
+                [delta_hidden * xs, delta_hidden, delta[..., :, None] * hidden], axis=-3
+            )  # (*batch, 3, n, m): sum over the n examples
+            return _sum_axis(parts, -2).reshape(*parts.shape[:-3], 3 * m)
+
+        def grad(theta: ArrayLike) -> np.ndarray:
+            theta = as_batch(theta, 3 * m)
+            xs, w2, hidden, r = forward(theta)
+            delta = r / float(n)  # ∂L/∂f_i
+            slope = 1.0 - hidden * hidden  # tanh' = 1 - tanh^2
+            delta_hidden = delta[..., :, None] * w2 * slope  # ∂L/∂z_ij
+            return backward(xs, w2, hidden, delta, delta_hidden)
+
+        def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
+            theta = as_batch(theta, 3 * m)
+            v = np.asarray(v, dtype=theta.dtype)
+            theta, v = np.broadcast_arrays(theta, v)
+            v = np.ascontiguousarray(v)
+            xs, w2, hidden, r = forward(theta)
+            u1, c1, u2 = unpack(v)
+            slope = 1.0 - hidden * hidden
+            # Forward pass of the R-operator: directional derivatives R{.} along v.
+            r_hidden = slope * (u1 * xs + c1)  # R{tanh(z)} = tanh'(z) R{z}
+            r_out = np.sum(u2 * hidden + w2 * r_hidden, axis=-1)  # R{f} = R{r}
+            delta = r / float(n)
+            r_delta = r_out / float(n)
+            # Backward pass differentiated along v: R{δ_z} with δ_z = δ w2 (1 - tanh^2).
+            r_delta_hidden = (
+                r_delta[..., :, None] * w2 * slope
+                + delta[..., :, None] * u2 * slope
+                - 2.0 * delta[..., :, None] * w2 * hidden * r_hidden
+            )
+            parts = np.stack(
+                [
+                    r_delta_hidden * xs,
+                    r_delta_hidden,
+                    r_delta[..., :, None] * hidden + delta[..., :, None] * r_hidden,
+                ],
+                axis=-3,
+            )
+            return _sum_axis(parts, -2).reshape(*parts.shape[:-3], 3 * m)
+
+        self._forward = forward
+        self.n_samples = n
+
+        super().__init__(
+            loss=loss,
+            grad=grad,
+            dim=3 * m,
+            hvp=hvp,
+            hessian=None,  # assembled by Problem from 3m exact HVPs
+            name="mlp_regression",
+            minimum=None,
+            minimizers=None,
+        )
+
+    def per_example_grad(self, theta: ArrayLike) -> np.ndarray:
+        r"""Per-example gradients :math:`\nabla \ell_i` with :math:`\ell_i = \tfrac12 r_i^2`.
+
+        The loss is :math:`L = \frac1n \sum_i \ell_i`, so the mean over axis ``-2`` is
+        ``grad``; minibatch SGD (``solve(..., batch_size=B)``) samples them.
+
+        Parameters
+        ----------
+        theta : array_like, shape (*batch, 3 * width)
+
+        Returns
+        -------
+        ndarray, shape (*batch, n, 3 * width)
+
+        Raises
+        ------
+        ValueError
+            If the last axis of ``theta`` is not ``3 * width``.
+
+        Examples
+        --------
+        >>> p = mlp_regression(width=4, n_points=5)
+        >>> p.per_example_grad(p.init(seed=0, batch_shape=2)).shape
+        (2, 5, 12)
+        """
+        theta = as_batch(theta, self.dim)
+        xs, w2, hidden, r = self._forward(theta)
+        slope = 1.0 - hidden * hidden
+        delta_hidden = r[..., :, None] * w2 * slope  # (*batch, n, m)
+        parts = np.stack([delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2)
+        return parts.reshape(*parts.shape[:-2], self.dim)
+
+    def init(
+        self,
+        seed: int | np.random.Generator | None = None,
+        batch_shape: tuple[int, ...] | int = (),
+    ) -> np.ndarray:
+        r"""Random initial parameters ``θ0`` of shape ``(*batch_shape, 3 * width)``.
+
+        * ``w1`` ~ Xavier-normal with gain ``gain``: std
+          ``gain · sqrt(2 / (fan_in + fan_out)) = gain · sqrt(2 / (1 + width))``;
+        * ``b1`` ~ U(-1, 1), PyTorch's ``nn.Linear`` default ``U(±1/sqrt(fan_in))`` for
+          ``fan_in = 1``;
+        * ``w2`` ~ Xavier-normal with gain 1: std ``sqrt(2 / (width + 1))``.
+
+        Parameters
+        ----------
+        seed : int, numpy.random.Generator or None, optional
+            Seed for :func:`numpy.random.default_rng`; None uses the problem's ``seed``.
+            The same seed gives the same bits.
+        batch_shape : tuple of int or int, optional
+            Leading shape (independent initialisations).
+
+        Returns
+        -------
+        ndarray, shape (*batch_shape, 3 * width), float64
+
+        Raises
+        ------
+        ValueError
+            If ``batch_shape`` has negative entries (raised by numpy).
+
+        References
+        ----------
+        X. Glorot and Y. Bengio, "Understanding the difficulty of training deep
+        feedforward neural networks", AISTATS 2010.
+
+        Examples
+        --------
+        >>> p = mlp_regression(width=3)
+        >>> p.init(batch_shape=(2,)).shape
+        (2, 9)
+        >>> bool((p.init(seed=1) == p.init(seed=1)).all())
+        True
+        """
+        shape = (batch_shape,) if isinstance(batch_shape, (int, np.integer)) else tuple(batch_shape)
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        m = self.width
+        std1 = self.gain * math.sqrt(2.0 / (1 + m))
+        std2 = math.sqrt(2.0 / (m + 1))
+        w1 = std1 * rng.standard_normal((*shape, m))
+        b1 = rng.uniform(-1.0, 1.0, (*shape, m))
+        w2 = std2 * rng.standard_normal((*shape, m))
+        return np.concatenate([w1, b1, w2], axis=-1)
+
+
+def mlp_regression(
+    width: int = 100,
+    n_points: int = 20,
+    degree: int = 4,
+    seed: int | None = 0,
+    gain: float = 1.9,
+) -> MLPRegressionProblem:
+    r"""A 1-``width``-1 tanh network regressing a Chebyshev polynomial.
+
+    The network is :math:`f(x) = \sum_{j=1}^{m} w2_j \tanh(w1_j x + b1_j)` (bias in the
+    first layer only, ``3m`` parameters laid out as ``θ = [w1, b1, w2]``) and the loss
+    :math:`L(\theta) = \frac{1}{2n} \sum_{i=1}^{n} (f(x_i) - y_i)^2` over ``n`` evenly
+    spaced ``x_i ∈ [-1, 1]`` with targets :math:`y_i = T_{\text{degree}}(x_i)`, the
+    Chebyshev polynomial.  This is the tanh regression network of Cohen et al. (2021),
+    on which gradient descent with step ``h`` drives the sharpness to ``2/h``.
+
+    The gradient is hand-written backpropagation and the Hessian-vector product the
+    exact R-operator (forward-over-reverse; Pearlmutter 1994), both vectorised over
+    ``θ`` of shape ``(*batch, 3m)``.  The Hessian is assembled from ``3m`` HVPs.
+
+    Parameters
+    ----------
+    width : int, optional
+        Hidden units ``m >= 1`` (default 100).
+    n_points : int, optional
+        Training points ``n >= 1`` (default 20).
+    degree : int, optional
+        Chebyshev degree ``>= 0`` (default 4).
+    seed : int or None, optional
+        Default seed of :meth:`~MLPRegressionProblem.init` (default 0).
+    gain : float, optional
+        Xavier gain of the first-layer weights at initialisation (default 1.9).
+
+    Returns
+    -------
+    MLPRegressionProblem
+        With attributes ``x``, ``y``, ``width``, ``degree`` and the method
+        :meth:`~MLPRegressionProblem.init`; ``minimum``/``minimizers`` are None.
+
+    Raises
+    ------
+    TypeError
+        If ``width``, ``n_points`` or ``degree`` is not an integer, or ``gain`` not real.
+    ValueError
+        If ``width < 1``, ``n_points < 1``, ``degree < 0`` or ``gain`` is not finite and
+        positive.
+
+    References
+    ----------
+    J. M. Cohen, S. Kaur, Y. Li, J. Z. Kolter and A. Talwalkar, "Gradient descent on
+    neural networks typically occurs at the edge of stability", ICLR 2021.
+    B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation
+    6(1), 147-160, 1994.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = mlp_regression(width=8, n_points=10)
+    >>> theta0 = p.init(seed=0, batch_shape=(4,))
+    >>> p.loss(theta0).shape, p.grad(theta0).shape, p.hvp(theta0, theta0).shape
+    ((4,), (4, 24), (4, 24))
+    """
+    width = check_integer(width, "width", 1)
+    n_points = check_integer(n_points, "n_points", 1)
+    degree = check_integer(degree, "degree", 0)
+    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
+        raise TypeError(f"gain must be a real number, got {type(gain).__name__}")
+    if not math.isfinite(gain) or gain <= 0:
+        raise ValueError(f"gain must be finite and positive, got {gain!r}")
+    if seed is not None:
+        seed = check_integer(seed, "seed", 0)
+    x = np.linspace(-1.0, 1.0, n_points)
+    y = np.polynomial.chebyshev.chebval(x, [0.0] * degree + [1.0])
+    return MLPRegressionProblem(width, x, y, degree, seed, float(gain))

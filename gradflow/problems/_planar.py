@@ -1,0 +1,70 @@
+"""Second-order derivatives of 2-D problems from their three Hessian entries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gradflow.problems._problem import as_batch
+
+__all__ = ["Entries", "planar_second_order", "stack2"]
+
+#: The Hessian entries ``(h_xx, h_xy, h_yy)`` of a 2-D loss, each of the batch shape.
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def stack2(gx: np.ndarray, gy: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Stack two batch-shaped components into an array shaped and typed like ``like``."""
+    out = np.empty(like.shape, dtype=like.dtype)
+    out[..., 0] = gx
+    out[..., 1] = gy
+    return out
+
+
+def planar_second_order(
+    entries: Callable[[np.ndarray], Entries],
+) -> tuple[Callable[[ArrayLike, ArrayLike], np.ndarray], Callable[[ArrayLike], np.ndarray]]:
+    """Exact HVP and Hessian of a 2-D problem from its Hessian entries.
+
+    Parameters
+    ----------
+    entries : callable
+        ``entries(theta) -> (h_xx, h_xy, h_yy)`` for ``theta`` of shape ``(*batch, 2)``.
+
+    Returns
+    -------
+    hvp, hessian : callable
+        Batched ``hvp(theta, v) -> (*batch, 2)`` and ``hessian(theta) -> (*batch, 2, 2)``
+        (symmetric by construction), for :class:`~gradflow.Problem`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hvp, hess = planar_second_order(lambda th: (2.0 + 0 * th[..., 0], th[..., 0], th[..., 1]))
+    >>> hess(np.array([1.0, 3.0])).tolist()
+    [[2.0, 1.0], [1.0, 3.0]]
+    >>> hvp(np.array([1.0, 3.0]), np.array([1.0, 0.0])).tolist()
+    [2.0, 1.0]
+    """
+
+    def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
+        theta = as_batch(theta, 2)
+        v = np.asarray(v, dtype=theta.dtype)
+        theta, v = np.broadcast_arrays(theta, v)
+        hxx, hxy, hyy = entries(theta)
+        vx, vy = v[..., 0], v[..., 1]
+        return stack2(hxx * vx + hxy * vy, hxy * vx + hyy * vy, theta)
+
+    def hessian(theta: ArrayLike) -> np.ndarray:
+        theta = as_batch(theta, 2)
+        hxx, hxy, hyy = entries(theta)
+        h = np.empty((*theta.shape, 2), dtype=theta.dtype)
+        h[..., 0, 0] = hxx
+        h[..., 0, 1] = hxy
+        h[..., 1, 0] = hxy
+        h[..., 1, 1] = hyy
+        return h
+
+    return hvp, hessian

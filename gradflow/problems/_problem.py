@@ -1,0 +1,282 @@
+"""The one interface to a loss landscape: :class:`Problem`.
+
+A problem bundles a loss ``L: R^d -> R`` with its gradient and, where known, its
+Hessian-vector product and Hessian.  Every function is *batched over leading axes*:
+a state ``theta`` of shape ``(*batch, d)`` gives a loss of shape ``(*batch,)`` and a
+gradient of shape ``(*batch, d)``.
+
+Contract for writing a problem
+------------------------------
+1. ``loss(theta)`` returns an array of shape ``theta.shape[:-1]``.
+2. ``grad(theta)`` returns a *new* array of shape ``theta.shape`` (callers may
+   overwrite it) and must treat each batch row independently.
+3. ``hvp(theta, v)`` (optional) returns ``H(theta) v`` for ``theta`` and ``v`` of the
+   same shape ``(*batch, d)``.  Without it, a Hessian (if given) is contracted with
+   ``v``; without either, a central difference of ``grad`` is used (see
+   :func:`central_difference_hvp`).
+4. ``hessian(theta)`` (optional) returns ``(*batch, d, d)``.  Without it the Hessian is
+   assembled from ``d`` batched HVPs against the unit vectors.
+5. Floating dtype is preserved: float32 in, float32 out (write constants as Python
+   floats, which do not promote numpy arrays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT
+
+__all__ = ["Problem", "as_batch", "central_difference_hvp"]
+
+Array = NDArray[np.floating]
+LossFn = Callable[[Array], Array]
+GradFn = Callable[[Array], Array]
+HvpFn = Callable[[Array, Array], Array]
+HessianFn = Callable[[Array], Array]
+
+def as_batch(theta: ArrayLike, dim: int) -> np.ndarray:
+    """Check and convert a batch of parameter vectors for a problem's functions.
+
+    Parameters
+    ----------
+    theta : array_like, shape (*batch, dim)
+        Real numbers; integers become float64, floating dtypes are kept.
+    dim : int
+        The expected length of the last axis.
+
+    Returns
+    -------
+    ndarray
+        C-contiguous, so that every reduction over the last axis is the same pairwise
+        sum whatever the batch around a row (row results do not depend on the batch).
+
+    Raises
+    ------
+    TypeError
+        If ``theta`` is not real.
+    ValueError
+        If its last axis is not of length ``dim``.
+    """
+    theta = np.asarray(theta)
+    if theta.dtype.kind not in "biuf":
+        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
+    if theta.dtype.kind != "f":
+        theta = theta.astype(np.float64)
+    if theta.ndim == 0 or theta.shape[-1] != dim:
+        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
+    return np.ascontiguousarray(theta)
+
+
+def central_difference_hvp(grad: GradFn, theta: Array, v: Array) -> Array:
+    r"""Hessian-vector product by a central difference of the gradient.
+
+    .. math:: H(\theta) v \approx \frac{\nabla L(\theta + \varepsilon v)
+              - \nabla L(\theta - \varepsilon v)}{2 \varepsilon},
+              \qquad \varepsilon = \epsilon_{\text{mach}}^{1/3}
+              \frac{\max(1, \lVert\theta\rVert)}{\lVert v\rVert},
+
+    with one increment per batch row, so that the perturbation ``εv`` has a size
+    relative to ``θ`` of about ``eps^(1/3)`` whatever the scale of ``v``.  The error is
+    O(ε² ‖∇³L‖ ‖v‖²) + O(eps_mach^(2/3)) relative; rows with ``v = 0`` return zero.
+
+    Parameters
+    ----------
+    grad : callable
+        Batched gradient ``(*batch, d) -> (*batch, d)``.
+    theta, v : ndarray, shape (*batch, d)
+        Points and directions (broadcast against each other).
+
+    Returns
+    -------
+    ndarray, shape (*batch, d)
+
+    References
+    ----------
+    J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer, 2006, §8.1.
+    """
+    theta, v = np.broadcast_arrays(theta, v)
+    dtype = np.result_type(theta.dtype, v.dtype, np.float32)
+    eps = float(np.finfo(dtype).eps) ** CENTRAL_DIFFERENCE_EXPONENT
+    v_norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    scale = np.maximum(1.0, np.linalg.norm(theta, axis=-1, keepdims=True))
+    zero = v_norm == 0
+    step = (eps * scale / np.where(zero, 1.0, v_norm)).astype(dtype, copy=False)
+    diff = grad(theta + step * v) - grad(theta - step * v)
+    return np.where(zero, 0.0, diff / (2.0 * step)).astype(dtype, copy=False)
+
+
+class Problem:
+    r"""A differentiable loss landscape, batched over leading axes.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(theta) -> (*batch,)`` for ``theta`` of shape ``(*batch, d)``.
+    grad : callable
+        ``grad(theta) -> (*batch, d)``; returns a new array.
+    dim : int
+        The number of parameters ``d``.
+    hvp : callable, optional
+        Exact Hessian-vector product ``hvp(theta, v) -> (*batch, d)``.  When omitted,
+        the Hessian is contracted with ``v`` if given, else a central difference of
+        ``grad`` is used (:func:`central_difference_hvp`).
+    hessian : callable, optional
+        Exact Hessian ``hessian(theta) -> (*batch, d, d)``.
+    name : str
+        Short name used in tables, figures and the CLI.
+    minimum : float, optional
+        The global minimum value ``L*`` where known (used by Polyak steps and gaps).
+    minimizers : array_like, shape (m, d), optional
+        Known minimisers (all of them, or representatives; see the problem's docs).
+
+    Attributes
+    ----------
+    has_exact_hvp, has_exact_hessian : bool
+        Whether HVP and Hessian are exact (analytic) or approximated.
+
+    Notes
+    -----
+    The gradient flow of a problem is ``dθ/dt = -∇L(θ)``; gradient descent with step
+    ``h`` is its explicit Euler discretisation.  See the module docstring for the
+    contract a new problem must satisfy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import Problem
+    >>> p = Problem(loss=lambda th: 0.5 * np.sum(th**2, axis=-1), grad=lambda th: 1.0 * th,
+    ...             dim=3, name="sphere", minimum=0.0)
+    >>> p.grad(np.ones((4, 3))).shape
+    (4, 3)
+    >>> p.hvp(np.zeros(3), np.array([1.0, 2.0, 3.0])).round(6)   # finite difference
+    array([1., 2., 3.])
+    """
+
+    def __init__(
+        self,
+        loss: LossFn,
+        grad: GradFn,
+        *,
+        dim: int,
+        hvp: HvpFn | None = None,
+        hessian: HessianFn | None = None,
+        name: str = "problem",
+        minimum: float | None = None,
+        minimizers: ArrayLike | None = None,
+    ) -> None:
+        if not callable(loss):
+            raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+        if not callable(grad):
+            raise TypeError(f"grad must be callable, got {type(grad).__name__}")
+        for label, fn in (("hvp", hvp), ("hessian", hessian)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{label} must be callable or None, got {type(fn).__name__}")
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+        self._loss = loss
+        self._grad = grad
+        self._hvp = hvp
+        self._hessian = hessian
+        self.dim = int(dim)
+        self.name = str(name)
+        self.minimum = None if minimum is None else float(minimum)
+        if minimizers is not None:
+            minimizers = np.atleast_2d(np.asarray(minimizers, dtype=float))
+            if minimizers.shape[-1] != self.dim or minimizers.ndim != 2:
+                raise ValueError(
+                    f"minimizers must have shape (m, {self.dim}), got {minimizers.shape}"
+                )
+        self.minimizers: np.ndarray | None = minimizers
+
+    # -- evaluation ------------------------------------------------------------------
+    def loss(self, theta: Array) -> Array:
+        """Loss values, shape ``theta.shape[:-1]``."""
+        return self._loss(theta)
+
+    def grad(self, theta: Array) -> Array:
+        """Gradient ``∇L(θ)``, shape ``theta.shape`` (a new array)."""
+        return self._grad(theta)
+
+    def hvp(self, theta: Array, v: Array) -> Array:
+        """Hessian-vector product ``∇²L(θ) v``, shape ``(*batch, d)``.
+
+        Exact when the problem provides an HVP or a Hessian; otherwise a central
+        difference of the gradient (:func:`central_difference_hvp`).
+        """
+        if self._hvp is not None:
+            return self._hvp(theta, v)
+        if self._hessian is not None:
+            return np.einsum("...ij,...j->...i", self._hessian(theta), v)
+        return central_difference_hvp(self._grad, theta, v)
+
+    def hessian(self, theta: Array) -> Array:
+        """Hessian ``∇²L(θ)``, shape ``(*batch, d, d)``.
+
+        Exact when the problem provides it, else assembled from ``d`` batched HVPs
+        against the unit vectors and symmetrised.
+        """
+        if self._hessian is not None:
+            return self._hessian(theta)
+        theta = np.asarray(theta)
+        d = self.dim
+        eye = np.eye(d, dtype=theta.dtype)
+        rows = np.broadcast_to(theta[..., None, :], (*theta.shape[:-1], d, d))
+        basis = np.broadcast_to(eye, rows.shape)
+        # hvp(theta, e_j) is column j of H; stacked on axis -2 it is H^T.
+        h_t = self.hvp(rows, basis)
+        # Symmetrise: exact HVPs agree with their transpose only to rounding, finite
+        # differences only to O(eps^(2/3)).
+        return 0.5 * (h_t + np.swapaxes(h_t, -1, -2))
+
+    def restrict(self, rows: np.ndarray) -> Problem:
+        """The problem as seen by the rows ``rows`` of the batch being evaluated.
+
+        A method that evaluates only some rows of its batch (e.g. the rows of a Newton
+        iteration that have not converged) calls ``problem.restrict(rows).grad(...)`` so
+        the driver's counting view attributes the evaluation to those rows.  For a
+        plain problem this is the problem itself.
+
+        Parameters
+        ----------
+        rows : ndarray of int or bool
+            Rows of the current batch.
+
+        Returns
+        -------
+        Problem
+        """
+        return self
+
+    @property
+    def has_exact_hvp(self) -> bool:
+        """True when HVPs are analytic (an HVP or a Hessian was supplied)."""
+        return self._hvp is not None or self._hessian is not None
+
+    @property
+    def has_exact_hessian(self) -> bool:
+        """True when the Hessian is analytic or assembled from exact HVPs."""
+        return self.has_exact_hvp
+
+    # -- constructors ----------------------------------------------------------------
+    @classmethod
+    def from_sympy(
+        cls,
+        expr: Any,
+        symbols: Any,
+        *,
+        name: str = "sympy",
+        minimum: float | None = None,
+        minimizers: ArrayLike | None = None,
+    ) -> Problem:
+        """Build a problem from a sympy expression; see :func:`gradflow.problems.from_sympy`."""
+        from gradflow.problems._symbolic import from_sympy
+
+        return from_sympy(expr, symbols, name=name, minimum=minimum, minimizers=minimizers)
+
+    def __repr__(self) -> str:
+        exact = "exact" if self.has_exact_hvp else "finite-difference"
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, hvp={exact})"

@@ -1,0 +1,88 @@
+"""Step-size schedules: pure, vectorised functions of the update index.
+
+Every schedule ``s`` is an object with ``s(t)`` for an int or an integer array ``t``
+(float or float array out) and ``s.describe()`` giving its formula.  One convention
+throughout:
+
+* ``t = 0, 1, ...`` is the update index: ``s(t)`` is the step size of update ``t``
+  (PyTorch's ``last_epoch = t``, optax's ``count = t``), and
+  ``gradflow.solve(..., stepsize=s)`` uses ``h_k = s(k)`` for step ``k``.
+* For ``0 <= t <= horizon`` values equal PyTorch's closed form for the same arguments
+  (optax's for :func:`warmup_cosine`, Hugging Face's for :func:`wsd`) to rounding.
+* Past the horizon a schedule holds its final value (``s.horizon``; PyTorch's and
+  Hugging Face's cosines rise again there, optax and Keras hold, as here).  Periodic
+  and ever-decaying schedules have ``horizon = None``.
+* Composition (:func:`linear_warmup`, :func:`sequence`) evaluates a piece that starts
+  at update ``b`` at ``t - b``, and the boundary update belongs to the new piece
+  (optax ``join_schedules``, PyTorch ``SequentialLR``; Keras switches one update later).
+* Minimum step sizes are absolute (PyTorch's ``eta_min``), not fractions of the start
+  (optax's ``alpha``).
+* Float parameters (step sizes, factors, rates) may be arrays: ``s(t)`` then has shape
+  ``broadcast(t.shape, s.shape)``, and in :func:`gradflow.solve` ``s.shape`` must
+  broadcast to the batch shape, so ``peak = np.array([...])`` with ``theta0`` of shape
+  ``(n_peaks, d)`` sweeps peaks in one run.  Step counts are integers.
+
+Where the libraries users come from disagree (warmup start, behaviour after the horizon,
+whether a horizon includes the warmup, the peak of one-cycle) each function's docstring
+states gradflow's choice.
+
+:func:`gradflow.solve` refuses a step of 0, which several defaults produce at their ends
+(a warmup from ``init_lr = 0``, a decay to ``min_lr = 0``): pass a positive start or floor
+to run them through ``solve``.
+
+``t`` must be an integer (``TypeError`` otherwise, even for ``3.0``) and ``>= 0``
+(``ValueError``); bad arguments raise ``ValueError`` naming them.
+
+The batch-size scaling rules :func:`linear_scaling` and :func:`sqrt_scaling` (a
+:class:`ScaledStep`: step size and warmup schedule for a batch size) and
+:func:`constant_decay_product` (the decoupled weight decay that goes with a decaying
+schedule) live here too.
+"""
+
+from gradflow.schedules._base import Schedule, as_steps
+from gradflow.schedules._combinators import linear_warmup, scale, sequence
+from gradflow.schedules._cosine import cosine, cosine_restarts
+from gradflow.schedules._cycles import cyclic, one_cycle
+from gradflow.schedules._decay import (
+    constant,
+    exponential,
+    inverse_time,
+    linear,
+    multistep,
+    polynomial,
+    step_decay,
+)
+from gradflow.schedules._scaling import (
+    ScaledStep,
+    constant_decay_product,
+    linear_scaling,
+    sqrt_scaling,
+)
+from gradflow.schedules._warmup import inverse_sqrt, noam, warmup_cosine, wsd
+
+__all__ = [
+    "ScaledStep",
+    "Schedule",
+    "as_steps",
+    "constant",
+    "constant_decay_product",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "exponential",
+    "inverse_sqrt",
+    "inverse_time",
+    "linear",
+    "linear_scaling",
+    "linear_warmup",
+    "multistep",
+    "noam",
+    "one_cycle",
+    "polynomial",
+    "scale",
+    "sequence",
+    "sqrt_scaling",
+    "step_decay",
+    "warmup_cosine",
+    "wsd",
+]

@@ -1,0 +1,467 @@
+"""Monotone decays: constant, step, multistep, exponential, linear, polynomial, inverse time.
+
+Each equals PyTorch's closed form for the same arguments (``last_epoch = t``) where PyTorch
+has the schedule (``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``LinearLR``,
+``PolynomialLR``), and Keras' ``InverseTimeDecay`` for :func:`inverse_time`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gradflow.schedules._base import (
+    Schedule,
+    _count,
+    _fmt,
+    _int_power,
+    _shape,
+    _values,
+)
+
+__all__ = [
+    "constant",
+    "exponential",
+    "inverse_time",
+    "linear",
+    "multistep",
+    "polynomial",
+    "step_decay",
+]
+
+#: Default plot span of a decay that never settles: until the value has fallen to this
+#: fraction of its start.
+SPAN_FRACTION = 1e-3
+#: Plot spans are kept within these bounds.
+SPAN_MIN, SPAN_MAX = 10, 100_000
+
+
+def _decay_span(gamma: np.ndarray, per: int) -> int:
+    """Steps for ``γ^(t/per)`` to reach ``SPAN_FRACTION`` (clipped)."""
+    g = float(np.max(gamma))
+    if g >= 1.0:
+        return 100
+    n = per * math.ceil(math.log(SPAN_FRACTION) / math.log(g))
+    return int(min(max(n, SPAN_MIN), SPAN_MAX))
+
+
+class _Constant(Schedule):
+    name = "constant"
+
+    def __init__(self, lr: ArrayLike) -> None:
+        self.lr = _values(lr, "lr")
+        self.shape = self.lr.shape
+        self.horizon = 0
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        return self.lr
+
+    def describe(self) -> str:
+        return f"η(t) = lr = {_fmt(self.lr)}"
+
+
+def constant(lr: ArrayLike) -> Schedule:
+    """A constant step size ``η(t) = lr``.
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Positive step size(s); an array sweeps them (see :class:`Schedule`).
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not finite and positive.
+
+    Examples
+    --------
+    >>> from gradflow import schedules
+    >>> schedules.constant(0.1)(7)
+    0.1
+    """
+    return _Constant(lr)
+
+
+class _StepDecay(Schedule):
+    name = "step_decay"
+
+    def __init__(self, lr: ArrayLike, step_size: int, gamma: ArrayLike) -> None:
+        self.lr = _values(lr, "lr")
+        self.step_size = _count(step_size, "step_size", 1)
+        self.gamma = _values(gamma, "gamma")
+        self.shape = _shape(self.lr, self.gamma)
+        self.span = _decay_span(self.gamma, self.step_size)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        return self.lr * _int_power(self.gamma, t // self.step_size)
+
+    def describe(self) -> str:
+        return (
+            f"η(t) = lr·γ^⌊t/s⌋ with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)}, "
+            f"s = {self.step_size} (PyTorch StepLR); never held"
+        )
+
+
+def step_decay(lr: ArrayLike, step_size: int, gamma: ArrayLike = 0.1) -> Schedule:
+    """Step decay ``η(t) = lr·γ^⌊t/step_size⌋`` (PyTorch ``StepLR``).
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Initial step size(s), ``> 0``.
+    step_size : int
+        Updates between decays, ``>= 1``.
+    gamma : float or array_like, optional
+        Factor per decay, ``> 0`` (default 0.1).
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``gamma`` is not positive, or ``step_size`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import schedules
+    >>> schedules.step_decay(1.0, 3, gamma=0.5)(np.arange(7))
+    array([1.  , 1.  , 1.  , 0.5 , 0.5 , 0.5 , 0.25])
+    """
+    return _StepDecay(lr, step_size, gamma)
+
+
+class _MultiStep(Schedule):
+    name = "multistep"
+
+    def __init__(self, lr: ArrayLike, milestones: Sequence[int], gamma: ArrayLike) -> None:
+        self.lr = _values(lr, "lr")
+        self.gamma = _values(gamma, "gamma")
+        try:
+            ms = [_count(m, "milestones entry", 0) for m in milestones]
+        except TypeError:
+            raise ValueError(
+                f"milestones must be a sequence of integers, got {milestones!r}"
+            ) from None
+        if any(b < a for a, b in itertools.pairwise(ms)):
+            raise ValueError(f"milestones must be sorted (non-decreasing), got {ms}")
+        self.milestones = np.asarray(ms, dtype=np.int64)
+        self.shape = _shape(self.lr, self.gamma)
+        self.horizon = int(ms[-1]) if ms else 0
+        self.span = max(SPAN_MIN, (5 * self.horizon) // 4 + 1)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        # A repeated milestone counts twice, as in PyTorch (a Counter of milestones).
+        passed = np.searchsorted(self.milestones, t, side="right")
+        return self.lr * _int_power(self.gamma, passed)
+
+    def describe(self) -> str:
+        return (
+            f"η(t) = lr·γ^(number of milestones <= t) with lr = {_fmt(self.lr)}, "
+            f"γ = {_fmt(self.gamma)}, milestones = {self.milestones.tolist()} "
+            f"(PyTorch MultiStepLR); {self._held()}"
+        )
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"lr": self.lr, "milestones": self.milestones.tolist(), "gamma": self.gamma}
+
+
+def multistep(lr: ArrayLike, milestones: Sequence[int], gamma: ArrayLike = 0.1) -> Schedule:
+    """Decay by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
+
+    ``η(t) = lr·γ^m(t)`` with ``m(t)`` the number of milestones ``<= t``: the milestone
+    update itself already uses the decayed value.  A milestone listed twice decays twice.
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Initial step size(s), ``> 0``.
+    milestones : sequence of int
+        Non-decreasing update indices ``>= 0``.
+    gamma : float or array_like, optional
+        Factor per milestone, ``> 0`` (default 0.1).
+
+    Returns
+    -------
+    Schedule
+        Held at its final value from the last milestone on.
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``gamma`` is not positive, or ``milestones`` is not a sorted sequence
+        of non-negative integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import schedules
+    >>> schedules.multistep(1.0, [2, 4], gamma=0.1)(np.arange(6))
+    array([1.  , 1.  , 0.1 , 0.1 , 0.01, 0.01])
+    """
+    return _MultiStep(lr, milestones, gamma)
+
+
+class _Exponential(Schedule):
+    name = "exponential"
+
+    def __init__(self, lr: ArrayLike, gamma: ArrayLike) -> None:
+        self.lr = _values(lr, "lr")
+        self.gamma = _values(gamma, "gamma")
+        self.shape = _shape(self.lr, self.gamma)
+        self.span = _decay_span(self.gamma, 1)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        return self.lr * _int_power(self.gamma, t)
+
+    def describe(self) -> str:
+        return (
+            f"η(t) = lr·γ^t with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)} "
+            "(PyTorch ExponentialLR); never held"
+        )
+
+
+def exponential(lr: ArrayLike, gamma: ArrayLike) -> Schedule:
+    """Exponential decay ``η(t) = lr·γ^t`` (PyTorch ``ExponentialLR``).
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Initial step size(s), ``> 0``.
+    gamma : float or array_like
+        Factor per update, ``> 0``.
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``gamma`` is not positive.
+
+    Examples
+    --------
+    >>> from gradflow import schedules
+    >>> schedules.exponential(1.0, 0.5)(3)
+    0.125
+    """
+    return _Exponential(lr, gamma)
+
+
+class _Linear(Schedule):
+    name = "linear"
+
+    def __init__(
+        self, lr: ArrayLike, start_factor: ArrayLike, end_factor: ArrayLike, total_steps: int
+    ) -> None:
+        self.lr = _values(lr, "lr")
+        self.start_factor = _values(start_factor, "start_factor", positive=False)
+        self.end_factor = _values(end_factor, "end_factor", positive=False)
+        self.total_steps = _count(total_steps, "total_steps", 1)
+        self.shape = _shape(self.lr, self.start_factor, self.end_factor)
+        self.horizon = self.total_steps
+        self.span = max(SPAN_MIN, (11 * self.total_steps) // 10 + 1)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        s, e, n = self.start_factor, self.end_factor, self.total_steps
+        # The fraction first: at t >= T it is exactly 1 and the factor exactly e.
+        # (PyTorch's order, (e - s)·t/T, can end at -1e-16 instead of e = 0.)
+        return self.lr * (s + (e - s) * (np.minimum(t, n) / n))
+
+    def describe(self) -> str:
+        return (
+            f"η(t) = lr·(s + (e - s)·min(t, T)/T) with lr = {_fmt(self.lr)}, "
+            f"s = {_fmt(self.start_factor)}, e = {_fmt(self.end_factor)}, T = {self.total_steps} "
+            f"(PyTorch LinearLR); {self._held()}"
+        )
+
+
+def linear(
+    lr: ArrayLike,
+    start_factor: ArrayLike = 1.0 / 3.0,
+    end_factor: ArrayLike = 1.0,
+    total_steps: int = 5,
+) -> Schedule:
+    """Linear ramp of the factor from ``start_factor`` to ``end_factor`` (PyTorch ``LinearLR``).
+
+    ``η(t) = lr·(s + (e - s)·min(t, T)/T)``: ``lr·s`` at ``t = 0``, ``lr·e`` from ``t = T`` on.
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Base step size(s), ``> 0``.
+    start_factor, end_factor : float or array_like, optional
+        Multipliers of ``lr`` at ``t = 0`` and ``t >= T``, ``>= 0`` (PyTorch's defaults
+        1/3 and 1; PyTorch also requires ``0 < s <= 1`` and ``e <= 1``, gradflow only
+        non-negativity).
+    total_steps : int, optional
+        ``T >= 1`` (default 5).
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not positive, a factor is negative, or ``total_steps < 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import schedules
+    >>> schedules.linear(0.3, start_factor=1 / 3, total_steps=2)(np.arange(4))
+    array([0.1, 0.2, 0.3, 0.3])
+    """
+    return _Linear(lr, start_factor, end_factor, total_steps)
+
+
+class _Polynomial(Schedule):
+    name = "polynomial"
+
+    def __init__(
+        self, lr: ArrayLike, total_steps: int, power: ArrayLike, end_lr: ArrayLike
+    ) -> None:
+        self.lr = _values(lr, "lr")
+        self.total_steps = _count(total_steps, "total_steps", 1)
+        self.power = _values(power, "power")
+        self.end_lr = _values(end_lr, "end_lr", positive=False)
+        self.shape = _shape(self.lr, self.power, self.end_lr)
+        self.horizon = self.total_steps
+        self.span = max(SPAN_MIN, (11 * self.total_steps) // 10 + 1)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        n = self.total_steps
+        return (self.lr - self.end_lr) * (1.0 - np.minimum(t, n) / n) ** self.power + self.end_lr
+
+    def describe(self) -> str:
+        return (
+            f"η(t) = (lr - end_lr)·(1 - min(t, T)/T)^p + end_lr with lr = {_fmt(self.lr)}, "
+            f"end_lr = {_fmt(self.end_lr)}, p = {_fmt(self.power)}, T = {self.total_steps} "
+            f"(PyTorch PolynomialLR when end_lr = 0); {self._held()}"
+        )
+
+
+def polynomial(
+    lr: ArrayLike, total_steps: int, power: ArrayLike = 1.0, end_lr: ArrayLike = 0.0
+) -> Schedule:
+    """Polynomial decay to ``end_lr`` over ``total_steps`` updates.
+
+    ``η(t) = (lr - end_lr)·(1 - min(t, T)/T)^p + end_lr``: PyTorch ``PolynomialLR`` when
+    ``end_lr = 0``, optax ``polynomial_schedule`` otherwise.  It reaches ``end_lr`` at
+    ``t = T`` exactly (0 by default: pass ``end_lr > 0`` to use it with
+    :func:`gradflow.solve`, which refuses a zero step).
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Initial step size(s), ``> 0``.
+    total_steps : int
+        ``T >= 1``.
+    power : float or array_like, optional
+        ``p > 0`` (default 1: linear decay).
+    end_lr : float or array_like, optional
+        Final step size, ``>= 0`` (default 0).
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``power`` is not positive, ``end_lr`` is negative, or
+        ``total_steps < 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import schedules
+    >>> schedules.polynomial(1.0, 4, power=2.0)(np.arange(6))
+    array([1.    , 0.5625, 0.25  , 0.0625, 0.    , 0.    ])
+    """
+    return _Polynomial(lr, total_steps, power, end_lr)
+
+
+class _InverseTime(Schedule):
+    name = "inverse_time"
+
+    def __init__(self, lr: ArrayLike, rate: ArrayLike, decay_steps: int, staircase: bool) -> None:
+        self.lr = _values(lr, "lr")
+        self.rate = _values(rate, "rate")
+        self.decay_steps = _count(decay_steps, "decay_steps", 1)
+        if not isinstance(staircase, (bool, np.bool_)):
+            raise ValueError(f"staircase must be a bool, got {staircase!r}")
+        self.staircase = bool(staircase)
+        self.shape = _shape(self.lr, self.rate)
+        # Down to about 1 % of the start.
+        n = self.decay_steps * math.ceil(99.0 / float(np.min(self.rate)))
+        self.span = int(min(max(n, SPAN_MIN), SPAN_MAX))
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        if self.staircase:
+            return self.lr / (1.0 + self.rate * (t // self.decay_steps))
+        return self.lr / (1.0 + self.rate * t / self.decay_steps)
+
+    def describe(self) -> str:
+        frac = "⌊t/D⌋" if self.staircase else "t/D"
+        return (
+            f"η(t) = lr/(1 + r·{frac}) with lr = {_fmt(self.lr)}, r = {_fmt(self.rate)}, "
+            f"D = {self.decay_steps} (Keras InverseTimeDecay); never held"
+        )
+
+
+def inverse_time(
+    lr: ArrayLike, rate: ArrayLike, decay_steps: int, staircase: bool = False
+) -> Schedule:
+    """Inverse-time decay ``η(t) = lr/(1 + r·t/D)`` (Keras ``InverseTimeDecay``).
+
+    With ``rate = decay_steps = 1`` this is the perceptron / Robbins–Monro decay
+    ``η(t) = lr/(t + 1)`` (``1/k`` with the update counted from ``k = 1``), whose sum
+    diverges and sum of squares converges.  ``staircase=True`` uses ``⌊t/D⌋``.
+
+    Parameters
+    ----------
+    lr : float or array_like
+        Initial step size(s), ``> 0``.
+    rate : float or array_like
+        ``r > 0``.
+    decay_steps : int
+        ``D >= 1``.
+    staircase : bool, optional
+        Decay in steps of ``D`` updates.
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` or ``rate`` is not positive or ``decay_steps < 1``.
+
+    References
+    ----------
+    H. Robbins and S. Monro, "A stochastic approximation method", Ann. Math. Statist. 22,
+    400–407, 1951.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import schedules
+    >>> schedules.inverse_time(1.0, rate=1.0, decay_steps=1)(np.arange(4))
+    array([1.        , 0.5       , 0.33333333, 0.25      ])
+    """
+    return _InverseTime(lr, rate, decay_steps, staircase)
