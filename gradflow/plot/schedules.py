@@ -87,36 +87,16 @@ def schedules(
     """
     import matplotlib.pyplot as plt
 
-    from gradflow.stepsize.schedules.base import as_steps
-
-    items = [schedules] if callable(schedules) else list(schedules)
-    if not items:
-        raise ValueError("schedules must not be empty")
-    for i, s in enumerate(items):
-        if not callable(s):
-            raise TypeError(f"schedules[{i}] must be callable, got {type(s).__name__}")
+    items = _callables(schedules)
     if labels is not None:
         labels = list(labels)
         if len(labels) != len(items):
             raise ValueError(f"labels must have {len(items)} entries, got {len(labels)}")
-    if t is None:
-        steps = np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
-    elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        if t < 1:
-            raise ValueError(f"t must be >= 1 (draws t = 0, ..., t), got {t}")
-        steps = np.arange(int(t) + 1)
-    else:
-        steps = as_steps(t).reshape(-1)
-        if not steps.size:
-            raise ValueError("t must not be empty")
-
+    steps = _indices(t, items)
     curves = []
     for i, s in enumerate(items):
-        shape = tuple(getattr(s, "shape", ()))
-        values = np.asarray(s(steps.reshape(-1, *([1] * len(shape)))), dtype=float)
-        values = values.reshape(steps.size, -1)
         given = labels[i] if labels is not None else None
-        curves.extend(zip(values.T, _labels(s, values.shape[1], given), strict=True))
+        curves.extend(_lines(s, steps, given))
     outside = len(curves) > LEGEND_INSIDE_MAX
     if ax is None:
         size = (9.0, 4.0) if outside else (6.4, 4.0)
@@ -125,6 +105,47 @@ def schedules(
         if log:
             y = np.where(y > 0, y, np.nan)
         ax.plot(steps, y, drawstyle="steps-post", lw=1.5, label=name)
+    _decorate(ax, steps, log, title, outside)
+    return ax
+
+
+def _callables(schedules: Any) -> list[Any]:
+    """The schedules as a non-empty list of callables."""
+    items = [schedules] if callable(schedules) else list(schedules)
+    if not items:
+        raise ValueError("schedules must not be empty")
+    for i, s in enumerate(items):
+        if not callable(s):
+            raise TypeError(f"schedules[{i}] must be callable, got {type(s).__name__}")
+    return items
+
+
+def _indices(t: int | ArrayLike | None, items: list[Any]) -> np.ndarray:
+    """The update indices drawn: ``0..t`` for an int, the given ones, or ``0..span``."""
+    from gradflow.stepsize.schedules.base import as_steps
+
+    if t is None:
+        return np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        if t < 1:
+            raise ValueError(f"t must be >= 1 (draws t = 0, ..., t), got {t}")
+        return np.arange(int(t) + 1)
+    steps = as_steps(t).reshape(-1)
+    if not steps.size:
+        raise ValueError("t must not be empty")
+    return steps
+
+
+def _lines(schedule: Any, steps: np.ndarray, given: str | None) -> list[tuple[Any, str]]:
+    """``(values, label)`` of every line of one schedule (one per sweep element)."""
+    shape = tuple(getattr(schedule, "shape", ()))
+    values = np.asarray(schedule(steps.reshape(-1, *([1] * len(shape)))), dtype=float)
+    values = values.reshape(steps.size, -1)
+    return list(zip(values.T, _labels(schedule, values.shape[1], given), strict=True))
+
+
+def _decorate(ax: Any, steps: np.ndarray, log: bool, title: str | None, outside: bool) -> None:
+    """Scales, limits, axis labels, grid and legend."""
     if log:
         ax.set_yscale("log")
     else:
@@ -139,4 +160,3 @@ def schedules(
         ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.legend(frameon=False, fontsize="small")
-    return ax
