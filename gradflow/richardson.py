@@ -5,7 +5,7 @@ from gradflow.analysis.richardson import (
     RichardsonSolution,
     extrapolate,
     observed_order,
-    solve,
+    solve_extrapolated,
     weights,
 )
 
@@ -14,6 +14,6 @@ __all__ = [
     "RichardsonSolution",
     "extrapolate",
     "observed_order",
-    "solve",
+    "solve_extrapolated",
     "weights",
 ]
