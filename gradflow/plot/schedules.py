@@ -33,25 +33,25 @@ def _labels(schedule: Any, n: int, given: str | None) -> list[str]:
 
 def schedules(
     schedules: Any,
-    t: int | ArrayLike | None = None,
+    k: int | ArrayLike | None = None,
     ax: Any = None,
     labels: Sequence[str] | None = None,
     *,
     log: bool = False,
     title: str | None = None,
 ) -> Any:
-    """Draw step-size schedules against the update index on one axes.
+    """Draw step-size schedules against the step index on one axes.
 
-    Each schedule is drawn as a step function (``h_t`` is used for the whole update
-    ``t``); a schedule with array-valued parameters (a sweep) draws one line per value.
+    Each schedule is drawn as a step function (``h_k`` is used for the whole step
+    ``k``); a schedule with array-valued parameters (a sweep) draws one line per value.
     matplotlib is imported only when this is called.
 
     Parameters
     ----------
     schedules : Schedule, callable, or sequence of them
-        gradflow schedules (or any ``f(t)`` that takes an integer array).
-    t : int or array_like of int, optional
-        An int ``N`` draws ``t = 0, ..., N``; an integer array draws those indices.
+        gradflow schedules (or any ``f(k)`` that takes an integer array).
+    k : int or array_like of int, optional
+        An int ``N`` draws ``k = 0, ..., N``; an integer array draws those indices.
         Default: up to the largest ``span`` of the schedules (enough to show each
         shape, past the horizon).
     ax : matplotlib Axes, optional
@@ -71,9 +71,9 @@ def schedules(
     Raises
     ------
     TypeError
-        If an entry is not callable, or ``t`` is not integer.
+        If an entry is not callable, or ``k`` is not integer.
     ValueError
-        If ``labels`` has the wrong length or ``t`` is negative or empty.
+        If ``labels`` has the wrong length or ``k`` is negative or empty.
 
     Examples
     --------
@@ -81,7 +81,7 @@ def schedules(
     >>> matplotlib.use("Agg")
     >>> import gradflow as gf
     >>> S = gf.schedules
-    >>> ax = gf.plot.schedules([S.cosine(0.1, 100), S.one_cycle(0.1, 100)], t=120)
+    >>> ax = gf.plot.schedules([S.cosine(0.1, 100), S.one_cycle(0.1, 100)], k=120)
     >>> len(ax.get_lines())
     2
     """
@@ -92,7 +92,7 @@ def schedules(
         labels = list(labels)
         if len(labels) != len(items):
             raise ValueError(f"labels must have {len(items)} entries, got {len(labels)}")
-    steps = _indices(t, items)
+    steps = _indices(k, items)
     curves = []
     for i, s in enumerate(items):
         given = labels[i] if labels is not None else None
@@ -120,19 +120,19 @@ def _callables(schedules: Any) -> list[Any]:
     return items
 
 
-def _indices(t: int | ArrayLike | None, items: list[Any]) -> np.ndarray:
-    """The update indices drawn: ``0..t`` for an int, the given ones, or ``0..span``."""
+def _indices(k: int | ArrayLike | None, items: list[Any]) -> np.ndarray:
+    """The step indices drawn: ``0..k`` for an int, the given ones, or ``0..span``."""
     from gradflow.stepsize.schedules.base import as_steps
 
-    if t is None:
+    if k is None:
         return np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
-    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        if t < 1:
-            raise ValueError(f"t must be >= 1 (draws t = 0, ..., t), got {t}")
-        return np.arange(int(t) + 1)
-    steps = as_steps(t).reshape(-1)
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        if k < 1:
+            raise ValueError(f"k must be >= 1 (draws k = 0, ..., k), got {k}")
+        return np.arange(int(k) + 1)
+    steps = as_steps(k).reshape(-1)
     if not steps.size:
-        raise ValueError("t must not be empty")
+        raise ValueError("k must not be empty")
     return steps
 
 
@@ -151,8 +151,8 @@ def _decorate(ax: Any, steps: np.ndarray, log: bool, title: str | None, outside:
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlim(steps.min(), steps.max())
-    ax.set_xlabel("update index t")
-    ax.set_ylabel("step size $h_t$")
+    ax.set_xlabel("step index $k$")
+    ax.set_ylabel("step size $h_k$")
     if title is not None:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
