@@ -204,7 +204,7 @@ def _grow(
 def lanczos(
     op: Operator,
     v0: np.ndarray,
-    max_steps: int,
+    max_iter: int,
     hook: Hook,
     *,
     rng: np.random.Generator,
@@ -219,7 +219,7 @@ def lanczos(
         means every row, in order), shape ``(len(rows), d)``.
     v0 : ndarray, shape (B, d)
         Non-zero start vectors.
-    max_steps : int
+    max_iter : int
         At most this many products per point (capped at ``d``).
     hook : callable
         Called after every step with a :class:`LanczosStep`; returns a boolean mask of
@@ -235,8 +235,8 @@ def lanczos(
     B, d = v0.shape
     dtype = v0.dtype
     eps = float(np.finfo(dtype).eps)
-    max_steps = min(int(max_steps), d)
-    cap = min(max_steps, INITIAL_CAPACITY)
+    max_iter = min(int(max_iter), d)
+    cap = min(max_iter, INITIAL_CAPACITY)
     Q = np.zeros((B, cap, d), dtype=dtype)
     alpha = np.zeros((B, cap), dtype=dtype)
     beta = np.zeros((B, cap), dtype=dtype)
@@ -260,7 +260,7 @@ def lanczos(
         broke = b <= BREAKDOWN_ULPS * eps * scale
         if j < min_size:
             broke = _continue_after_breakdown(w, b, broke & (j < d), broke, Q[:, :j], rng)
-        stop = broke | (j >= max_steps)
+        stop = broke | (j >= max_iter)
         beta[:, j - 1] = b
         done = np.asarray(
             hook(LanczosStep(j, rows, alpha[:, :j], beta[:, : j - 1], b, Q[:, :j], stop))
@@ -269,7 +269,7 @@ def lanczos(
         if done.all():
             break
         if j == Q.shape[1]:
-            Q, alpha, beta = _grow(Q, alpha, beta, max_steps)
+            Q, alpha, beta = _grow(Q, alpha, beta, max_iter)
         # The next basis vector (restarted rows carry a unit vector with coupling zero).
         np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
         if done.any():
@@ -432,7 +432,7 @@ def lanczos_eigen(
     k: int,
     which: str,
     tol: float,
-    max_steps: int,
+    max_iter: int,
     rng: np.random.Generator,
     basis_size: int | None = None,
 ) -> EigenArrays:
@@ -451,13 +451,13 @@ def lanczos_eigen(
         End of the spectrum.
     tol : float
         Relative residual tolerance (see below).
-    max_steps : int
+    max_iter : int
         Most products (HVPs) per point, restarts included.
     rng : numpy.random.Generator
         Draws a fresh vector after an early breakdown (see :func:`lanczos`).
     basis_size : int, optional
         Most basis vectors ``m`` per point (memory ``m · d``); default
-        :func:`default_basis_size`.  ``basis_size >= max_steps`` never restarts: plain
+        :func:`default_basis_size`.  ``basis_size >= max_iter`` never restarts: plain
         Lanczos with full reorthogonalisation, the fewest products but ``O(j d)`` work
         and memory traffic per step ``j``.
 
@@ -498,7 +498,7 @@ def lanczos_eigen(
     eps = float(np.finfo(dtype).eps)
     m = default_basis_size(k) if basis_size is None else int(basis_size)
     m = min(max(m, k + 1), d)  # m = d: the Krylov space fills R^d, no restart needed
-    restarts = m < min(d, max_steps)
+    restarts = m < min(d, max_iter)
     keep = kept_at_restart(k, m) if restarts else 0
     out = EigenArrays(
         np.full((B, k), np.nan, dtype=dtype),
@@ -507,7 +507,7 @@ def lanczos_eigen(
         np.zeros(B, dtype=bool),
     )
     # A restarted basis is small: allocate it whole; an unrestarted one grows by doubling.
-    cap = min(m, max_steps) if restarts else min(m, max_steps, INITIAL_CAPACITY)
+    cap = min(m, max_iter) if restarts else min(m, max_iter, INITIAL_CAPACITY)
     Q = np.zeros((B, cap, d), dtype=dtype)
     alpha = np.zeros((B, cap), dtype=dtype)
     beta = np.zeros((B, cap), dtype=dtype)
@@ -539,7 +539,7 @@ def lanczos_eigen(
         if j < k:
             broke = _continue_after_breakdown(w, b, broke & (j < d), broke, Q[:, :j], rng)
         beta[:, j - 1] = b
-        stop = broke | (steps >= max_steps) | (j >= d)
+        stop = broke | (steps >= max_iter) | (j >= d)
         full = j == m and not stop.all()
         if j < k or not (full or stop.any() or _due(j, kept)):
             done = np.zeros(rows.size, dtype=bool)
