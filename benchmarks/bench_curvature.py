@@ -87,18 +87,20 @@ def bench_spectrum(name: str, eigs: np.ndarray, repeats: int, power: bool) -> di
     results: dict[str, dict[str, Any]] = {}
 
     def lanczos() -> tuple[float, int, bool]:
-        res = gf.curvature.top_eigenvalue(problem, theta, "lanczos", tol=TOL, maxiter=3000, v0=v0)
+        res = gf.curvature.top_eigenvalue(
+            problem, theta, algorithm="lanczos", tol=TOL, max_iter=3000, v0=v0
+        )
         return float(res.value), int(res.n_hvp), bool(res.converged)
 
     def lanczos_plain() -> tuple[float, int, bool]:
         res = gf.curvature.top_eigenvalue(
-            problem, theta, "lanczos", tol=TOL, maxiter=3000, v0=v0, restart=False
+            problem, theta, algorithm="lanczos", tol=TOL, max_iter=3000, v0=v0, restart=False
         )
         return float(res.value), int(res.n_hvp), bool(res.converged)
 
     def power_it() -> tuple[float, int, bool]:
         res = gf.curvature.top_eigenvalue(
-            problem, theta, "power", tol=TOL, maxiter=POWER_MAXITER, v0=v0
+            problem, theta, algorithm="power", tol=TOL, max_iter=POWER_MAXITER, v0=v0
         )
         return float(res.value), int(res.n_hvp), bool(res.converged)
 

@@ -1,6 +1,6 @@
-"""Schedules on many indices: every ``gradflow.schedules`` schedule on ``t = 0, ..., 10^6 - 1``.
+"""Schedules on many indices: every ``gradflow.schedules`` schedule on ``k = 0, ..., 10^6 - 1``.
 
-A schedule is a pure function of the update index evaluated with numpy on an integer
+A schedule is a pure function of the step index evaluated with numpy on an integer
 array, so a whole run's step sizes (or a plot's) cost one vectorised call.  For each
 schedule (with realistic arguments: horizons of the order of the array, so every phase
 is exercised) this times ``s(np.arange(N))``, best and median of the repeats, garbage
@@ -59,7 +59,7 @@ def every_schedule(n: int) -> dict[str, gf.schedules.Schedule]:
             [h // 10, h // 2],
         ),
         "scale(one_cycle)": S.scale(S.one_cycle(0.1, h), 2.0),
-        "warmup_cosine, 8 peaks (t[:, None])": S.warmup_cosine(
+        "warmup_cosine, 8 peaks (k[:, None])": S.warmup_cosine(
             np.geomspace(1e-3, 1e-1, 8), h // 100, h
         ),
     }
@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the samples as JSON")
     args = parser.parse_args(argv)
     n, repeats = (10_000, 2) if args.quick else (1_000_000, 5)
-    t = np.arange(n)
-    t_col = t[:, None]
-    fns = {name: (lambda s=s: s(t_col if s.shape else t)) for name, s in every_schedule(n).items()}
+    k = np.arange(n)
+    k_col = k[:, None]
+    fns = {name: (lambda s=s: s(k_col if s.shape else k)) for name, s in every_schedule(n).items()}
     samples = time_interleaved(fns, repeats)
     results: dict[str, Any] = {"n": n, "repeats": repeats, "rows": {}}
     print(f"| schedule | best (ms) | median (ms) | target < {TARGET_MS:.0f} ms (at 10^6) |")

@@ -1,6 +1,6 @@
 """Compare step-size schedules on the same network: constant, step decay, cosine, one-cycle.
 
-Every schedule is evaluated on arrays of update indices, so each run is one
+Every schedule is evaluated on arrays of step indices, so each run is one
 ``gf.solve`` call; the figure shows the schedules (left) and the training loss they
 give on ``gf.problems.mlp_regression`` (right).
 

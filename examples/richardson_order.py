@@ -1,10 +1,11 @@
 """Richardson extrapolation of gradient descent: order 1 becomes order 2, then 3.
 
 Gradient descent (explicit Euler) to flow time T on Rosenbrock has error ``C h``.  Runs
-at ``h, h/2, h/4, ...`` (``gf.richardson.solve``: one batched run, landing on T in whole
-steps) are combined by ``gf.richardson.extrapolate``: column ``j`` of its tableau removes ``j``
-error terms and converges with order ``j + 1``.  Errors are measured against scipy's
-DOP853 at rtol = atol = 1e-12; the figure shows each column with its fitted slope.
+at ``h, h/2, h/4, ...`` (``gf.richardson.solve_extrapolated``: one batched run, landing on
+T in whole steps) are combined by ``gf.richardson.extrapolate``: column ``j`` of its
+tableau removes ``j`` error terms and converges with order ``j + 1``.  Errors are
+measured against scipy's DOP853 at rtol = atol = 1e-12; the figure shows each column
+with its fitted slope.
 
 Run ``python examples/richardson_order.py [--out DIR]`` (about a second).
 """
@@ -45,7 +46,9 @@ def main(out: Path, quick: bool = False) -> None:
 
     # Every level in one batched gf.solve call (the step sizes are the batch), each
     # landing on T in whole steps: N0, 2 N0, 4 N0, ...
-    sol = gf.richardson.solve(problem, theta0, None, t_final=T, h0=T / N0, levels=LEVELS)
+    sol = gf.richardson.solve_extrapolated(
+        problem, theta0, None, t_final=T, h0=T / N0, levels=LEVELS
+    )
     hs = sol.h
     table = sol.theta_extrapolation.tableau  # (levels, levels, 2): [level, terms removed]
 

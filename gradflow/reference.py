@@ -15,18 +15,19 @@ from numpy.typing import ArrayLike
 from gradflow._trajectory import STATUS_DTYPE, Status, Trajectory
 from gradflow.problems import Problem
 
-__all__ = ["IMPLICIT_METHODS", "gradient_flow"]
+__all__ = ["IMPLICIT_SCIPY_METHODS", "gradient_flow"]
 
 #: scipy ``solve_ivp`` methods that use a Jacobian; they get ``-∇²L`` from the problem.
-IMPLICIT_METHODS = ("Radau", "BDF", "LSODA")
-_EXPLICIT_METHODS = ("RK23", "RK45", "DOP853")
+IMPLICIT_SCIPY_METHODS = ("Radau", "BDF", "LSODA")
+_EXPLICIT_SCIPY_METHODS = ("RK23", "RK45", "DOP853")
+_SCIPY_METHODS = _EXPLICIT_SCIPY_METHODS + IMPLICIT_SCIPY_METHODS
 
 
 def gradient_flow(
     problem: Problem,
     theta0: ArrayLike,
     t_eval: ArrayLike,
-    method: str = "DOP853",
+    scipy_method: str = "DOP853",
     rtol: float = 1e-12,
     atol: float = 1e-12,
     *,
@@ -48,8 +49,8 @@ def gradient_flow(
     t_eval : array_like, shape (n,)
         Increasing non-negative output times; the integration runs from 0 to
         ``t_eval[-1]``.
-    method : str, optional
-        A ``solve_ivp`` method: ``"DOP853"`` (default), ``"RK45"``, ``"RK23"``,
+    scipy_method : str, optional
+        The ``solve_ivp`` method: ``"DOP853"`` (default), ``"RK45"``, ``"RK23"``,
         ``"Radau"``, ``"BDF"`` or ``"LSODA"``.
     rtol, atol : float, optional
         Tolerances (default ``1e-12``).
@@ -69,7 +70,7 @@ def gradient_flow(
     ------
     ValueError
         If ``theta0`` has the wrong shape or is not finite, ``t_eval`` is not increasing
-        and non-negative, or ``method`` is unknown.
+        and non-negative, or ``scipy_method`` is unknown.
 
     References
     ----------
@@ -91,10 +92,8 @@ def gradient_flow(
 
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gradflow Problem, got {type(problem).__name__}")
-    if method not in _EXPLICIT_METHODS + IMPLICIT_METHODS:
-        raise ValueError(
-            f"method must be one of {_EXPLICIT_METHODS + IMPLICIT_METHODS}, got {method!r}"
-        )
+    if scipy_method not in _SCIPY_METHODS:
+        raise ValueError(f"scipy_method must be one of {_SCIPY_METHODS}, got {scipy_method!r}")
     arr = np.asarray(theta0, dtype=float)
     d = problem.dim
     if arr.ndim == 0 or arr.shape[-1] != d or arr.size == 0:
@@ -114,14 +113,14 @@ def gradient_flow(
         return -problem.grad(y.reshape(B, d)).reshape(-1)
 
     options: dict[str, Any] = {}
-    if method in IMPLICIT_METHODS:
+    if scipy_method in IMPLICIT_SCIPY_METHODS:
         from scipy.sparse import block_diag
 
         def jac(_t: float, y: np.ndarray) -> Any:
             blocks = -problem.hessian(y.reshape(B, d))
             sparse = block_diag(list(blocks), format="csc")
             # LSODA takes only dense Jacobians; Radau and BDF use the sparse structure.
-            return sparse.toarray() if method == "LSODA" else sparse
+            return sparse.toarray() if scipy_method == "LSODA" else sparse
 
         options["jac"] = jac
     t_end = float(ts[-1])
@@ -134,7 +133,7 @@ def gradient_flow(
                 rhs,
                 (0.0, t_end),
                 y0,
-                method=method,
+                method=scipy_method,
                 t_eval=ts,
                 rtol=rtol,
                 atol=atol,
@@ -160,7 +159,7 @@ def gradient_flow(
         n_grad=np.full(batch, n_calls[0], dtype=np.int64),
         n_steps=np.zeros(batch, dtype=np.int64),
         n_rejected=np.zeros(batch, dtype=np.int64),
-        method=f"solve_ivp[{method}]",
+        method=f"solve_ivp[{scipy_method}]",
         problem=problem.name,
         message=str(message),
     )

@@ -63,8 +63,8 @@ def test_top_eigenvalue_to_1e_8_on_known_spectra(top, d):
 def test_lanczos_needs_at_most_a_third_of_the_hvps_of_power_on_a_clustered_spectrum():
     d = 2000
     p = implicit_quadratic(bulk_with_top(d, CLUSTERED))
-    lan = top_eigenvalue(p, np.zeros(d), "lanczos", seed=0)
-    pow_ = top_eigenvalue(p, np.zeros(d), "power", seed=0)
+    lan = top_eigenvalue(p, np.zeros(d), algorithm="lanczos", seed=0)
+    pow_ = top_eigenvalue(p, np.zeros(d), algorithm="power", seed=0)
     assert lan.converged and pow_.converged
     assert abs(pow_.value - 1.0) <= 1e-8
     assert 3 * int(lan.n_hvp) <= int(pow_.n_hvp)
@@ -76,10 +76,10 @@ def test_methods_agree_with_dense_for_every_end_of_the_spectrum():
     theta = np.zeros((2, 6))
     expected = {"LA": [3.5, 3.0, 2.0], "SA": [-4.0, -1.0, 0.5], "LM": [-4.0, 3.5, 3.0]}
     for which, want in expected.items():
-        for method in ("lanczos", "power", "dense"):
-            res = eigenvalues(p, theta, 3, method, seed=1, which=which)
+        for algorithm in ("lanczos", "power", "dense"):
+            res = eigenvalues(p, theta, 3, algorithm=algorithm, seed=1, which=which)
             assert res.values.shape == (2, 3) and res.vectors.shape == (2, 3, 6)
-            np.testing.assert_allclose(res.values, [want, want], atol=1e-7, err_msg=method)
+            np.testing.assert_allclose(res.values, [want, want], atol=1e-7, err_msg=algorithm)
             assert res.converged.all()
             # Eigenvectors: H v = λ v.
             Hv = p.hvp(np.zeros((2, 3, 6)), res.vectors)
@@ -89,11 +89,13 @@ def test_methods_agree_with_dense_for_every_end_of_the_spectrum():
 def test_top_eigenvalue_is_algebraic_not_magnitude():
     # Near a saddle the most negative eigenvalue dominates in magnitude.
     p = gf.problems.quadratic([-10.0, 1.0, 2.0], seed=0)
-    for method in ("lanczos", "power", "dense"):
-        assert top_eigenvalue(p, np.zeros(3), method, seed=0).value == pytest.approx(2.0)
-        assert top_eigenvalue(p, np.zeros(3), method, seed=0, which="LM").value == pytest.approx(
-            -10.0
+    for algorithm in ("lanczos", "power", "dense"):
+        assert top_eigenvalue(p, np.zeros(3), algorithm=algorithm, seed=0).value == pytest.approx(
+            2.0
         )
+        assert top_eigenvalue(
+            p, np.zeros(3), algorithm=algorithm, seed=0, which="LM"
+        ).value == pytest.approx(-10.0)
 
 
 def test_batch_of_points_gives_a_batch_of_eigenvalues_equal_to_single_calls():
@@ -120,7 +122,7 @@ def test_same_seed_same_bits_and_v0():
 def test_repeated_eigenvalues():
     p = gf.problems.quadratic([5.0, 5.0, 1.0, 0.5], seed=0)
     # Power iteration with deflation finds both copies.
-    res = eigenvalues(p, np.zeros(4), 2, "power", seed=0)
+    res = eigenvalues(p, np.zeros(4), 2, algorithm="power", seed=0)
     np.testing.assert_allclose(res.values, [5.0, 5.0], atol=1e-7)
     # A multiple of the identity: Lanczos restarts after the breakdown to give k values.
     iso = gf.problems.quadratic(A=3.0 * np.eye(5))
@@ -147,7 +149,7 @@ def test_float32_input_stays_float32():
 
 def test_unconverged_is_reported():
     p = implicit_quadratic(bulk_with_top(500, CLUSTERED))
-    res = top_eigenvalue(p, np.zeros(500), "power", maxiter=5, seed=0)
+    res = top_eigenvalue(p, np.zeros(500), algorithm="power", max_iter=5, seed=0)
     assert not res.converged and res.n_hvp == 5
 
 
@@ -157,11 +159,11 @@ def test_unconverged_is_reported():
         ({"k": 0}, ValueError, "k"),
         ({"k": 4}, ValueError, "k"),
         ({"k": 1.5}, TypeError, "k"),
-        ({"method": "arnoldi"}, ValueError, "method"),
+        ({"algorithm": "arnoldi"}, ValueError, "algorithm"),
         ({"which": "LR"}, ValueError, "which"),
         ({"tol": 0.0}, ValueError, "tol"),
-        ({"maxiter": 0}, ValueError, "maxiter"),
-        ({"k": 2, "maxiter": 1}, ValueError, "maxiter"),
+        ({"max_iter": 0}, ValueError, "max_iter"),
+        ({"k": 2, "max_iter": 1}, ValueError, "max_iter"),
         ({"seed": "x"}, TypeError, "seed"),
         ({"v0": np.zeros(3)}, ValueError, "v0"),
         ({"v0": np.ones(2)}, ValueError, "v0"),

@@ -65,9 +65,9 @@ def test_restarted_hvp_count_stays_close_to_unrestarted(hard):
     assert int(restarted.n_hvp) <= 1.5 * int(plain.n_hvp)
 
 
-def test_maxiter_bounds_the_products_across_restarts(hard):
+def test_max_iter_bounds_the_products_across_restarts(hard):
     p, _ = hard
-    res = top_eigenvalue(p, np.zeros(400), maxiter=100, seed=0, tol=1e-14)
+    res = top_eigenvalue(p, np.zeros(400), max_iter=100, seed=0, tol=1e-14)
     assert not res.converged and int(res.n_hvp) == 100
     assert np.isfinite(res.value) and np.isfinite(res.residuals).all()
 
@@ -96,11 +96,11 @@ def test_restarted_basis_memory_is_bounded():
         hvp=lambda th, v: lam * v,
         dim=d,
     )
-    top_eigenvalue(p, np.zeros(d), seed=0, maxiter=3)  # warm-up: lazy imports allocate
+    top_eigenvalue(p, np.zeros(d), seed=0, max_iter=3)  # warm-up: lazy imports allocate
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        res = top_eigenvalue(p, np.zeros(d), seed=0, maxiter=3000)
+        res = top_eigenvalue(p, np.zeros(d), seed=0, max_iter=3000)
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()

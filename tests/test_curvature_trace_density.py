@@ -123,7 +123,7 @@ def test_track_sharpness_warm_start_saves_hvps_and_matches_dense():
         gf.solve(p, theta0, stepsize=0.05, steps=60, callback=tracker, save="final")
     np.testing.assert_allclose(warm.values, cold.values, rtol=1e-5)
     assert warm.n_hvp < cold.n_hvp
-    dense = gf.curvature.top_eigenvalue(p, theta0, "dense").value
+    dense = gf.curvature.top_eigenvalue(p, theta0, algorithm="dense").value
     np.testing.assert_allclose(warm.values[0], dense, rtol=1e-6)
 
 
@@ -131,7 +131,7 @@ def test_track_sharpness_bad_arguments():
     p = gf.problems.quadratic([1.0, 2.0], seed=0)
     with pytest.raises(ValueError, match="every"):
         track_sharpness(p, every=0)
-    with pytest.raises(ValueError, match="method"):
-        track_sharpness(p, method="qr")
+    with pytest.raises(ValueError, match="algorithm"):
+        track_sharpness(p, algorithm="qr")
     with pytest.raises(TypeError, match="problem"):
         track_sharpness(None)

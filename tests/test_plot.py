@@ -96,7 +96,7 @@ def test_sharpness_draws_threshold_per_step_size():
 
 def test_sharpness_from_tracker():
     p = gf.problems.quadratic([1.0, 10.0], seed=0)
-    tracker = gf.curvature.track_sharpness(p, every=5, method="dense")
+    tracker = gf.curvature.track_sharpness(p, every=5, algorithm="dense")
     gf.solve(p, np.ones((2, 2)), stepsize=np.array([0.05, 0.1]), steps=20, callback=tracker)
     _fig, ax = plt.subplots()
     assert gf.plot.sharpness(tracker, [0.05, 0.1], ax) is ax

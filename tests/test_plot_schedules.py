@@ -30,7 +30,7 @@ def test_draws_each_schedule_and_writes_the_file(tmp_path):
         S.cosine_restarts(0.1, 20, 2),
         S.step_decay(0.1, 30, 0.5),
     ]
-    ax = gf.plot.schedules(items, t=120, title="schedules")
+    ax = gf.plot.schedules(items, k=120, title="schedules")
     lines = ax.get_lines()
     assert len(lines) == 5
     for line, s in zip(lines, items, strict=True):
@@ -40,7 +40,7 @@ def test_draws_each_schedule_and_writes_the_file(tmp_path):
         assert line.get_drawstyle() == "steps-post"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[0] == "cosine(lr=0.1, total_steps=100, min_lr=0.001)"
-    assert ax.get_xlabel() == "update index t" and "step size" in ax.get_ylabel()
+    assert ax.get_xlabel() == "step index $k$" and "step size" in ax.get_ylabel()
     path = tmp_path / "schedules.png"
     ax.figure.savefig(path, dpi=80)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
@@ -59,13 +59,13 @@ def test_sweeps_draw_one_line_per_value_and_log_scale():
 
 def test_single_schedule_given_axes_labels_and_index_array():
     _, ax = plt.subplots()
-    out = gf.plot.schedules(S.exponential(1.0, 0.9), t=np.arange(0, 50, 5), ax=ax, labels=["exp"])
+    out = gf.plot.schedules(S.exponential(1.0, 0.9), k=np.arange(0, 50, 5), ax=ax, labels=["exp"])
     assert out is ax
     (line,) = ax.get_lines()
     np.testing.assert_array_equal(line.get_xdata(), np.arange(0, 50, 5))
     assert line.get_label() == "exp"
     # Plain callables work too.
-    gf.plot.schedules([lambda t: 0.1 / (1 + t)], t=10, ax=ax)
+    gf.plot.schedules([lambda k: 0.1 / (1 + k)], k=10, ax=ax)
     assert len(ax.get_lines()) == 2
 
 
@@ -74,10 +74,10 @@ def test_bad_arguments():
         gf.plot.schedules([S.constant(0.1)], labels=["a", "b"])
     with pytest.raises(TypeError, match="callable"):
         gf.plot.schedules([S.constant(0.1), 0.2])
-    with pytest.raises(TypeError, match="t must be"):
-        gf.plot.schedules([S.constant(0.1)], t=np.linspace(0, 1, 5))
-    with pytest.raises(ValueError, match="t must be"):
-        gf.plot.schedules([S.constant(0.1)], t=0)
+    with pytest.raises(TypeError, match="k must be"):
+        gf.plot.schedules([S.constant(0.1)], k=np.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="k must be"):
+        gf.plot.schedules([S.constant(0.1)], k=0)
     with pytest.raises(ValueError, match="empty"):
         gf.plot.schedules([])
 

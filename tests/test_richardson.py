@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradflow as gf
-from gradflow.richardson import extrapolate, observed_order, solve, weights
+from gradflow.richardson import extrapolate, observed_order, solve_extrapolated, weights
 
 # ---------------------------------------------------------------------------------------
 # the rule and the tableau
@@ -146,25 +146,25 @@ def test_bad_input_raises_value_error_naming_the_argument():
         weights(1)
 
 
-def test_solve_bad_input_raises_value_error_naming_the_argument():
+def test_solve_extrapolated_bad_input_raises_value_error_naming_the_argument():
     p = gf.problems.rosenbrock()
     euler = gf.methods.Euler()
     with pytest.raises(ValueError, match="levels"):
-        solve(p, [0.0, 0.0], euler, 1.0, 0.1, levels=1)
+        solve_extrapolated(p, [0.0, 0.0], euler, 1.0, 0.1, levels=1)
     with pytest.raises(ValueError, match="ratio"):
-        solve(p, [0.0, 0.0], euler, 1.0, 0.1, ratio=1)
+        solve_extrapolated(p, [0.0, 0.0], euler, 1.0, 0.1, ratio=1)
     with pytest.raises(ValueError, match="ratio"):
-        solve(p, [0.0, 0.0], euler, 1.0, 1 / 3, ratio=1.5)  # 3, 4.5, ... steps
+        solve_extrapolated(p, [0.0, 0.0], euler, 1.0, 1 / 3, ratio=1.5)  # 3, 4.5, ... steps
     with pytest.raises(ValueError, match="theta0"):
-        solve(p, [0.0, 0.0, 0.0], euler, 1.0, 0.1)  # mismatched shape
+        solve_extrapolated(p, [0.0, 0.0, 0.0], euler, 1.0, 0.1)  # mismatched shape
     with pytest.raises(ValueError, match="h0"):
-        solve(p, [0.0, 0.0], euler, 1.0, 0.0)
+        solve_extrapolated(p, [0.0, 0.0], euler, 1.0, 0.0)
     with pytest.raises(ValueError, match="t_final"):
-        solve(p, [0.0, 0.0], euler, -1.0, 0.1)
+        solve_extrapolated(p, [0.0, 0.0], euler, -1.0, 0.1)
     with pytest.raises(ValueError, match="terms"):
-        solve(p, [0.0, 0.0], euler, 1.0, 0.1, levels=3, terms=3)
+        solve_extrapolated(p, [0.0, 0.0], euler, 1.0, 0.1, levels=3, terms=3)
     with pytest.raises(TypeError, match="method"):
-        solve(p, [0.0, 0.0], "euler", 1.0, 0.1)
+        solve_extrapolated(p, [0.0, 0.0], "euler", 1.0, 0.1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -172,10 +172,10 @@ def test_solve_bad_input_raises_value_error_naming_the_argument():
 # ---------------------------------------------------------------------------------------
 
 
-def test_solve_lands_every_level_in_whole_steps():
+def test_solve_extrapolated_lands_every_level_in_whole_steps():
     lam = 2.0
     p = gf.problems.quadratic(A=np.array([[lam]]))
-    res = solve(p, [1.0], gf.methods.Euler(), t_final=1.0, h0=0.3, levels=3)
+    res = solve_extrapolated(p, [1.0], gf.methods.Euler(), t_final=1.0, h0=0.3, levels=3)
     # h0 = 0.3 becomes 1/⌈1/0.3⌉ = 0.25: no shortened last step at any level.
     np.testing.assert_array_equal(res.n_steps, [4, 8, 16])
     np.testing.assert_allclose(res.h, [0.25, 0.125, 0.0625], rtol=1e-15)
@@ -184,28 +184,30 @@ def test_solve_lands_every_level_in_whole_steps():
     ex = extrapolate(closed, terms=1)
     assert float(res.theta[0]) == pytest.approx(float(ex.value), rel=1e-14)
     # Non-integer ratio with whole counts: 4, 6, 9 steps.
-    res15 = solve(p, [1.0], gf.methods.Euler(), t_final=1.0, h0=0.25, levels=3, ratio=1.5)
+    res15 = solve_extrapolated(
+        p, [1.0], gf.methods.Euler(), t_final=1.0, h0=0.25, levels=3, ratio=1.5
+    )
     np.testing.assert_array_equal(res15.n_steps, [4, 6, 9])
 
 
-def test_solve_batches_elements_independently():
+def test_solve_extrapolated_batches_elements_independently():
     p = gf.problems.muller_brown()
     starts = np.array([[[-0.2, 0.8], [0.3, 0.2]], [[-1.0, 1.2], [0.1, 0.4]]])  # batch (2, 2)
-    res = solve(p, starts, gf.methods.Euler(), 0.01, 0.01 / 8, levels=3)
+    res = solve_extrapolated(p, starts, gf.methods.Euler(), 0.01, 0.01 / 8, levels=3)
     assert res.theta.shape == (2, 2, 2) and res.theta_error.shape == (2, 2)
     assert res.loss.shape == res.loss_error.shape == res.order.shape == (2, 2)
     assert res.status.shape == (3, 2, 2) and res.theta_levels.shape == (3, 2, 2, 2)
-    alone = solve(p, starts[1, 0], gf.methods.Euler(), 0.01, 0.01 / 8, levels=3)
+    alone = solve_extrapolated(p, starts[1, 0], gf.methods.Euler(), 0.01, 0.01 / 8, levels=3)
     np.testing.assert_array_equal(res.theta[1, 0], alone.theta)
     assert res.theta_error[1, 0] == alone.theta_error
 
 
-def test_solve_with_a_second_order_method_observes_order_two():
+def test_solve_extrapolated_with_a_second_order_method_observes_order_two():
     p = gf.problems.muller_brown()
     theta0 = np.array([-0.2, 0.8])
     ref = gf.reference.gradient_flow(p, theta0, [0.02])
     heun = gf.methods.RungeKutta(gf.methods.HEUN)
-    res = solve(p, theta0, heun, 0.02, 0.02 / 32, levels=4)
+    res = solve_extrapolated(p, theta0, heun, 0.02, 0.02 / 32, levels=4)
     assert float(res.order) == pytest.approx(2.0, abs=0.1)
     raw = np.linalg.norm(res.theta_levels[-1] - ref.theta[0])
     true = np.linalg.norm(res.theta - ref.theta[0])
@@ -216,7 +218,7 @@ def test_a_diverged_level_gives_nan_and_keeps_the_status():
     p = gf.problems.quadratic([1.0, 10.0], seed=0)
     starts = np.array([[1.0, 1.0], [0.5, -0.5]])
     # At h0 = 0.25 > 2/10 the coarsest level grows by 1.5 a step and overflows.
-    res = solve(p, starts, gf.methods.Euler(), 500.0, 0.25, levels=3)
+    res = solve_extrapolated(p, starts, gf.methods.Euler(), 500.0, 0.25, levels=3)
     assert (res.status[0] == "diverged").all()
     assert np.isnan(res.theta).all() and np.isnan(res.theta_error).all()
 
@@ -227,7 +229,7 @@ def test_extrapolated_euler_on_rosenbrock_meets_1e8_and_the_estimate_brackets_it
     starts = np.array([[-1.2, 1.0], [1.5, 1.5], [-0.5, 0.8]])
     t_final = 1.0
     ref = gf.reference.gradient_flow(p, starts, [t_final])
-    res = solve(p, starts, gf.methods.Euler(), t_final, 2.0**-14, levels=4)
+    res = solve_extrapolated(p, starts, gf.methods.Euler(), t_final, 2.0**-14, levels=4)
     assert (res.status == "ok").all()
     np.testing.assert_allclose(res.order, 1.0, atol=0.1)  # in the asymptotic regime
     true = np.linalg.norm(res.theta - ref.theta[0], axis=-1)
@@ -250,7 +252,7 @@ def test_euler_error_estimate_brackets_the_true_error_on_muller_brown():
     starts = np.array([[-0.2, 0.8], [0.3, 0.2], [-1.0, 1.2]])
     t_final = 0.02
     ref = gf.reference.gradient_flow(p, starts, [t_final])
-    res = solve(p, starts, gf.methods.Euler(), t_final, t_final / 2**7, levels=4)
+    res = solve_extrapolated(p, starts, gf.methods.Euler(), t_final, t_final / 2**7, levels=4)
     np.testing.assert_allclose(res.order, 1.0, atol=0.1)
     true = np.linalg.norm(res.theta - ref.theta[0], axis=-1)
     ratio = res.theta_error / true

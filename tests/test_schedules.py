@@ -481,20 +481,20 @@ def test_scalar_and_array_calls_and_shapes():
     assert sweep.shape == (3,)
     assert sweep(4).shape == (3,)
     assert sweep(np.arange(5)[:, None]).shape == (5, 3)
-    with pytest.raises(ValueError, match=r"t\[:, None\]"):
+    with pytest.raises(ValueError, match=r"k\[:, None\]"):
         sweep(np.arange(5))
 
 
-@pytest.mark.parametrize("t", [1.0, 3.5, np.array([0.0, 1.0]), True, "3", None])
-def test_non_integer_t_is_a_type_error(t):
-    with pytest.raises(TypeError, match="t must be an int"):
-        S.cosine(0.1, 10)(t)
+@pytest.mark.parametrize("k", [1.0, 3.5, np.array([0.0, 1.0]), True, "3", None])
+def test_non_integer_k_is_a_type_error(k):
+    with pytest.raises(TypeError, match=r"k must be an int or an integer array \(a step index\)"):
+        S.cosine(0.1, 10)(k)
 
 
-@pytest.mark.parametrize("t", [-1, np.array([3, -2])])
-def test_negative_t(t):
-    with pytest.raises(ValueError, match="t must be >= 0"):
-        S.exponential(0.1, 0.9)(t)
+@pytest.mark.parametrize("k", [-1, np.array([3, -2])])
+def test_negative_k(k):
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        S.exponential(0.1, 0.9)(k)
 
 
 BAD = [
@@ -568,7 +568,7 @@ def test_non_schedules_are_type_errors():
 def test_describe_and_repr():
     s = S.cosine(0.1, 100, min_lr=0.001)
     text = s.describe()
-    assert "cos(π·min(t, T)/T)" in text and "T = 100" in text and "0.001" in text
+    assert "cos(π·min(k, T)/T)" in text and "T = 100" in text and "0.001" in text
     assert "held" in text
     assert repr(s) == "cosine(lr=0.1, total_steps=100, min_lr=0.001)"
     every = [
@@ -592,7 +592,7 @@ def test_describe_and_repr():
         S.scale(S.constant(0.1), 2.0),
     ]
     for s in every:
-        assert "η(t)" in s.describe() or "one cycle" in s.describe()
+        assert "η(k)" in s.describe() or "one cycle" in s.describe()
         assert repr(s).startswith(s.name + "(")
         assert s.label().startswith(s.name + "(")
         assert isinstance(s, S.Schedule) and s.span >= 1

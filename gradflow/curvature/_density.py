@@ -88,11 +88,11 @@ class SpectralDensity(NamedTuple):
 def spectral_density(
     problem: Problem,
     theta: ArrayLike,
-    n_lanczos: int = 100,
     n_probes: int = 10,
+    *,
+    n_lanczos: int = 100,
     sigma: float | None = None,
     seed: int | np.random.Generator | None = None,
-    *,
     grid: ArrayLike | None = None,
     n_grid: int = DEFAULT_GRID,
 ) -> SpectralDensity:
@@ -103,11 +103,11 @@ def spectral_density(
     problem : Problem
     theta : array_like, shape (*batch, d)
         Points; each gets its own probes.
+    n_probes : int, optional
+        Rademacher start vectors per point.  Default 10.
     n_lanczos : int, optional
         Lanczos steps (quadrature nodes) per probe, capped at ``d``.  Default 100
         (PyHessian's ``iter``).
-    n_probes : int, optional
-        Rademacher start vectors per point.  Default 10.
     sigma : float, optional
         Standard deviation of the Gaussian kernel, in eigenvalue units.  Default:
         PyHessian's ``σ² = 1e-5 · max(1, λmax - λmin)`` from the extreme nodes.
@@ -156,8 +156,8 @@ def spectral_density(
     """
     problem = check_problem(problem)
     points = as_points(theta, problem.dim)
-    m = check_count(n_lanczos, "n_lanczos", 1)
     P = check_count(n_probes, "n_probes", 1)
+    m = check_count(n_lanczos, "n_lanczos", 1)
     n_grid = check_count(n_grid, "n_grid", 2)
     if sigma is not None:
         sigma = check_positive(sigma, "sigma")

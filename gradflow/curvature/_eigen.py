@@ -1,6 +1,7 @@
 r"""Extreme Hessian eigenvalues: :func:`top_eigenvalue` and :func:`eigenvalues`.
 
-The front-end over three solvers, all batched over the leading axes of ``θ``:
+The front-end over three eigensolver algorithms (``algorithm=``), all batched over the
+leading axes of ``θ``:
 
 ``"lanczos"`` (default)
     Thick-restart Lanczos with full reorthogonalisation inside a basis of at most
@@ -10,7 +11,7 @@ The front-end over three solvers, all batched over the leading axes of ``θ``:
     the fewest HVPs, at ``O(j d)`` work and memory per step ``j``.
 ``"power"``
     Power iteration with deflation (``gradflow/curvature/_power.py``), PyHessian's
-    method; finds repeated eigenvalues one copy at a time.
+    algorithm; finds repeated eigenvalues one copy at a time.
 ``"dense"``
     ``eigh`` of the full Hessian (``gradflow/curvature/_dense.py``): exact to rounding,
     ``O(d³)``, for small ``d``.
@@ -42,10 +43,10 @@ from gradflow.curvature._lanczos import lanczos_eigen
 from gradflow.curvature._power import power_eigen
 from gradflow.problems import Problem
 
-__all__ = ["METHODS", "EigenResult", "eigenvalues", "top_eigenvalue"]
+__all__ = ["ALGORITHMS", "EigenResult", "eigenvalues", "top_eigenvalue"]
 
-#: The solvers :func:`eigenvalues` knows.
-METHODS = ("lanczos", "power", "dense")
+#: The eigensolver algorithms :func:`eigenvalues` knows.
+ALGORITHMS = ("lanczos", "power", "dense")
 #: Default limit on restarted Lanczos steps (HVPs) per point (the basis is at most
 #: ``max(2k + 1, 40)`` vectors whatever the number of steps).
 DEFAULT_LANCZOS_STEPS = 10_000
@@ -73,9 +74,9 @@ class EigenResult(NamedTuple):
         Hessian-vector products spent per point (0 for the dense solver, which calls
         ``problem.hessian``).
     converged : ndarray of bool, shape batch
-        Whether every pair met the tolerance within ``maxiter``.
-    method, which : str
-        The solver and the end of the spectrum.
+        Whether every pair met the tolerance within ``max_iter``.
+    algorithm, which : str
+        The eigensolver algorithm and the end of the spectrum.
     """
 
     values: np.ndarray
@@ -83,7 +84,7 @@ class EigenResult(NamedTuple):
     residuals: np.ndarray
     n_hvp: np.ndarray
     converged: np.ndarray
-    method: str
+    algorithm: str
     which: str
 
     @property
@@ -101,11 +102,11 @@ def eigenvalues(
     problem: Problem,
     theta: ArrayLike,
     k: int,
-    method: str = "lanczos",
-    tol: float = 1e-8,
-    maxiter: int | None = None,
-    seed: int | np.random.Generator | None = None,
     *,
+    algorithm: str = "lanczos",
+    tol: float = 1e-8,
+    max_iter: int | None = None,
+    seed: int | np.random.Generator | None = None,
     which: str = "LA",
     v0: ArrayLike | None = None,
     restart: bool = True,
@@ -119,15 +120,15 @@ def eigenvalues(
         Points; each gets its own eigenpairs, all computed together.
     k : int
         Number of eigenpairs, ``1 <= k <= d``.
-    method : {"lanczos", "power", "dense"}, optional
-        The solver (see the module docstring).  Default ``"lanczos"``.
+    algorithm : {"lanczos", "power", "dense"}, optional
+        The eigensolver (see the module docstring).  Default ``"lanczos"``.
     tol : float, optional
         Relative accuracy: a pair ``(λ, v)`` is accepted when ``‖Hv - λv‖ <= tol |λ|``
         (plus a rounding floor ``10 eps ‖H‖``), ARPACK's test.  The eigenvalue error is
         then at most that residual, and about residual²/gap when ``λ`` is separated by
         ``gap`` from the rest of the spectrum.  Raised to the dtype's ``eps`` for
         float32 input.  Default ``1e-8``.
-    maxiter : int, optional
+    max_iter : int, optional
         Most HVPs per point: Lanczos steps, restarts included (default 10,000; with
         ``restart=False`` ``min(d, 500)``), or products per eigenpair and pass of power
         iteration (default 10,000).  Ignored by ``"dense"``.
@@ -143,8 +144,8 @@ def eigenvalues(
         Lanczos only.  True (default): thick restart, a basis of at most
         ``max(2k + 1, 40)`` vectors per point (``RESTART_BASIS_SIZE`` in
         ``gradflow/curvature/_lanczos.py``).  False: no restart, the basis grows to
-        ``maxiter`` vectors; it saves HVPs (about 10% on a hard spectrum) when they are
-        far more expensive than ``O(maxiter · d)`` memory traffic per step.
+        ``max_iter`` vectors; it saves HVPs (about 10% on a hard spectrum) when they are
+        far more expensive than ``O(max_iter · d)`` memory traffic per step.
 
     Returns
     -------
@@ -155,19 +156,19 @@ def eigenvalues(
     Raises
     ------
     TypeError
-        If ``problem`` is not a Problem, or ``k``, ``maxiter``, ``seed`` or ``restart``
+        If ``problem`` is not a Problem, or ``k``, ``max_iter``, ``seed`` or ``restart``
         has the wrong type.
     ValueError
         If ``theta`` or ``v0`` has the wrong shape or is not finite, ``k`` is not in
-        ``[1, d]``, ``method`` or ``which`` is unknown, ``tol`` is not positive, or
-        ``maxiter < k`` for Lanczos.
+        ``[1, d]``, ``algorithm`` or ``which`` is unknown, ``tol`` is not positive, or
+        ``max_iter < k`` for Lanczos.
 
     Notes
     -----
-    A single-vector Krylov method sees each *distinct* eigenvalue once: an eigenvalue of
+    A single-vector Krylov solver sees each *distinct* eigenvalue once: an eigenvalue of
     multiplicity ``m > 1`` appears once among the Lanczos values (a breakdown before
     ``k`` vectors is continued from a fresh random vector, but a repeated eigenvalue
-    inside a larger spectrum is not resolved).  Use ``method="power"`` (deflation) or
+    inside a larger spectrum is not resolved).  Use ``algorithm="power"`` (deflation) or
     ``"dense"`` when multiplicities matter.
 
     References
@@ -195,8 +196,8 @@ def eigenvalues(
     k = check_count(k, "k", 1)
     if k > d:
         raise ValueError(f"k must be <= d = {d}, got {k}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     which = check_which(which)
     tol = check_positive(tol, "tol")
     if not isinstance(restart, (bool, np.bool_)):
@@ -205,24 +206,24 @@ def eigenvalues(
     flat = points.reshape(-1, d)
     B = flat.shape[0]
     tol = max(tol, float(np.finfo(flat.dtype).eps))
-    if method == "dense":
+    if algorithm == "dense":
         out = dense_eigen(problem, flat, k, which)
         n_hvp = np.zeros(B, dtype=np.int64)
     else:
-        if method == "power":
+        if algorithm == "power":
             default = DEFAULT_POWER_STEPS
         elif restart:
             default = DEFAULT_LANCZOS_STEPS
         else:
             default = min(d, DEFAULT_UNRESTARTED_STEPS)
-        steps = default if maxiter is None else check_count(maxiter, "maxiter", 1)
-        if method == "lanczos" and steps < k:
-            raise ValueError(f"maxiter must be >= k = {k} for Lanczos, got {steps}")
+        steps = default if max_iter is None else check_count(max_iter, "max_iter", 1)
+        if algorithm == "lanczos" and steps < k:
+            raise ValueError(f"max_iter must be >= k = {k} for Lanczos, got {steps}")
         gen = rng(seed)
         start = _start_vectors(v0, batch, d, flat.dtype, gen)
         op = BatchHVP(problem, flat)
         with np.errstate(all="ignore"):  # non-finite HVPs surface as non-finite values
-            if method == "lanczos":
+            if algorithm == "lanczos":
                 basis = None if restart else steps  # a basis of ``steps`` never restarts
                 out = lanczos_eigen(op, start, k, which, tol, steps, gen, basis)
             else:
@@ -234,7 +235,7 @@ def eigenvalues(
         out.residuals.reshape(*batch, k),
         n_hvp.reshape(batch),
         out.converged.reshape(batch),
-        method,
+        algorithm,
         which,
     )
 
@@ -258,12 +259,12 @@ def _start_vectors(
 def top_eigenvalue(
     problem: Problem,
     theta: ArrayLike,
-    method: str = "lanczos",
     k: int = 1,
-    tol: float = 1e-8,
-    maxiter: int | None = None,
-    seed: int | np.random.Generator | None = None,
     *,
+    algorithm: str = "lanczos",
+    tol: float = 1e-8,
+    max_iter: int | None = None,
+    seed: int | np.random.Generator | None = None,
     which: str = "LA",
     v0: ArrayLike | None = None,
     restart: bool = True,
@@ -278,8 +279,8 @@ def top_eigenvalue(
 
     Parameters
     ----------
-    problem, theta, method, k, tol, maxiter, seed, which, v0, restart
-        As for :func:`eigenvalues`.
+    problem, theta, k, algorithm, tol, max_iter, seed, which, v0, restart
+        As for :func:`eigenvalues` (``k`` defaults to 1 here).
 
     Returns
     -------
@@ -307,5 +308,14 @@ def top_eigenvalue(
     3
     """
     return eigenvalues(
-        problem, theta, k, method, tol, maxiter, seed, which=which, v0=v0, restart=restart
+        problem,
+        theta,
+        k,
+        algorithm=algorithm,
+        tol=tol,
+        max_iter=max_iter,
+        seed=seed,
+        which=which,
+        v0=v0,
+        restart=restart,
     )

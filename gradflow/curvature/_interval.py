@@ -26,6 +26,7 @@ R. E. Moore, R. B. Kearfott and M. J. Cloud, *Introduction to Interval Analysis*
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -194,53 +195,57 @@ def enclose(
     """
     import sympy as sp
 
-    n = lower.shape[0]
-    cache: dict[Any, Interval] = {
-        s: (lower[:, i].astype(float), upper[:, i].astype(float)) for i, s in enumerate(symbols)
-    }
-    unary = {
-        sp.exp: lambda a: _monotone(np.exp, a),
-        sp.log: _log,
-        sp.sin: _sin,
-        sp.cos: _cos,
-        sp.tan: _tan,
-        sp.tanh: lambda a: _monotone(np.tanh, a),
-        sp.sinh: lambda a: _monotone(np.sinh, a),
-        sp.cosh: _cosh,
-        sp.atan: lambda a: _monotone(np.arctan, a),
-        sp.Abs: _abs,
-    }
+    evaluate = _Evaluator(symbols, lower, upper)
+    return [evaluate(sp.sympify(e)) for e in exprs]
 
-    def const(value: Any) -> Interval:
-        x = float(value)
-        return _out(np.full(n, x), np.full(n, x))
 
-    def ev(e: Any) -> Interval:
-        if e in cache:
-            return cache[e]
+class _Evaluator:
+    """Evaluates sympy expressions in interval arithmetic over ``n`` boxes, each distinct
+    subexpression once (a cache keyed by the expression)."""
+
+    def __init__(self, symbols: Sequence[Any], lower: np.ndarray, upper: np.ndarray) -> None:
+        import sympy as sp
+
+        self.n = lower.shape[0]
+        self.cache: dict[Any, Interval] = {
+            s: (lower[:, i].astype(float), upper[:, i].astype(float)) for i, s in enumerate(symbols)
+        }
+        self.unary = {
+            sp.exp: lambda a: _monotone(np.exp, a),
+            sp.log: _log,
+            sp.sin: _sin,
+            sp.cos: _cos,
+            sp.tan: _tan,
+            sp.tanh: lambda a: _monotone(np.tanh, a),
+            sp.sinh: lambda a: _monotone(np.sinh, a),
+            sp.cosh: _cosh,
+            sp.atan: lambda a: _monotone(np.arctan, a),
+            sp.Abs: _abs,
+        }
+
+    def __call__(self, e: Any) -> Interval:
+        if e not in self.cache:
+            self.cache[e] = self._evaluate(e)
+        return self.cache[e]
+
+    def _evaluate(self, e: Any) -> Interval:
         if e.is_Number or e.is_NumberSymbol:
-            out = const(e)
-        elif e.is_Add:
-            out = ev(e.args[0])
-            for arg in e.args[1:]:
-                out = _add(out, ev(arg))
-        elif e.is_Mul:
-            out = ev(e.args[0])
-            for arg in e.args[1:]:
-                out = _mul(out, ev(arg))
-        elif e.is_Pow:
-            base, expo = e.args
-            if expo.is_Integer:
-                out = _int_power(ev(base), int(expo))
-            elif expo.is_Number:
-                out = _real_power(ev(base), float(expo))
-            else:  # b**e = exp(e log b)
-                out = _monotone(np.exp, _mul(ev(expo), _log(ev(base))))
-        elif e.func in unary:
-            out = unary[e.func](ev(e.args[0]))
-        else:
-            raise NotImplementedError(f"no interval rule for {e.func.__name__} in {e}")
-        cache[e] = out
-        return out
+            x = float(e)
+            return _out(np.full(self.n, x), np.full(self.n, x))
+        if e.is_Add:
+            return functools.reduce(_add, (self(arg) for arg in e.args))
+        if e.is_Mul:
+            return functools.reduce(_mul, (self(arg) for arg in e.args))
+        if e.is_Pow:
+            return self._power(*e.args)
+        if e.func in self.unary:
+            return self.unary[e.func](self(e.args[0]))
+        raise NotImplementedError(f"no interval rule for {e.func.__name__} in {e}")
 
-    return [ev(sp.sympify(e)) for e in exprs]
+    def _power(self, base: Any, expo: Any) -> Interval:
+        if expo.is_Integer:
+            return _int_power(self(base), int(expo))
+        if expo.is_Number:
+            return _real_power(self(base), float(expo))
+        # b**e = exp(e log b)
+        return _monotone(np.exp, _mul(self(expo), _log(self(base))))

@@ -188,10 +188,23 @@ def _continue_after_breakdown(
     return broke & ~restart
 
 
+def _grow(
+    Q: np.ndarray, alpha: np.ndarray, beta: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A full basis ``Q`` (b, j, d) and its ``alpha``, ``beta`` (b, j), with room for
+    twice as many vectors (at most ``limit``), the new entries zero."""
+    b, j, d = Q.shape
+    extra = min(limit, 2 * j) - j
+    Q = np.concatenate([Q, np.zeros((b, extra, d), dtype=Q.dtype)], axis=1)
+    alpha = np.concatenate([alpha, np.zeros((b, extra), alpha.dtype)], axis=1)
+    beta = np.concatenate([beta, np.zeros((b, extra), beta.dtype)], axis=1)
+    return Q, alpha, beta
+
+
 def lanczos(
     op: Operator,
     v0: np.ndarray,
-    max_steps: int,
+    max_iter: int,
     hook: Hook,
     *,
     rng: np.random.Generator,
@@ -206,7 +219,7 @@ def lanczos(
         means every row, in order), shape ``(len(rows), d)``.
     v0 : ndarray, shape (B, d)
         Non-zero start vectors.
-    max_steps : int
+    max_iter : int
         At most this many products per point (capped at ``d``).
     hook : callable
         Called after every step with a :class:`LanczosStep`; returns a boolean mask of
@@ -222,8 +235,8 @@ def lanczos(
     B, d = v0.shape
     dtype = v0.dtype
     eps = float(np.finfo(dtype).eps)
-    max_steps = min(int(max_steps), d)
-    cap = min(max_steps, INITIAL_CAPACITY)
+    max_iter = min(int(max_iter), d)
+    cap = min(max_iter, INITIAL_CAPACITY)
     Q = np.zeros((B, cap, d), dtype=dtype)
     alpha = np.zeros((B, cap), dtype=dtype)
     beta = np.zeros((B, cap), dtype=dtype)
@@ -247,7 +260,7 @@ def lanczos(
         broke = b <= BREAKDOWN_ULPS * eps * scale
         if j < min_size:
             broke = _continue_after_breakdown(w, b, broke & (j < d), broke, Q[:, :j], rng)
-        stop = broke | (j >= max_steps)
+        stop = broke | (j >= max_iter)
         beta[:, j - 1] = b
         done = np.asarray(
             hook(LanczosStep(j, rows, alpha[:, :j], beta[:, : j - 1], b, Q[:, :j], stop))
@@ -256,10 +269,7 @@ def lanczos(
         if done.all():
             break
         if j == Q.shape[1]:
-            grown = min(max_steps, 2 * Q.shape[1])
-            Q = np.concatenate([Q, np.zeros((Q.shape[0], grown - j, d), dtype=dtype)], axis=1)
-            alpha = np.concatenate([alpha, np.zeros((alpha.shape[0], grown - j), dtype)], axis=1)
-            beta = np.concatenate([beta, np.zeros((beta.shape[0], grown - j), dtype)], axis=1)
+            Q, alpha, beta = _grow(Q, alpha, beta, max_iter)
         # The next basis vector (restarted rows carry a unit vector with coupling zero).
         np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
         if done.any():
@@ -365,6 +375,16 @@ def _projected(alpha: np.ndarray, beta: np.ndarray, arrow: np.ndarray) -> np.nda
     return T
 
 
+def _arrow_ritz(
+    alpha: np.ndarray, beta: np.ndarray, arrow: np.ndarray, n: int, which: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best Ritz values (b, n) of the projected matrix of :func:`_projected`
+    (a dense ``eigh``) and their ``T`` eigenvectors (b, j, n)."""
+    ritz, S = np.linalg.eigh(_projected(alpha, beta, arrow))
+    idx = select_ritz(ritz, n, which)
+    return np.take_along_axis(ritz, idx, axis=-1), np.take_along_axis(S, idx[:, None, :], axis=-1)
+
+
 def _rotate(S: np.ndarray, Q: np.ndarray) -> np.ndarray:
     """The Ritz vectors ``Sᵀ Q`` (b, l, d) for coefficient matrices ``S`` (b, j, l) and
     the basis ``Q`` (b, j, d): 2-D BLAS for one point, stacked matmul for a batch."""
@@ -373,13 +393,46 @@ def _rotate(S: np.ndarray, Q: np.ndarray) -> np.ndarray:
     return np.matmul(np.swapaxes(S, 1, 2), Q)
 
 
+def _store_converged(
+    out: EigenArrays,
+    rows: np.ndarray,
+    values: np.ndarray,
+    S: np.ndarray,
+    Q: np.ndarray,
+    residual: np.ndarray,
+    tol: float,
+    floor: np.ndarray,
+    stop: np.ndarray,
+) -> np.ndarray:
+    """Test the wanted Ritz pairs (the first ``k = out.values.shape[1]`` of ``values``
+    (b, n) and ``S`` (b, j, n)) and write the rows that converged or must ``stop`` into
+    ``out`` at batch indices ``rows``; returns those rows' mask.
+
+    A pair passes when ``β_j |s_{j,i}| <= tol |ϑ_i| + floor`` (``residual`` is ``β_j``).
+    """
+    k = out.values.shape[1]
+    residuals = np.abs(residual[:, None] * S[:, -1, :k])
+    ok = residuals <= tol * np.abs(values[:, :k]) + floor
+    converged = ok.all(axis=-1)
+    done = converged | stop
+    if done.any():
+        # (A boolean index copies the basis: only when some rows go on.)
+        sel = slice(None) if done.all() else done
+        r = rows[sel]
+        out.values[r] = values[sel, :k]
+        out.vectors[r] = _rotate(S[sel, :, :k], Q[sel])
+        out.residuals[r] = residuals[sel]
+        out.converged[r] = converged[sel]
+    return done
+
+
 def lanczos_eigen(
     op: Operator,
     v0: np.ndarray,
     k: int,
     which: str,
     tol: float,
-    max_steps: int,
+    max_iter: int,
     rng: np.random.Generator,
     basis_size: int | None = None,
 ) -> EigenArrays:
@@ -398,13 +451,13 @@ def lanczos_eigen(
         End of the spectrum.
     tol : float
         Relative residual tolerance (see below).
-    max_steps : int
+    max_iter : int
         Most products (HVPs) per point, restarts included.
     rng : numpy.random.Generator
         Draws a fresh vector after an early breakdown (see :func:`lanczos`).
     basis_size : int, optional
         Most basis vectors ``m`` per point (memory ``m · d``); default
-        :func:`default_basis_size`.  ``basis_size >= max_steps`` never restarts: plain
+        :func:`default_basis_size`.  ``basis_size >= max_iter`` never restarts: plain
         Lanczos with full reorthogonalisation, the fewest products but ``O(j d)`` work
         and memory traffic per step ``j``.
 
@@ -445,7 +498,7 @@ def lanczos_eigen(
     eps = float(np.finfo(dtype).eps)
     m = default_basis_size(k) if basis_size is None else int(basis_size)
     m = min(max(m, k + 1), d)  # m = d: the Krylov space fills R^d, no restart needed
-    restarts = m < min(d, max_steps)
+    restarts = m < min(d, max_iter)
     keep = kept_at_restart(k, m) if restarts else 0
     out = EigenArrays(
         np.full((B, k), np.nan, dtype=dtype),
@@ -454,7 +507,7 @@ def lanczos_eigen(
         np.zeros(B, dtype=bool),
     )
     # A restarted basis is small: allocate it whole; an unrestarted one grows by doubling.
-    cap = min(m, max_steps) if restarts else min(m, max_steps, INITIAL_CAPACITY)
+    cap = min(m, max_iter) if restarts else min(m, max_iter, INITIAL_CAPACITY)
     Q = np.zeros((B, cap, d), dtype=dtype)
     alpha = np.zeros((B, cap), dtype=dtype)
     beta = np.zeros((B, cap), dtype=dtype)
@@ -486,33 +539,19 @@ def lanczos_eigen(
         if j < k:
             broke = _continue_after_breakdown(w, b, broke & (j < d), broke, Q[:, :j], rng)
         beta[:, j - 1] = b
-        stop = broke | (steps >= max_steps) | (j >= d)
+        stop = broke | (steps >= max_iter) | (j >= d)
         full = j == m and not stop.all()
         if j < k or not (full or stop.any() or _due(j, kept)):
             done = np.zeros(rows.size, dtype=bool)
         else:
             # The wanted Ritz pairs, and at a restart the kept ones (wanted first).
-            n_sel = keep if full else k
             if kept == 0 and not full:
                 values, S_sel = _wanted_ritz(alpha[:, :j], beta[:, : j - 1], k, which)
             else:
-                ritz, S = np.linalg.eigh(_projected(alpha[:, :j], beta[:, : j - 1], arrow))
-                idx = select_ritz(ritz, n_sel, which)
-                values = np.take_along_axis(ritz, idx, axis=-1)
-                S_sel = np.take_along_axis(S, idx[:, None, :], axis=-1)
-            residuals = np.abs(b[:, None] * S_sel[:, -1, :k])
-            norm_t = _gershgorin(alpha[:, :j], beta[:, : j - 1], arrow)
-            ok = residuals <= tol * np.abs(values[:, :k]) + RESIDUAL_FLOOR_ULPS * eps * norm_t
-            converged = ok.all(axis=-1)
-            done = converged | stop
-            if done.any():
-                # (A boolean index copies the basis: only when some rows go on.)
-                sel = slice(None) if done.all() else done
-                r = rows[sel]
-                out.values[r] = values[sel, :k]
-                out.vectors[r] = _rotate(S_sel[sel, :, :k], Q[sel, :j])
-                out.residuals[r] = residuals[sel]
-                out.converged[r] = converged[sel]
+                n_sel = keep if full else k
+                values, S_sel = _arrow_ritz(alpha[:, :j], beta[:, : j - 1], arrow, n_sel, which)
+            floor = RESIDUAL_FLOOR_ULPS * eps * _gershgorin(alpha[:, :j], beta[:, : j - 1], arrow)
+            done = _store_converged(out, rows, values, S_sel, Q[:, :j], b, tol, floor, stop)
             if full and not done.all():
                 # Thick restart: the kept Ritz vectors, then the residual direction.
                 Q[:, :keep] = _rotate(S_sel, Q[:, :j])
@@ -524,10 +563,7 @@ def lanczos_eigen(
         if done.all():
             break
         if j == Q.shape[1]:  # (only without restarts: the basis grows up to m)
-            grown = min(m, 2 * Q.shape[1])
-            Q = np.concatenate([Q, np.zeros((Q.shape[0], grown - j, d), dtype=dtype)], axis=1)
-            alpha = np.concatenate([alpha, np.zeros((alpha.shape[0], grown - j), dtype)], axis=1)
-            beta = np.concatenate([beta, np.zeros((beta.shape[0], grown - j), dtype)], axis=1)
+            Q, alpha, beta = _grow(Q, alpha, beta, m)
         # The next basis vector (restarted rows carry a unit vector with coupling zero).
         np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
         if done.any():

@@ -167,9 +167,9 @@ def _extremes(
     problem: Problem, points: np.ndarray, tol: float, seed: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top and bottom eigenvalue at each point, and the larger residual of the two."""
-    method = "dense" if problem.dim <= 2 else "lanczos"
-    top = eigenvalues(problem, points, 1, method, tol, seed=seed, which="LA")
-    bottom = eigenvalues(problem, points, 1, method, tol, seed=seed, which="SA")
+    algorithm = "dense" if problem.dim <= 2 else "lanczos"
+    top = eigenvalues(problem, points, 1, algorithm=algorithm, tol=tol, seed=seed, which="LA")
+    bottom = eigenvalues(problem, points, 1, algorithm=algorithm, tol=tol, seed=seed, which="SA")
     err = np.maximum(top.residuals[..., 0], bottom.residuals[..., 0])
     return top.values[..., 0], bottom.values[..., 0], err
 

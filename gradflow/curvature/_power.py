@@ -54,7 +54,7 @@ def _iterate(
     shift: np.ndarray,
     tol: float,
     scale: np.ndarray,
-    max_steps: int,
+    max_iter: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Power iteration on ``P(sign·H - shift)P`` for the batch rows ``rows``.
 
@@ -70,7 +70,7 @@ def _iterate(
     act = np.arange(n)  # positions (into this call's arrays) still iterating
     v = _project(v, found)
     v = v / np.linalg.norm(v, axis=-1, keepdims=True)
-    for _ in range(max_steps):
+    for _ in range(max_iter):
         w = sign * op(rows[act], v) - shift[act, None] * v
         w = _project(w, found[act])
         m = np.einsum("bd,bd->b", v, w)
@@ -96,12 +96,12 @@ def power_eigen(
     k: int,
     which: str,
     tol: float,
-    max_steps: int,
+    max_iter: int,
     rng: np.random.Generator,
 ) -> EigenArrays:
     """``k`` eigenpairs at the ``which`` end by power iteration with deflation.
 
-    ``max_steps`` bounds the products of each pass; ``rng`` draws the start vectors of
+    ``max_iter`` bounds the products of each pass; ``rng`` draws the start vectors of
     the pairs after the first (the first uses ``v0``).
     """
     B, d = v0.shape
@@ -117,14 +117,14 @@ def power_eigen(
         start = v0 if i == 0 else rng.standard_normal((B, d)).astype(dtype)
         found = vectors[:, :i]
         zero = np.zeros(B, dtype=dtype)
-        mu, vec, res, ok = _iterate(op, rows, start, found, sign, zero, tol, scale, max_steps)
+        mu, vec, res, ok = _iterate(op, rows, start, found, sign, zero, tol, scale, max_iter)
         if which != "LM":
             # The magnitude-dominant eigenvalue is negative: shift the spectrum to >= 0.
             neg = mu < 0
             if neg.any():
                 shift = mu[neg]
                 nu, vec_n, res_n, ok_n = _iterate(
-                    op, rows[neg], start[neg], found[neg], sign, shift, tol, scale[neg], max_steps
+                    op, rows[neg], start[neg], found[neg], sign, shift, tol, scale[neg], max_iter
                 )
                 mu[neg], vec[neg], res[neg], ok[neg] = nu + shift, vec_n, res_n, ok_n
         values[:, i] = sign * mu

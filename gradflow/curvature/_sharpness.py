@@ -16,7 +16,7 @@ import numpy as np
 
 from gradflow._checks import check_count, check_positive, check_problem, rng
 from gradflow._solve import StepInfo
-from gradflow.curvature._eigen import METHODS, eigenvalues
+from gradflow.curvature._eigen import ALGORITHMS, eigenvalues
 from gradflow.problems import Problem
 
 __all__ = ["SharpnessTracker", "track_sharpness"]
@@ -50,14 +50,14 @@ class SharpnessTracker:
         self,
         problem: Problem,
         every: int,
-        method: str,
+        algorithm: str,
         tol: float,
         seed: Any,
         warm_start: bool,
     ) -> None:
         self.problem = problem
         self.every = every
-        self.method = method
+        self.algorithm = algorithm
         self.tol = tol
         self.warm_start = warm_start
         self._rng = rng(seed)
@@ -79,12 +79,18 @@ class SharpnessTracker:
         residuals = np.full(flat.shape[0], np.nan)
         if active.any():
             v0 = None
-            if self.warm_start and self._vectors is not None and self.method != "dense":
+            if self.warm_start and self._vectors is not None and self.algorithm != "dense":
                 prev = self._vectors[active]
                 noise = self._rng.standard_normal(prev.shape) / np.sqrt(d)
                 v0 = prev + WARM_START_NOISE * noise
             res = eigenvalues(
-                self.problem, flat[active], 1, self.method, self.tol, seed=self._rng, v0=v0
+                self.problem,
+                flat[active],
+                1,
+                algorithm=self.algorithm,
+                tol=self.tol,
+                seed=self._rng,
+                v0=v0,
             )
             values[active] = res.values[:, 0]
             residuals[active] = res.residuals[:, 0]
@@ -126,7 +132,7 @@ def track_sharpness(
     problem: Problem,
     every: int = 1,
     *,
-    method: str = "lanczos",
+    algorithm: str = "lanczos",
     tol: float = 1e-6,
     seed: int | np.random.Generator | None = None,
     warm_start: bool = True,
@@ -144,8 +150,8 @@ def track_sharpness(
         The problem being solved (the callback sees only the states).
     every : int, optional
         Record every ``every`` steps (default 1).
-    method : {"lanczos", "power", "dense"}, optional
-        Eigensolver (default Lanczos).
+    algorithm : {"lanczos", "power", "dense"}, optional
+        Eigensolver algorithm (default Lanczos; see :func:`gradflow.curvature.eigenvalues`).
     tol : float, optional
         Relative accuracy of each value (default ``1e-6``).
     seed : int, numpy.random.Generator or None, optional
@@ -165,7 +171,7 @@ def track_sharpness(
     TypeError
         If ``problem`` is not a Problem or ``every`` is not an integer.
     ValueError
-        If ``every < 1``, ``tol <= 0`` or ``method`` is unknown.
+        If ``every < 1``, ``tol <= 0`` or ``algorithm`` is unknown.
 
     References
     ----------
@@ -186,8 +192,8 @@ def track_sharpness(
     problem = check_problem(problem)
     every = check_count(every, "every", 1)
     tol = check_positive(tol, "tol")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if not isinstance(warm_start, bool):
         raise TypeError(f"warm_start must be a bool, got {type(warm_start).__name__}")
-    return SharpnessTracker(problem, every, method, tol, seed, warm_start)
+    return SharpnessTracker(problem, every, algorithm, tol, seed, warm_start)

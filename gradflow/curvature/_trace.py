@@ -55,6 +55,7 @@ def trace(
     problem: Problem,
     theta: ArrayLike,
     n_probes: int = 100,
+    *,
     seed: int | np.random.Generator | None = None,
 ) -> TraceEstimate:
     r"""Hutchinson's trace estimate ``tr ∇²L(θ) ≈ (1/n) Σ zᵢᵀ H zᵢ``, Rademacher ``zᵢ``.

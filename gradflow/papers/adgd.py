@@ -41,7 +41,7 @@ L2 = 1e-3
 #: First trial step of every Armijo search: large (the search needs no L), halved until
 #: sufficient decrease (the library's default h0 = 1 never backtracks here, as 1 < 1/L).
 ARMIJO_H0 = 10.0
-#: (samples, features, iterations).
+#: (samples, features, steps).
 FULL = (2000, 100, 3000)
 QUICK = (500, 30, 1500)
 SEED = 0
@@ -64,7 +64,7 @@ def run(out_dir: str | Path, quick: bool = False) -> PaperResult:
 
     start = time.perf_counter()
     result = PaperResult(NAME, CLAIM, quick=quick)
-    n, d, iterations = QUICK if quick else FULL
+    n, d, steps = QUICK if quick else FULL
     X, y = data(n, d)
     problem = gf.problems.logistic_regression(X, y, l2=L2)
     lipschitz = float(np.linalg.eigvalsh(X.T @ X / n).max() / 4.0 + L2)
@@ -85,7 +85,7 @@ def run(out_dir: str | Path, quick: bool = False) -> PaperResult:
     }
     curves, numbers = {}, {"n": n, "d": d, "L": lipschitz, "f_star": f_star, "runs": {}}
     for label, (policy, counts_losses) in runs.items():
-        traj = gf.solve(problem, theta0, stepsize=policy, steps=iterations, save_every=1)
+        traj = gf.solve(problem, theta0, stepsize=policy, steps=steps, save_every=1)
         gap = np.maximum(traj.loss - f_star, 0.0) / (f0 - f_star)
         # Oracle calls to reach each saved state, spread evenly over the accepted steps:
         # gradients, plus one loss per trial step (accepted or rejected) for the line search.

@@ -62,8 +62,28 @@ def convergence(
     >>> [t.get_text() for t in ax.texts]
     ['slope 1.00', 'slope 2.00']
     """
-    from gradflow.analysis import fit_order
+    series = _series(hs, errors)
+    ax = new_axes(ax)
+    used = [_draw_series(ax, name, h, e) for name, h, e in series]
+    _step_axis(ax, np.unique(np.concatenate(used)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    if any(name for name, _, _ in series):
+        ax.legend(frameon=False, fontsize="small", loc="best")
+    return ax
 
+
+_Series = tuple[str, np.ndarray | None, np.ndarray]
+
+
+def _series(
+    hs: ArrayLike | None,
+    errors: ArrayLike | Mapping[str, ArrayLike | tuple[ArrayLike, ArrayLike]],
+) -> list[_Series]:
+    """``(name, h, errors)`` of every series (``h`` None where neither gives step sizes)."""
     h_all = None if hs is None else np.asarray(hs, dtype=float)
     if h_all is not None and h_all.ndim != 1:
         raise ValueError(f"hs must be 1-D, got shape {h_all.shape}")
@@ -74,56 +94,52 @@ def convergence(
                 series.append((str(k), np.asarray(v[0], dtype=float), np.asarray(v[1], float)))
             else:
                 series.append((str(k), h_all, np.asarray(v, dtype=float)))
-    else:
-        e = np.asarray(errors, dtype=float)
-        if e.ndim == 1:
-            series = [("", h_all, e)]
-        elif e.ndim == 2:
-            series = [(f"[{j}]", h_all, e[:, j]) for j in range(e.shape[1])]
-        else:
-            raise ValueError(f"errors must be 1-D or 2-D, got shape {e.shape}")
+        return series
+    e = np.asarray(errors, dtype=float)
+    if e.ndim == 1:
+        return [("", h_all, e)]
+    if e.ndim == 2:
+        return [(f"[{j}]", h_all, e[:, j]) for j in range(e.shape[1])]
+    raise ValueError(f"errors must be 1-D or 2-D, got shape {e.shape}")
+
+
+def _draw_series(ax: Any, name: str, h: np.ndarray | None, e: np.ndarray) -> np.ndarray:
+    """One series, its fitted line and slope text; returns the step sizes drawn."""
+    from gradflow.analysis import fit_order
+
+    if h is None:
+        raise ValueError(f"errors {name!r} needs step sizes: give hs or an (h, errors) pair")
+    if e.shape != h.shape:
+        raise ValueError(f"errors {name!r} has shape {e.shape}, hs has {h.shape}")
+    keep = np.isfinite(e) & (e > 0) & np.isfinite(h) & (h > 0)
+    if keep.sum() < 2:
+        raise ValueError(f"errors {name!r} has fewer than two positive finite points")
+    fit = fit_order(h[keep], e[keep])
+    label = name or None
+    (line,) = ax.loglog(h[keep], e[keep], "o-", label=label)
+    grid = np.geomspace(h[keep].min(), h[keep].max(), 20)
+    ax.loglog(grid, fit.constant * grid**fit.order, "--", color=line.get_color(), lw=0.8)
+    right = h[keep].max()
+    ax.annotate(
+        f"slope {fit.order:.2f}",
+        (right, e[keep][np.argmax(h[keep])]),
+        xytext=(6, 0),
+        textcoords="offset points",
+        va="center",
+        color=line.get_color(),
+        fontsize="small",
+    )
+    return h[keep]
+
+
+def _step_axis(ax: Any, hs_used: np.ndarray) -> None:
+    """Room on the right for the slope texts; plain tick labels at the step sizes when
+    they span less than two decades (log minor labels would collide)."""
     from matplotlib.ticker import NullFormatter
 
-    ax = new_axes(ax)
-    used = []
-    for name, h, e in series:
-        if h is None:
-            raise ValueError(f"errors {name!r} needs step sizes: give hs or an (h, errors) pair")
-        if e.shape != h.shape:
-            raise ValueError(f"errors {name!r} has shape {e.shape}, hs has {h.shape}")
-        keep = np.isfinite(e) & (e > 0) & np.isfinite(h) & (h > 0)
-        if keep.sum() < 2:
-            raise ValueError(f"errors {name!r} has fewer than two positive finite points")
-        fit = fit_order(h[keep], e[keep])
-        label = name or None
-        (line,) = ax.loglog(h[keep], e[keep], "o-", label=label)
-        grid = np.geomspace(h[keep].min(), h[keep].max(), 20)
-        ax.loglog(grid, fit.constant * grid**fit.order, "--", color=line.get_color(), lw=0.8)
-        right = h[keep].max()
-        ax.annotate(
-            f"slope {fit.order:.2f}",
-            (right, e[keep][np.argmax(h[keep])]),
-            xytext=(6, 0),
-            textcoords="offset points",
-            va="center",
-            color=line.get_color(),
-            fontsize="small",
-        )
-        used.append(h[keep])
-    # Room on the right for the slope texts; plain tick labels at the step sizes when
-    # they span less than two decades (log minor labels would collide).
-    hs_used = np.unique(np.concatenate(used))
     lo, hi = hs_used.min(), hs_used.max()
     ax.set_xlim(lo / 1.25, hi * (hi / lo) ** 0.35 * 1.1)
     if hi / lo < 100:
         shown = hs_used[:: -(-hs_used.size // 4)]  # at most 4 labels
         ax.set_xticks(shown, [f"{v:.3g}" for v in shown])
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    if any(name for name, _, _ in series):
-        ax.legend(frameon=False, fontsize="small", loc="best")
-    return ax

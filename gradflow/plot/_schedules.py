@@ -33,25 +33,25 @@ def _labels(schedule: Any, n: int, given: str | None) -> list[str]:
 
 def schedules(
     schedules: Any,
-    t: int | ArrayLike | None = None,
+    k: int | ArrayLike | None = None,
     ax: Any = None,
     labels: Sequence[str] | None = None,
     *,
     log: bool = False,
     title: str | None = None,
 ) -> Any:
-    """Draw step-size schedules against the update index on one axes.
+    """Draw step-size schedules against the step index on one axes.
 
-    Each schedule is drawn as a step function (``h_t`` is used for the whole update
-    ``t``); a schedule with array-valued parameters (a sweep) draws one line per value.
+    Each schedule is drawn as a step function (``h_k`` is used for the whole step
+    ``k``); a schedule with array-valued parameters (a sweep) draws one line per value.
     matplotlib is imported only when this is called.
 
     Parameters
     ----------
     schedules : Schedule, callable, or sequence of them
-        gradflow schedules (or any ``f(t)`` that takes an integer array).
-    t : int or array_like of int, optional
-        An int ``N`` draws ``t = 0, ..., N``; an integer array draws those indices.
+        gradflow schedules (or any ``f(k)`` that takes an integer array).
+    k : int or array_like of int, optional
+        An int ``N`` draws ``k = 0, ..., N``; an integer array draws those indices.
         Default: up to the largest ``span`` of the schedules (enough to show each
         shape, past the horizon).
     ax : matplotlib Axes, optional
@@ -71,9 +71,9 @@ def schedules(
     Raises
     ------
     TypeError
-        If an entry is not callable, or ``t`` is not integer.
+        If an entry is not callable, or ``k`` is not integer.
     ValueError
-        If ``labels`` has the wrong length or ``t`` is negative or empty.
+        If ``labels`` has the wrong length or ``k`` is negative or empty.
 
     Examples
     --------
@@ -81,42 +81,22 @@ def schedules(
     >>> matplotlib.use("Agg")
     >>> import gradflow as gf
     >>> S = gf.schedules
-    >>> ax = gf.plot.schedules([S.cosine(0.1, 100), S.one_cycle(0.1, 100)], t=120)
+    >>> ax = gf.plot.schedules([S.cosine(0.1, 100), S.one_cycle(0.1, 100)], k=120)
     >>> len(ax.get_lines())
     2
     """
     import matplotlib.pyplot as plt
 
-    from gradflow.schedules import as_steps
-
-    items = [schedules] if callable(schedules) else list(schedules)
-    if not items:
-        raise ValueError("schedules must not be empty")
-    for i, s in enumerate(items):
-        if not callable(s):
-            raise TypeError(f"schedules[{i}] must be callable, got {type(s).__name__}")
+    items = _callables(schedules)
     if labels is not None:
         labels = list(labels)
         if len(labels) != len(items):
             raise ValueError(f"labels must have {len(items)} entries, got {len(labels)}")
-    if t is None:
-        steps = np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
-    elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        if t < 1:
-            raise ValueError(f"t must be >= 1 (draws t = 0, ..., t), got {t}")
-        steps = np.arange(int(t) + 1)
-    else:
-        steps = as_steps(t).reshape(-1)
-        if not steps.size:
-            raise ValueError("t must not be empty")
-
+    steps = _indices(k, items)
     curves = []
     for i, s in enumerate(items):
-        shape = tuple(getattr(s, "shape", ()))
-        values = np.asarray(s(steps.reshape(-1, *([1] * len(shape)))), dtype=float)
-        values = values.reshape(steps.size, -1)
         given = labels[i] if labels is not None else None
-        curves.extend(zip(values.T, _labels(s, values.shape[1], given), strict=True))
+        curves.extend(_lines(s, steps, given))
     outside = len(curves) > LEGEND_INSIDE_MAX
     if ax is None:
         size = (9.0, 4.0) if outside else (6.4, 4.0)
@@ -125,13 +105,54 @@ def schedules(
         if log:
             y = np.where(y > 0, y, np.nan)
         ax.plot(steps, y, drawstyle="steps-post", lw=1.5, label=name)
+    _decorate(ax, steps, log, title, outside)
+    return ax
+
+
+def _callables(schedules: Any) -> list[Any]:
+    """The schedules as a non-empty list of callables."""
+    items = [schedules] if callable(schedules) else list(schedules)
+    if not items:
+        raise ValueError("schedules must not be empty")
+    for i, s in enumerate(items):
+        if not callable(s):
+            raise TypeError(f"schedules[{i}] must be callable, got {type(s).__name__}")
+    return items
+
+
+def _indices(k: int | ArrayLike | None, items: list[Any]) -> np.ndarray:
+    """The step indices drawn: ``0..k`` for an int, the given ones, or ``0..span``."""
+    from gradflow.schedules import as_steps
+
+    if k is None:
+        return np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        if k < 1:
+            raise ValueError(f"k must be >= 1 (draws k = 0, ..., k), got {k}")
+        return np.arange(int(k) + 1)
+    steps = as_steps(k).reshape(-1)
+    if not steps.size:
+        raise ValueError("k must not be empty")
+    return steps
+
+
+def _lines(schedule: Any, steps: np.ndarray, given: str | None) -> list[tuple[Any, str]]:
+    """``(values, label)`` of every line of one schedule (one per sweep element)."""
+    shape = tuple(getattr(schedule, "shape", ()))
+    values = np.asarray(schedule(steps.reshape(-1, *([1] * len(shape)))), dtype=float)
+    values = values.reshape(steps.size, -1)
+    return list(zip(values.T, _labels(schedule, values.shape[1], given), strict=True))
+
+
+def _decorate(ax: Any, steps: np.ndarray, log: bool, title: str | None, outside: bool) -> None:
+    """Scales, limits, axis labels, grid and legend."""
     if log:
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlim(steps.min(), steps.max())
-    ax.set_xlabel("update index t")
-    ax.set_ylabel("step size $h_t$")
+    ax.set_xlabel("step index $k$")
+    ax.set_ylabel("step size $h_k$")
     if title is not None:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
@@ -139,4 +160,3 @@ def schedules(
         ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.legend(frameon=False, fontsize="small")
-    return ax

@@ -77,23 +77,8 @@ def sharpness(
     >>> len(ax.get_lines())  # two sharpness lines, two 2/h lines, a legend handle
     5
     """
-    if hasattr(tracker_or_values, "values") and hasattr(tracker_or_values, "steps"):
-        values = np.asarray(tracker_or_values.values, dtype=float)
-        default_steps = np.asarray(tracker_or_values.steps)
-    else:
-        values = np.asarray(tracker_or_values, dtype=float)
-        default_steps = np.arange(values.shape[0]) if values.ndim else None
-    if values.ndim == 0 or values.shape[0] == 0:
-        raise ValueError(f"need at least one sharpness value, got shape {values.shape}")
-    batch = values.shape[1:]
-    try:
-        hs = np.broadcast_to(np.asarray(h, dtype=float), batch).reshape(-1)
-    except ValueError:
-        raise ValueError(
-            f"h of shape {np.shape(h)} does not broadcast to the batch shape {batch}"
-        ) from None
-    if not np.all(hs > 0):
-        raise ValueError(f"h must be positive, got {h}")
+    values, default_steps = _values(tracker_or_values)
+    hs = _step_sizes(h, values.shape[1:])
     xs = default_steps if steps is None else np.asarray(steps)
     if xs.shape != (values.shape[0],):
         raise ValueError(f"steps must have shape ({values.shape[0]},), got {xs.shape}")
@@ -103,20 +88,12 @@ def sharpness(
         if len(labels) != ys.shape[1]:
             raise ValueError(f"labels must have {ys.shape[1]} entries, got {len(labels)}")
     ax = new_axes(ax)
-    drawn: dict[float, str] = {}
-    for i in range(ys.shape[1]):
-        keep = np.isfinite(ys[:, i])
-        text = labels[i] if labels is not None else f"$h = {fmt(hs[i])}$"
-        (line,) = ax.plot(xs[keep], ys[keep, i], label=text)
-        c = line.get_color()
-        if hs[i] not in drawn:
-            drawn[hs[i]] = c
-            ax.axhline(limit / hs[i], color=c, ls="--", lw=0.9)
+    thresholds = _draw_runs(ax, xs, ys, hs, labels, limit)
     ax.plot([], [], color="0.3", ls="--", lw=0.9, label=f"${fmt(limit)}/h$")
     if log:
         ax.set_yscale("log")
     ax.set_ylim(bottom=0.0 if not log else None)
-    top = max(np.nanmax(ys), max(limit / hk for hk in drawn))
+    top = max(np.nanmax(ys), max(thresholds))
     if not log:
         ax.set_ylim(top=1.12 * top)
     ax.set_xlabel("step $k$")
@@ -126,3 +103,51 @@ def sharpness(
     ax.grid(True, alpha=0.3)
     legend(ax, ys.shape[1] + 1)
     return ax
+
+
+def _values(tracker_or_values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The sharpness values ``(n, *batch)`` and their default steps (the tracker's, or
+    ``0, 1, ...``)."""
+    tracked = hasattr(tracker_or_values, "values") and hasattr(tracker_or_values, "steps")
+    source = tracker_or_values.values if tracked else tracker_or_values
+    values = np.asarray(source, dtype=float)
+    if values.ndim == 0 or values.shape[0] == 0:
+        raise ValueError(f"need at least one sharpness value, got shape {values.shape}")
+    if tracked:
+        return values, np.asarray(tracker_or_values.steps)
+    return values, np.arange(values.shape[0])
+
+
+def _step_sizes(h: float | ArrayLike, batch: tuple[int, ...]) -> np.ndarray:
+    """The step size of each run, flattened over the batch, checked positive."""
+    try:
+        hs = np.broadcast_to(np.asarray(h, dtype=float), batch).reshape(-1)
+    except ValueError:
+        raise ValueError(
+            f"h of shape {np.shape(h)} does not broadcast to the batch shape {batch}"
+        ) from None
+    if not np.all(hs > 0):
+        raise ValueError(f"h must be positive, got {h}")
+    return hs
+
+
+def _draw_runs(
+    ax: Any,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    hs: np.ndarray,
+    labels: list[str] | None,
+    limit: float,
+) -> list[float]:
+    """Each run's line and, once per distinct ``h``, its threshold ``limit/h`` in the same
+    colour; returns the thresholds drawn."""
+    drawn: dict[float, str] = {}
+    for i in range(ys.shape[1]):
+        keep = np.isfinite(ys[:, i])
+        text = labels[i] if labels is not None else f"$h = {fmt(hs[i])}$"
+        (line,) = ax.plot(xs[keep], ys[keep, i], label=text)
+        c = line.get_color()
+        if hs[i] not in drawn:
+            drawn[hs[i]] = c
+            ax.axhline(limit / hs[i], color=c, ls="--", lw=0.9)
+    return [limit / hk for hk in drawn]

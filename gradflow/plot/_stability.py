@@ -98,13 +98,7 @@ def stability_region(
     if int(resolution) < 2:
         raise ValueError(f"resolution must be >= 2, got {resolution}")
     betas = [real_stability_limit(m) for m in methods]
-    finite = [b for b in betas if math.isfinite(b)]
-    reach = max([DEFAULT_REACH, *(1.15 * b for b in finite)])
-    if re is None:
-        re = (-reach, max(1.0, 0.25 * reach))
-    if im is None:
-        half = 0.6 * (re[1] - re[0])
-        im = (-half, half)
+    re, im = _window(betas, re, im)
     import matplotlib.pyplot as plt
 
     xs = np.linspace(*re, int(resolution))
@@ -120,24 +114,7 @@ def stability_region(
         text = labels[i] if labels is not None else _name(m)
         beta_text = "∞" if not math.isfinite(beta) else fmt(beta)
         ax.plot([], [], color=c, lw=6, alpha=0.4, label=f"{text} (β = {beta_text})")
-    # Real stability intervals, longest first so each shorter one stays visible on top.
-    order = sorted(range(len(methods)), key=lambda j: -betas[j] if math.isfinite(betas[j]) else 0)
-    for j in order:
-        beta, c = betas[j], colours[j % len(colours)]
-        if not math.isfinite(beta):
-            continue
-        ax.plot([-beta, 0.0], [0.0, 0.0], color=c, lw=3, solid_capstyle="butt", zorder=3)
-        ax.plot([-beta], [0.0], "|", color=c, ms=10, mew=2, zorder=3)
-        if len(methods) == 1:
-            ax.annotate(
-                f"$-\\beta = -{fmt(beta)}$",
-                (-beta, 0.0),
-                xytext=(0, 8),
-                textcoords="offset points",
-                ha="center",
-                fontsize="small",
-                color=c,
-            )
+    _intervals(ax, betas, colours)
     ax.axhline(0.0, color="k", lw=0.5)
     ax.axvline(0.0, color="k", lw=0.5)
     ax.set_xlim(*re)
@@ -152,3 +129,39 @@ def stability_region(
     else:  # outside: the regions fill the window
         ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+def _window(
+    betas: list[float], re: tuple[float, float] | None, im: tuple[float, float] | None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The default window (see :func:`stability_region`) where ``re`` or ``im`` is not given."""
+    finite = [b for b in betas if math.isfinite(b)]
+    reach = max([DEFAULT_REACH, *(1.15 * b for b in finite)])
+    if re is None:
+        re = (-reach, max(1.0, 0.25 * reach))
+    if im is None:
+        half = 0.6 * (re[1] - re[0])
+        im = (-half, half)
+    return re, im
+
+
+def _intervals(ax: Any, betas: list[float], colours: list[str]) -> None:
+    """The real stability intervals ``[-β, 0]``, longest first so each shorter one stays
+    visible on top; with one method its end is annotated."""
+    order = sorted(range(len(betas)), key=lambda j: -betas[j] if math.isfinite(betas[j]) else 0)
+    for j in order:
+        beta, c = betas[j], colours[j % len(colours)]
+        if not math.isfinite(beta):
+            continue
+        ax.plot([-beta, 0.0], [0.0, 0.0], color=c, lw=3, solid_capstyle="butt", zorder=3)
+        ax.plot([-beta], [0.0], "|", color=c, ms=10, mew=2, zorder=3)
+        if len(betas) == 1:
+            ax.annotate(
+                f"$-\\beta = -{fmt(beta)}$",
+                (-beta, 0.0),
+                xytext=(0, 8),
+                textcoords="offset points",
+                ha="center",
+                fontsize="small",
+                color=c,
+            )

@@ -6,7 +6,7 @@ from gradflow.richardson._richardson import (
     RichardsonSolution,
     extrapolate,
     observed_order,
-    solve,
+    solve_extrapolated,
     weights,
 )
 
@@ -15,6 +15,6 @@ __all__ = [
     "RichardsonSolution",
     "extrapolate",
     "observed_order",
-    "solve",
+    "solve_extrapolated",
     "weights",
 ]

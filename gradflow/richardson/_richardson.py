@@ -62,7 +62,7 @@ __all__ = [
     "RichardsonSolution",
     "extrapolate",
     "observed_order",
-    "solve",
+    "solve_extrapolated",
     "weights",
 ]
 
@@ -363,7 +363,7 @@ def observed_order(values: ArrayLike, ratio: float = 2.0) -> np.ndarray:
 # extrapolated integration
 # ---------------------------------------------------------------------------------------
 class RichardsonSolution(NamedTuple):
-    """Result of :func:`solve`.
+    """Result of :func:`solve_extrapolated`.
 
     With batch shape ``batch`` and ``d`` parameters:
 
@@ -430,7 +430,7 @@ def _step_counts(t_final: float, h0: float, levels: int, ratio: float) -> np.nda
     return np.array(counts, dtype=np.int64)
 
 
-def solve(
+def solve_extrapolated(
     problem: Problem,
     theta0: ArrayLike,
     method: Method | None,
@@ -511,7 +511,7 @@ def solve(
     >>> import numpy as np
     >>> import gradflow as gf
     >>> p = gf.problems.quadratic(A=np.array([[2.0]]))
-    >>> res = gf.richardson.solve(p, [1.0], gf.methods.Euler(), t_final=1.0, h0=0.1)
+    >>> res = gf.richardson.solve_extrapolated(p, [1.0], gf.methods.Euler(), t_final=1.0, h0=0.1)
     >>> res.n_steps.tolist()
     [10, 20, 40, 80]
     >>> bool(abs(res.theta[0] - np.exp(-2.0)) < 1e-5), round(float(res.order), 1)

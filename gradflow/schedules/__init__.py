@@ -1,24 +1,24 @@
-"""Step-size schedules: pure, vectorised functions of the update index.
+"""Step-size schedules: pure, vectorised functions of the step index.
 
-Every schedule ``s`` is an object with ``s(t)`` for an int or an integer array ``t``
+Every schedule ``s`` is an object with ``s(k)`` for an int or an integer array ``k``
 (float or float array out) and ``s.describe()`` giving its formula.  One convention
 throughout:
 
-* ``t = 0, 1, ...`` is the update index: ``s(t)`` is the step size of update ``t``
-  (PyTorch's ``last_epoch = t``, optax's ``count = t``), and
+* ``k = 0, 1, ...`` is the step index: ``s(k)`` is the step size of step ``k``
+  (PyTorch's ``last_epoch = k``, optax's ``count = k``), and
   ``gradflow.solve(..., stepsize=s)`` uses ``h_k = s(k)`` for step ``k``.
-* For ``0 <= t <= horizon`` values equal PyTorch's closed form for the same arguments
+* For ``0 <= k <= horizon`` values equal PyTorch's closed form for the same arguments
   (optax's for :func:`warmup_cosine`, Hugging Face's for :func:`wsd`) to rounding.
 * Past the horizon a schedule holds its final value (``s.horizon``; PyTorch's and
   Hugging Face's cosines rise again there, optax and Keras hold, as here).  Periodic
   and ever-decaying schedules have ``horizon = None``.
 * Composition (:func:`linear_warmup`, :func:`sequence`) evaluates a piece that starts
-  at update ``b`` at ``t - b``, and the boundary update belongs to the new piece
-  (optax ``join_schedules``, PyTorch ``SequentialLR``; Keras switches one update later).
+  at step ``b`` at ``k - b``, and the boundary step belongs to the new piece
+  (optax ``join_schedules``, PyTorch ``SequentialLR``; Keras switches one step later).
 * Minimum step sizes are absolute (PyTorch's ``eta_min``), not fractions of the start
   (optax's ``alpha``).
-* Float parameters (step sizes, factors, rates) may be arrays: ``s(t)`` then has shape
-  ``broadcast(t.shape, s.shape)``, and in :func:`gradflow.solve` ``s.shape`` must
+* Float parameters (step sizes, factors, rates) may be arrays: ``s(k)`` then has shape
+  ``broadcast(k.shape, s.shape)``, and in :func:`gradflow.solve` ``s.shape`` must
   broadcast to the batch shape, so ``peak = np.array([...])`` with ``theta0`` of shape
   ``(n_peaks, d)`` sweeps peaks in one run.  Step counts are integers.
 
@@ -30,7 +30,7 @@ states gradflow's choice.
 (a warmup from ``init_lr = 0``, a decay to ``min_lr = 0``): pass a positive start or floor
 to run them through ``solve``.
 
-``t`` must be an integer (``TypeError`` otherwise, even for ``3.0``) and ``>= 0``
+``k`` must be an integer (``TypeError`` otherwise, even for ``3.0``) and ``>= 0``
 (``ValueError``); bad arguments raise ``ValueError`` naming them.
 
 The batch-size scaling rules :func:`linear_scaling` and :func:`sqrt_scaling` (a

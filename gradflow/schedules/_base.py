@@ -1,4 +1,4 @@
-"""The schedule contract: a pure, vectorised function of the update index.
+"""The schedule contract: a pure, vectorised function of the step index.
 
 Contract for writing a new schedule
 -----------------------------------
@@ -6,18 +6,18 @@ Contract for writing a new schedule
    below (``ValueError`` naming the argument).  Step counts are Python ints; values,
    rates and factors may be arrays (:func:`_values` broadcasts them), and the
    broadcast shape of the array-valued ones is ``self.shape``.
-2. Implement ``_evaluate(t)`` for ``t`` an ``int64`` array of non-negative update
-   indices: return the step sizes, shape ``broadcast(t.shape, self.shape)``, without a
-   Python loop over ``t``.  For ``t >= self.horizon`` the value must be the final value
-   (clip ``t`` to the horizon; that is also what keeps it exact there).
+2. Implement ``_evaluate(k)`` for ``k`` an ``int64`` array of non-negative step
+   indices: return the step sizes, shape ``broadcast(k.shape, self.shape)``, without a
+   Python loop over ``k``.  For ``k >= self.horizon`` the value must be the final value
+   (clip ``k`` to the horizon; that is also what keeps it exact there).
 3. Set ``horizon`` (first index from which the value is held, ``None`` when the schedule
    never settles), ``span`` (a number of steps that shows the schedule's shape, used by
    :func:`gradflow.plot.schedules`) and implement ``describe()`` (the formula, with the
    numbers); store each ``__init__`` argument under its own name (``repr`` reads them
    back; override ``_arguments()`` to show something else).
 
-``t`` is the number of updates already made: ``s(t)`` is the step size of update ``t``
-(PyTorch's ``last_epoch``, optax's ``count``).  ``s(t)`` and ``solve(..., stepsize=s)``
+``k`` is the number of steps already taken: ``s(k)`` is the step size of step ``k``
+(PyTorch's ``last_epoch``, optax's ``count``).  ``s(k)`` and ``solve(..., stepsize=s)``
 agree: step ``k`` of a run uses ``h_k = s(k)``.
 """
 
@@ -40,7 +40,7 @@ __all__ = ["Schedule", "as_steps"]
 POWER_BITS = 10
 #: Below this many entries :func:`_int_power` calls ``pow`` directly.
 POWER_TABLE_MIN = 4096
-#: Scalar calls ``s(t)`` are served from a memo of this many consecutive values (at most
+#: Scalar calls ``s(k)`` are served from a memo of this many consecutive values (at most
 #: ``SCALAR_BLOCK_VALUES`` numbers for a sweep); below ``POWER_TABLE_MIN``, so a memoised
 #: value is computed exactly as a direct evaluation would be.
 SCALAR_BLOCK = 512
@@ -51,18 +51,18 @@ LABEL_WIDTH = 44
 LABEL_ARGUMENT = 24
 
 
-def as_steps(t: Any) -> np.ndarray:
-    """Validate update indices: an int or an integer array, every entry ``>= 0``.
+def as_steps(k: Any) -> np.ndarray:
+    """Validate step indices: an int or an integer array, every entry ``>= 0``.
 
     Returns an ``int64`` array (0-d for a scalar).
 
     Raises
     ------
     TypeError
-        If ``t`` is not an integer or an array of integers (floats, even integral ones,
+        If ``k`` is not an integer or an array of integers (floats, even integral ones,
         and booleans are refused: an index is a count).
     ValueError
-        If an entry of ``t`` is negative.
+        If an entry of ``k`` is negative.
 
     Examples
     --------
@@ -71,19 +71,19 @@ def as_steps(t: Any) -> np.ndarray:
     >>> as_steps(1.0)
     Traceback (most recent call last):
     ...
-    TypeError: t must be an int or an integer array (an update index), got dtype float64
+    TypeError: k must be an int or an integer array (a step index), got dtype float64
     """
-    if isinstance(t, (bool, np.bool_)):
-        raise TypeError("t must be an int or an integer array (an update index), got a bool")
-    arr = np.asarray(t)
+    if isinstance(k, (bool, np.bool_)):
+        raise TypeError("k must be an int or an integer array (a step index), got a bool")
+    arr = np.asarray(k)
     if arr.dtype.kind not in "iu":
         raise TypeError(
-            f"t must be an int or an integer array (an update index), got dtype {arr.dtype}"
+            f"k must be an int or an integer array (a step index), got dtype {arr.dtype}"
         )
     if arr.dtype != np.int64:
         arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:
-        raise ValueError(f"t must be >= 0 (t = 0 is the first update), got min {arr.min()}")
+        raise ValueError(f"k must be >= 0 (k = 0 is the first step), got min {arr.min()}")
     return arr
 
 
@@ -153,16 +153,16 @@ def _shape(*arrays: np.ndarray) -> tuple[int, ...]:
 
 
 class Schedule(abc.ABC):
-    """A step-size schedule: ``s(t)`` for update indices ``t = 0, 1, ...``.
+    """A step-size schedule: ``s(k)`` for step indices ``k = 0, 1, ...``.
 
     Call it on an int (returns a float, or an array when a parameter is an array) or on
     an integer array of any shape (returns an array of shape
-    ``broadcast(t.shape, s.shape)``).  See the module docstring for the contract.
+    ``broadcast(k.shape, s.shape)``).  See the module docstring for the contract.
 
     Attributes
     ----------
     horizon : int or None
-        First update index from which the value is held at its final value, ``None``
+        First step index from which the value is held at its final value, ``None``
         for schedules that never settle (periodic, or decaying forever).
     shape : tuple of int
         Broadcast shape of the array-valued parameters (``()`` for scalars).  A schedule
@@ -193,19 +193,19 @@ class Schedule(abc.ABC):
     shape: tuple[int, ...] = ()
     span: int = 100
 
-    def __call__(self, t: ArrayLike) -> Any:
-        """Step size of update ``t`` (an int or an integer array)."""
-        if type(t) is int and 0 <= t < _SCALAR_MAX:
-            return self._scalar(t)
-        steps = as_steps(t)
+    def __call__(self, k: ArrayLike) -> Any:
+        """Step size of step ``k`` (an int or an integer array)."""
+        if type(k) is int and 0 <= k < _SCALAR_MAX:
+            return self._scalar(k)
+        steps = as_steps(k)
         try:
             out_shape = np.broadcast_shapes(steps.shape, self.shape)
         except ValueError:
             raise ValueError(
-                f"t of shape {steps.shape} does not broadcast with the schedule's parameter "
-                f"shape {self.shape}; evaluate a sweep on t[:, None]"
+                f"k of shape {steps.shape} does not broadcast with the schedule's parameter "
+                f"shape {self.shape}; evaluate a sweep on k[:, None]"
             ) from None
-        # Underflow of γ^t to 0 and the like is the right answer, not a warning.
+        # Underflow of γ^k to 0 and the like is the right answer, not a warning.
         with np.errstate(all="ignore"):
             out = np.asarray(self._evaluate(steps), dtype=np.float64)
         if out.shape != out_shape:
@@ -214,28 +214,28 @@ class Schedule(abc.ABC):
             return float(out)
         return out
 
-    def _scalar(self, t: int) -> Any:
-        """``s(t)`` for a Python int, from a memo of the next ``SCALAR_BLOCK`` values.
+    def _scalar(self, k: int) -> Any:
+        """``s(k)`` for a Python int, from a memo of the next ``SCALAR_BLOCK`` values.
 
         :func:`gradflow.solve` asks for ``s(0), s(1), ...`` one at a time; evaluating a
         block at once costs about one scalar evaluation (a few µs of numpy overhead)
         and makes the calls after it an index (the schedule's values never change).
         """
         block = getattr(self, "_block", None)
-        i = t - getattr(self, "_block_start", 0)
+        i = k - getattr(self, "_block_start", 0)
         if block is None or not 0 <= i < block.shape[0]:
             size = int(np.prod(self.shape, dtype=np.int64))
             rows = max(1, min(SCALAR_BLOCK, SCALAR_BLOCK_VALUES // max(size, 1)))
-            steps = np.arange(t, t + rows, dtype=np.int64).reshape(-1, *([1] * len(self.shape)))
+            steps = np.arange(k, k + rows, dtype=np.int64).reshape(-1, *([1] * len(self.shape)))
             with np.errstate(all="ignore"):
                 values = np.asarray(self._evaluate(steps), dtype=np.float64)
             block = np.broadcast_to(values, (rows, *self.shape))
-            self._block, self._block_start, i = block, t, 0
+            self._block, self._block_start, i = block, k, 0
         value = block[i]
         return float(value) if value.ndim == 0 else value.copy()
 
     @abc.abstractmethod
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         """Values on validated ``int64`` indices (see the contract)."""
 
     @abc.abstractmethod
@@ -294,4 +294,4 @@ class Schedule(abc.ABC):
     def _held(self) -> str:
         if self.horizon is None:
             return "never held"
-        return f"held at its final value for t >= {self.horizon}"
+        return f"held at its final value for k >= {self.horizon}"

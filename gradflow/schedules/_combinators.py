@@ -1,8 +1,8 @@
 """Schedules built from schedules: a linear warmup in front, a sequence, a scaling.
 
 Composition follows optax's ``join_schedules`` and PyTorch's ``SequentialLR``: a schedule
-that starts at update ``b`` is evaluated at ``t - b``, so each piece sees its own count
-from 0, and the boundary update ``b`` itself belongs to the new piece.
+that starts at step ``b`` is evaluated at ``k - b``, so each piece sees its own count
+from 0, and the boundary step ``b`` itself belongs to the new piece.
 """
 
 from __future__ import annotations
@@ -40,33 +40,33 @@ class _LinearWarmup(Schedule):
         self.horizon = None if schedule.horizon is None else W + schedule.horizon
         self.span = W + schedule.span
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         W = self.warmup_steps
-        after = self.schedule._evaluate(np.maximum(t - W, 0))
+        after = self.schedule._evaluate(np.maximum(k - W, 0))
         if W == 0:
             return after
         peak = np.asarray(self.schedule._evaluate(np.zeros((), dtype=np.int64)))
-        # optax's linear_schedule(init, end, W): (init - end)·(1 - t/W) + end.
-        ramp = (self.start_lr - peak) * (1 - np.minimum(t, W) / W) + peak
-        return np.where(t < W, ramp, after)
+        # optax's linear_schedule(init, end, W): (init - end)·(1 - k/W) + end.
+        ramp = (self.start_lr - peak) * (1 - np.minimum(k, W) / W) + peak
+        return np.where(k < W, ramp, after)
 
     def describe(self) -> str:
         W = self.warmup_steps
         return (
-            f"η(t) = start + (s(0) - start)·t/W for t < W, s(t - W) after, with start = "
+            f"η(k) = start + (s(0) - start)·k/W for k < W, s(k - W) after, with start = "
             f"{_fmt(self.start_lr)}, W = {W}, and s: {self.schedule.describe()}"
         )
 
 
 def linear_warmup(schedule: Schedule, warmup_steps: int, start_lr: ArrayLike = 0.0) -> Schedule:
-    """Put a linear warmup of ``warmup_steps`` updates in front of ``schedule``.
+    """Put a linear warmup of ``warmup_steps`` steps in front of ``schedule``.
 
-    ``η(t) = start_lr + (s(0) - start_lr)·t/W`` for ``t < W``, then ``s(t - W)``: the
-    warmup ends on the schedule's first value, which update ``W`` uses, and the schedule
+    ``η(k) = start_lr + (s(0) - start_lr)·k/W`` for ``k < W``, then ``s(k - W)``: the
+    warmup ends on the schedule's first value, which step ``W`` uses, and the schedule
     then runs on its own count (its horizon moves to ``W + horizon``), as optax's
-    ``join_schedules`` of a ``linear_schedule`` and the schedule.  Update 0 uses
+    ``join_schedules`` of a ``linear_schedule`` and the schedule.  Step 0 uses
     ``start_lr`` (optax's ``init_value``).  With the default ``start_lr = 0`` the first
-    update does nothing (Hugging Face's warmups do the same, transformers #34754) and
+    step does nothing (Hugging Face's warmups do the same, transformers #34754) and
     :func:`gradflow.solve`, which needs ``h > 0``, refuses it: pass ``start_lr > 0``.
 
     Parameters
@@ -76,7 +76,7 @@ def linear_warmup(schedule: Schedule, warmup_steps: int, start_lr: ArrayLike = 0
     warmup_steps : int
         ``W >= 0`` (0 returns the schedule's values unchanged).
     start_lr : float or array_like, optional
-        Step size of update 0, ``>= 0``.
+        Step size of step 0, ``>= 0``.
 
     Returns
     -------
@@ -126,20 +126,20 @@ class _Sequence(Schedule):
         self.horizon = None if last.horizon is None else int(b_last) + last.horizon
         self.span = int(b_last) + last.span
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        piece = np.searchsorted(self._starts, t, side="right") - 1
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        piece = np.searchsorted(self._starts, k, side="right") - 1
         if self.shape == ():
             # Scalar parameters: evaluate each piece only where it applies.
-            out = np.empty(t.shape)
+            out = np.empty(k.shape)
             for i, (s, b) in enumerate(zip(self.schedules, self._starts, strict=True)):
                 where = piece == i
-                out[where] = s._evaluate(t[where] - b)
+                out[where] = s._evaluate(k[where] - b)
             return out
         values = [
-            s._evaluate(np.maximum(t - b, 0))
+            s._evaluate(np.maximum(k - b, 0))
             for s, b in zip(self.schedules, self._starts, strict=True)
         ]
-        shape = np.broadcast_shapes(t.shape, self.shape)
+        shape = np.broadcast_shapes(k.shape, self.shape)
         return np.select(
             [np.broadcast_to(piece == i, shape) for i in range(len(values))],
             [np.broadcast_to(v, shape) for v in values],
@@ -148,11 +148,9 @@ class _Sequence(Schedule):
     def describe(self) -> str:
         parts = []
         for i, (s, b) in enumerate(zip(self.schedules, self._starts, strict=True)):
-            end = f"t < {self._starts[i + 1]}" if i + 1 < len(self._starts) else "after"
-            parts.append(f"[{b} <= t, {end}] s{i}(t - {b}) with s{i}: {s.describe()}")
-        return "η(t) = piece by piece (boundary updates belong to the new piece): " + "; ".join(
-            parts
-        )
+            end = f"k < {self._starts[i + 1]}" if i + 1 < len(self._starts) else "after"
+            parts.append(f"[{b} <= k, {end}] s{i}(k - {b}) with s{i}: {s.describe()}")
+        return "η(k) = piece by piece (boundary steps belong to the new piece): " + "; ".join(parts)
 
     def _arguments(self) -> dict[str, Any]:
         inner = _Raw("[" + ", ".join(repr(s) for s in self.schedules) + "]")
@@ -162,17 +160,17 @@ class _Sequence(Schedule):
 def sequence(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedule:
     """Run ``schedules`` one after the other, switching at ``boundaries``.
 
-    ``η(t) = s_i(t - b_i)`` for ``b_i <= t < b_{i+1}`` (``b_0 = 0``): each schedule
-    starts from its own ``t = 0`` and the boundary update belongs to the new schedule,
+    ``η(k) = s_i(k - b_i)`` for ``b_i <= k < b_{i+1}`` (``b_0 = 0``): each schedule
+    starts from its own ``k = 0`` and the boundary step belongs to the new schedule,
     as in optax's ``join_schedules`` and PyTorch's ``SequentialLR`` closed form (Keras'
-    piecewise schedules switch one update later).
+    piecewise schedules switch one step later).
 
     Parameters
     ----------
     schedules : sequence of Schedule
         ``n >= 1`` schedules.
     boundaries : sequence of int
-        ``n - 1`` strictly increasing update indices ``>= 1``.
+        ``n - 1`` strictly increasing step indices ``>= 1``.
 
     Returns
     -------
@@ -207,15 +205,15 @@ class _Scale(Schedule):
         self.horizon = schedule.horizon
         self.span = schedule.span
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        return self.factor * self.schedule._evaluate(t)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        return self.factor * self.schedule._evaluate(k)
 
     def describe(self) -> str:
-        return f"η(t) = c·s(t) with c = {_fmt(self.factor)} and s: {self.schedule.describe()}"
+        return f"η(k) = c·s(k) with c = {_fmt(self.factor)} and s: {self.schedule.describe()}"
 
 
 def scale(schedule: Schedule, factor: ArrayLike) -> Schedule:
-    """Multiply a schedule by ``factor``: ``η(t) = factor·s(t)``.
+    """Multiply a schedule by ``factor``: ``η(k) = factor·s(k)``.
 
     An array ``factor`` turns one schedule shape into a sweep of its scale in one
     :func:`gradflow.solve` call (``factor`` broadcast to the batch shape).

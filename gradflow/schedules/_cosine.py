@@ -26,27 +26,27 @@ class _Cosine(Schedule):
         self.horizon = self.total_steps
         self.span = max(10, (11 * self.total_steps) // 10 + 1)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         n = self.total_steps
         # Clipping at T holds min_lr (PyTorch's closed form would rise again).
-        phase = np.pi * np.minimum(t, n) / n
+        phase = np.pi * np.minimum(k, n) / n
         return self.min_lr + (self.lr - self.min_lr) * (1 + np.cos(phase)) / 2
 
     def describe(self) -> str:
         return (
-            "η(t) = min_lr + (lr - min_lr)·(1 + cos(π·min(t, T)/T))/2 with "
+            "η(k) = min_lr + (lr - min_lr)·(1 + cos(π·min(k, T)/T))/2 with "
             f"lr = {_fmt(self.lr)}, min_lr = {_fmt(self.min_lr)}, T = {self.total_steps} "
             f"(PyTorch CosineAnnealingLR closed form); {self._held()}"
         )
 
 
 def cosine(lr: ArrayLike, total_steps: int, min_lr: ArrayLike = 0.0) -> Schedule:
-    """Cosine annealing from ``lr`` to ``min_lr`` over ``total_steps`` updates.
+    """Cosine annealing from ``lr`` to ``min_lr`` over ``total_steps`` steps.
 
-    ``η(t) = min_lr + (lr - min_lr)·(1 + cos(π·min(t, T)/T))/2``: PyTorch's
-    ``CosineAnnealingLR`` closed form for ``t <= T``, then held at ``min_lr`` (PyTorch's
+    ``η(k) = min_lr + (lr - min_lr)·(1 + cos(π·min(k, T)/T))/2``: PyTorch's
+    ``CosineAnnealingLR`` closed form for ``k <= T``, then held at ``min_lr`` (PyTorch's
     and Hugging Face's cosine rise again after ``T``; optax's and Keras' hold, as here).
-    The value at ``t = T`` is ``min_lr`` exactly: with the default ``min_lr = 0`` pass
+    The value at ``k = T`` is ``min_lr`` exactly: with the default ``min_lr = 0`` pass
     ``min_lr > 0`` to use it with :func:`gradflow.solve` beyond ``T - 1`` steps.
 
     Parameters
@@ -95,29 +95,29 @@ class _CosineRestarts(Schedule):
         span = sum(self.period * self.mult**i for i in range(SPAN_CYCLES))
         self.span = min(span, SPAN_MAX)
 
-    def _cycle(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _cycle(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Position in the current cycle and the cycle's length, in exact integers."""
         if self.mult == 1:
-            return t % self.period, np.float64(self.period)
+            return k % self.period, np.float64(self.period)
         # Cycle starts S_n = T0 (m^n - 1)/(m - 1), built by integer additions: a
         # logarithm (PyTorch's form for a given epoch) misplaces restarts by rounding,
-        # e.g. log_3(243) < 5 at t = 121 for T0 = 1, m = 3.
-        t_max = int(t.max()) if t.size else 0
+        # e.g. log_3(243) < 5 at k = 121 for T0 = 1, m = 3.
+        k_max = int(k.max()) if k.size else 0
         starts, lengths = [0], [self.period]
-        while starts[-1] + lengths[-1] <= t_max:
+        while starts[-1] + lengths[-1] <= k_max:
             starts.append(starts[-1] + lengths[-1])
             lengths.append(lengths[-1] * self.mult)
-        n = np.searchsorted(np.asarray(starts, dtype=np.int64), t, side="right") - 1
-        position = t - np.asarray(starts, dtype=np.int64)[n]
+        n = np.searchsorted(np.asarray(starts, dtype=np.int64), k, side="right") - 1
+        position = k - np.asarray(starts, dtype=np.int64)[n]
         return position, np.asarray(lengths, dtype=np.float64)[n]
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        position, length = self._cycle(t)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        position, length = self._cycle(k)
         return self.min_lr + (self.lr - self.min_lr) * (1 + np.cos(np.pi * position / length)) / 2
 
     def describe(self) -> str:
         return (
-            "η(t) = min_lr + (lr - min_lr)·(1 + cos(π·t_cur/T_i))/2, t_cur = t - S_i in cycle i "
+            "η(k) = min_lr + (lr - min_lr)·(1 + cos(π·k_cur/T_i))/2, k_cur = k - S_i in cycle i "
             f"of length T_i = T0·m^i, S_i = T0·(m^i - 1)/(m - 1), with lr = {_fmt(self.lr)}, "
             f"min_lr = {_fmt(self.min_lr)}, T0 = {self.period}, m = {self.mult} "
             "(PyTorch CosineAnnealingWarmRestarts); restarts at lr, never reaches min_lr, "
@@ -128,13 +128,13 @@ class _CosineRestarts(Schedule):
 def cosine_restarts(lr: ArrayLike, period: int, mult: int = 1, min_lr: ArrayLike = 0.0) -> Schedule:
     """Cosine annealing with warm restarts (PyTorch ``CosineAnnealingWarmRestarts``, SGDR).
 
-    Cycle ``i`` lasts ``T_i = period·mult^i`` updates and starts at
+    Cycle ``i`` lasts ``T_i = period·mult^i`` steps and starts at
     ``S_i = period·(mult^i - 1)/(mult - 1)`` (``i·period`` for ``mult = 1``); inside it
-    ``η(t) = min_lr + (lr - min_lr)·(1 + cos(π·(t - S_i)/T_i))/2``.  Every restart gives
-    ``lr``; ``min_lr`` is approached but never reached (the last update of a cycle is
+    ``η(k) = min_lr + (lr - min_lr)·(1 + cos(π·(k - S_i)/T_i))/2``.  Every restart gives
+    ``lr``; ``min_lr`` is approached but never reached (the last step of a cycle is
     one step short of it), as in PyTorch.  Cycles are located with exact integer
-    arithmetic, so restarts fall on the right update for every ``t`` (PyTorch's
-    logarithmic formula for an explicit epoch misplaces some, e.g. ``t = 121`` for
+    arithmetic, so restarts fall on the right step for every ``k`` (PyTorch's
+    logarithmic formula for an explicit epoch misplaces some, e.g. ``k = 121`` for
     ``period = 1, mult = 3``).
 
     Parameters

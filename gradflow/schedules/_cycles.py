@@ -98,12 +98,12 @@ class _OneCycle(Schedule):
                 (T - 1.0, self.max_lr, self.min_lr, lo, hi),
             ]
 
-    def _interpolate(self, t: np.ndarray, which: int) -> np.ndarray:
+    def _interpolate(self, k: np.ndarray, which: int) -> np.ndarray:
         """Phase-wise anneal of the step size (``which = 1``) or momentum (``3``)."""
         anneal = _anneal_cos if self.anneal == "cos" else _anneal_linear
-        step = np.minimum(t, self.horizon).astype(np.float64)
+        step = np.minimum(k, self.horizon).astype(np.float64)
         n = len(self._phases)
-        # The first phase whose end is >= t, else the last (PyTorch's loop).
+        # The first phase whose end is >= k, else the last (PyTorch's loop).
         phase = np.full(step.shape, n - 1, dtype=np.intp)
         for i in range(n - 2, -1, -1):
             phase = np.where(step <= self._phases[i][0], i, phase)
@@ -123,11 +123,11 @@ class _OneCycle(Schedule):
         shape = np.broadcast_shapes(*(np.shape(v) for v in values))
         return np.choose(np.broadcast_to(phase, shape), [np.broadcast_to(v, shape) for v in values])
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        return self._interpolate(t, 1)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        return self._interpolate(k, 1)
 
-    def momentum(self, t: ArrayLike) -> Any:
-        """The cycled momentum of update ``t`` (PyTorch ``cycle_momentum``).
+    def momentum(self, k: ArrayLike) -> Any:
+        """The cycled momentum of step ``k`` (PyTorch ``cycle_momentum``).
 
         It moves opposite to the step size: ``max_momentum → base_momentum`` while the
         step rises, back to ``max_momentum`` while it falls (held at ``max_momentum``
@@ -135,14 +135,14 @@ class _OneCycle(Schedule):
 
         Parameters
         ----------
-        t : int or array_like of int
-            Update indices ``>= 0``.
+        k : int or array_like of int
+            Step indices ``>= 0``.
 
         Returns
         -------
         float or ndarray
         """
-        steps = as_steps(t)
+        steps = as_steps(k)
         with np.errstate(all="ignore"):
             out = np.asarray(self._interpolate(steps, 3), dtype=np.float64)
         return float(out) if out.ndim == 0 else out
@@ -189,17 +189,17 @@ def one_cycle(
     base_momentum: ArrayLike = BASE_MOMENTUM,
     max_momentum: ArrayLike = MAX_MOMENTUM,
 ) -> Schedule:
-    """Smith's one-cycle policy (PyTorch ``OneCycleLR``), with ``.momentum(t)``.
+    """Smith's one-cycle policy (PyTorch ``OneCycleLR``), with ``.momentum(k)``.
 
-    From ``initial = max_lr/div_factor`` up to ``max_lr`` at ``t = pct_start·T - 1``,
-    then down to ``min = initial/final_div_factor`` at ``t = T - 1``, the last of the
-    ``T = total_steps`` updates; with ``three_phase`` it goes back down to ``initial``
+    From ``initial = max_lr/div_factor`` up to ``max_lr`` at ``k = pct_start·T - 1``,
+    then down to ``min = initial/final_div_factor`` at ``k = T - 1``, the last of the
+    ``T = total_steps`` steps; with ``three_phase`` it goes back down to ``initial``
     at ``2·pct_start·T - 2`` first and then to ``min``.  Phase ends are PyTorch's floats
     (``pct_start·T`` need not be an integer), and each phase anneals with
     ``cos: b + (a - b)(1 + cos(πp))/2`` or ``linear: a + (b - a)p`` for ``p`` the
-    fraction of the phase done.  Values equal PyTorch's for ``0 <= t <= T - 1``; from
+    fraction of the phase done.  Values equal PyTorch's for ``0 <= k <= T - 1``; from
     ``T - 1`` on the value is held at ``min`` (PyTorch accepts one more step at
-    ``t = T`` with a value just past ``min`` and raises after; optax peaks at
+    ``k = T`` with a value just past ``min`` and raises after; optax peaks at
     ``int(pct_start·T)`` and ends at ``T``).
 
     Parameters
@@ -207,7 +207,7 @@ def one_cycle(
     max_lr : float or array_like
         Peak step size(s), ``> 0``; an array sweeps peaks.
     total_steps : int
-        Number of updates ``T >= 1``.
+        Number of steps ``T >= 1``.
     pct_start : float, optional
         Fraction of the cycle spent rising, in ``(0, 1)`` (``< 0.5`` with
         ``three_phase``).
@@ -218,12 +218,12 @@ def one_cycle(
     three_phase : bool, optional
         Use the three-phase variant (fastai's original).
     base_momentum, max_momentum : float or array_like, optional
-        Bounds of the cycled momentum returned by ``.momentum(t)`` (0.85, 0.95).
+        Bounds of the cycled momentum returned by ``.momentum(k)`` (0.85, 0.95).
 
     Returns
     -------
     Schedule
-        With a ``momentum(t)`` method.
+        With a ``momentum(k)`` method.
 
     Raises
     ------
@@ -285,12 +285,12 @@ class _Cyclic(Schedule):
         self.cycle_size = self.step_size_up + self.step_size_down
         self.span = SPAN_CYCLES * self.cycle_size
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         total = self.cycle_size
         ratio = self.step_size_up / total
-        # The position in the cycle in integers: exact for any t (PyTorch's
-        # 1 + t/total - cycle loses digits as t grows).
-        position = t % total
+        # The position in the cycle in integers: exact for any k (PyTorch's
+        # 1 + k/total - cycle loses digits as k grows).
+        position = k % total
         x = position / total
         up = position <= self.step_size_up
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -302,22 +302,22 @@ class _Cyclic(Schedule):
         elif self.mode == "triangular2":
             # 1/2^(c - 1) exactly (PyTorch's 1/(2.0**(c - 1))), without a pow per entry;
             # exponents below -MAX_HALVINGS give 0 either way.
-            halvings = np.minimum(t // total, MAX_HALVINGS).astype(np.int32)
+            halvings = np.minimum(k // total, MAX_HALVINGS).astype(np.int32)
             scale = np.ldexp(1.0, -halvings)
         else:
-            scale = _int_power(self.gamma, t)
+            scale = _int_power(self.gamma, k)
         return self.base_lr + height * scale
 
     def describe(self) -> str:
         scale = {
             "triangular": "1",
-            "triangular2": "2^-(c - 1), c = 1 + ⌊t/(up + down)⌋",
-            "exp_range": f"γ^t, γ = {_fmt(self.gamma)}",
+            "triangular2": "2^-(c - 1), c = 1 + ⌊k/(up + down)⌋",
+            "exp_range": f"γ^k, γ = {_fmt(self.gamma)}",
         }[self.mode]
         return (
-            f"η(t) = base + (max - base)·s(t)·scale with base = {_fmt(self.base_lr)}, "
+            f"η(k) = base + (max - base)·s(k)·scale with base = {_fmt(self.base_lr)}, "
             f"max = {_fmt(self.max_lr)}; s rises linearly 0 → 1 over up = "
-            f"{self.step_size_up} updates and falls back over down = {self.step_size_down}; "
+            f"{self.step_size_up} steps and falls back over down = {self.step_size_down}; "
             f"scale = {scale} (PyTorch CyclicLR, mode {self.mode!r}); never held"
         )
 
@@ -333,10 +333,10 @@ def cyclic(
     """Cyclical learning rates (Smith 2017; PyTorch ``CyclicLR``).
 
     Triangle waves between ``base_lr`` and ``max_lr``: up over ``step_size_up``
-    updates, down over ``step_size_down``.  ``mode`` scales the amplitude:
+    steps, down over ``step_size_down``.  ``mode`` scales the amplitude:
     ``"triangular"`` keeps it, ``"triangular2"`` halves it every cycle,
-    ``"exp_range"`` multiplies it by ``gamma^t``.  Values equal PyTorch's closed form
-    (cycle ``c = ⌊1 + t/(up + down)⌋``, ``x`` the fraction of the cycle done, the rise
+    ``"exp_range"`` multiplies it by ``gamma^k``.  Values equal PyTorch's closed form
+    (cycle ``c = ⌊1 + k/(up + down)⌋``, ``x`` the fraction of the cycle done, the rise
     ``x/r``, the fall ``(x - 1)/(r - 1)``, ``r = up/(up + down)``).
 
     Parameters
@@ -344,12 +344,12 @@ def cyclic(
     base_lr, max_lr : float or array_like
         Lower and upper step sizes, ``> 0``.
     step_size_up : int, optional
-        Updates of the rising half, ``>= 1`` (default 2000).
+        Steps of the rising half, ``>= 1`` (default 2000).
     step_size_down : int, optional
-        Updates of the falling half, ``>= 0`` (default: ``step_size_up``).
+        Steps of the falling half, ``>= 0`` (default: ``step_size_up``).
     mode : {"triangular", "triangular2", "exp_range"}, optional
     gamma : float or array_like, optional
-        ``> 0``, the per-update factor of ``"exp_range"`` (default 1).
+        ``> 0``, the per-step factor of ``"exp_range"`` (default 1).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Monotone decays: constant, step, multistep, exponential, linear, polynomial, inverse time.
 
-Each equals PyTorch's closed form for the same arguments (``last_epoch = t``) where PyTorch
+Each equals PyTorch's closed form for the same arguments (``last_epoch = k``) where PyTorch
 has the schedule (``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``LinearLR``,
 ``PolynomialLR``), and Keras' ``InverseTimeDecay`` for :func:`inverse_time`.
 """
@@ -42,7 +42,7 @@ SPAN_MIN, SPAN_MAX = 10, 100_000
 
 
 def _decay_span(gamma: np.ndarray, per: int) -> int:
-    """Steps for ``γ^(t/per)`` to reach ``SPAN_FRACTION`` (clipped)."""
+    """Steps for ``γ^(k/per)`` to reach ``SPAN_FRACTION`` (clipped)."""
     g = float(np.max(gamma))
     if g >= 1.0:
         return 100
@@ -58,15 +58,15 @@ class _Constant(Schedule):
         self.shape = self.lr.shape
         self.horizon = 0
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         return self.lr
 
     def describe(self) -> str:
-        return f"η(t) = lr = {_fmt(self.lr)}"
+        return f"η(k) = lr = {_fmt(self.lr)}"
 
 
 def constant(lr: ArrayLike) -> Schedule:
-    """A constant step size ``η(t) = lr``.
+    """A constant step size ``η(k) = lr``.
 
     Parameters
     ----------
@@ -101,25 +101,25 @@ class _StepDecay(Schedule):
         self.shape = _shape(self.lr, self.gamma)
         self.span = _decay_span(self.gamma, self.step_size)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        return self.lr * _int_power(self.gamma, t // self.step_size)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        return self.lr * _int_power(self.gamma, k // self.step_size)
 
     def describe(self) -> str:
         return (
-            f"η(t) = lr·γ^⌊t/s⌋ with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)}, "
+            f"η(k) = lr·γ^⌊k/s⌋ with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)}, "
             f"s = {self.step_size} (PyTorch StepLR); never held"
         )
 
 
 def step_decay(lr: ArrayLike, step_size: int, gamma: ArrayLike = 0.1) -> Schedule:
-    """Step decay ``η(t) = lr·γ^⌊t/step_size⌋`` (PyTorch ``StepLR``).
+    """Step decay ``η(k) = lr·γ^⌊k/step_size⌋`` (PyTorch ``StepLR``).
 
     Parameters
     ----------
     lr : float or array_like
         Initial step size(s), ``> 0``.
     step_size : int
-        Updates between decays, ``>= 1``.
+        Steps between decays, ``>= 1``.
     gamma : float or array_like, optional
         Factor per decay, ``> 0`` (default 0.1).
 
@@ -161,14 +161,14 @@ class _MultiStep(Schedule):
         self.horizon = int(ms[-1]) if ms else 0
         self.span = max(SPAN_MIN, (5 * self.horizon) // 4 + 1)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         # A repeated milestone counts twice, as in PyTorch (a Counter of milestones).
-        passed = np.searchsorted(self.milestones, t, side="right")
+        passed = np.searchsorted(self.milestones, k, side="right")
         return self.lr * _int_power(self.gamma, passed)
 
     def describe(self) -> str:
         return (
-            f"η(t) = lr·γ^(number of milestones <= t) with lr = {_fmt(self.lr)}, "
+            f"η(k) = lr·γ^(number of milestones <= k) with lr = {_fmt(self.lr)}, "
             f"γ = {_fmt(self.gamma)}, milestones = {self.milestones.tolist()} "
             f"(PyTorch MultiStepLR); {self._held()}"
         )
@@ -180,15 +180,15 @@ class _MultiStep(Schedule):
 def multistep(lr: ArrayLike, milestones: Sequence[int], gamma: ArrayLike = 0.1) -> Schedule:
     """Decay by ``gamma`` at each milestone (PyTorch ``MultiStepLR``).
 
-    ``η(t) = lr·γ^m(t)`` with ``m(t)`` the number of milestones ``<= t``: the milestone
-    update itself already uses the decayed value.  A milestone listed twice decays twice.
+    ``η(k) = lr·γ^m(k)`` with ``m(k)`` the number of milestones ``<= k``: the milestone
+    step itself already uses the decayed value.  A milestone listed twice decays twice.
 
     Parameters
     ----------
     lr : float or array_like
         Initial step size(s), ``> 0``.
     milestones : sequence of int
-        Non-decreasing update indices ``>= 0``.
+        Non-decreasing step indices ``>= 0``.
     gamma : float or array_like, optional
         Factor per milestone, ``> 0`` (default 0.1).
 
@@ -222,25 +222,25 @@ class _Exponential(Schedule):
         self.shape = _shape(self.lr, self.gamma)
         self.span = _decay_span(self.gamma, 1)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        return self.lr * _int_power(self.gamma, t)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        return self.lr * _int_power(self.gamma, k)
 
     def describe(self) -> str:
         return (
-            f"η(t) = lr·γ^t with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)} "
+            f"η(k) = lr·γ^k with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)} "
             "(PyTorch ExponentialLR); never held"
         )
 
 
 def exponential(lr: ArrayLike, gamma: ArrayLike) -> Schedule:
-    """Exponential decay ``η(t) = lr·γ^t`` (PyTorch ``ExponentialLR``).
+    """Exponential decay ``η(k) = lr·γ^k`` (PyTorch ``ExponentialLR``).
 
     Parameters
     ----------
     lr : float or array_like
         Initial step size(s), ``> 0``.
     gamma : float or array_like
-        Factor per update, ``> 0``.
+        Factor per step, ``> 0``.
 
     Returns
     -------
@@ -274,15 +274,15 @@ class _Linear(Schedule):
         self.horizon = self.total_steps
         self.span = max(SPAN_MIN, (11 * self.total_steps) // 10 + 1)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         s, e, n = self.start_factor, self.end_factor, self.total_steps
-        # The fraction first: at t >= T it is exactly 1 and the factor exactly e.
-        # (PyTorch's order, (e - s)·t/T, can end at -1e-16 instead of e = 0.)
-        return self.lr * (s + (e - s) * (np.minimum(t, n) / n))
+        # The fraction first: at k >= T it is exactly 1 and the factor exactly e.
+        # (PyTorch's order, (e - s)·k/T, can end at -1e-16 instead of e = 0.)
+        return self.lr * (s + (e - s) * (np.minimum(k, n) / n))
 
     def describe(self) -> str:
         return (
-            f"η(t) = lr·(s + (e - s)·min(t, T)/T) with lr = {_fmt(self.lr)}, "
+            f"η(k) = lr·(s + (e - s)·min(k, T)/T) with lr = {_fmt(self.lr)}, "
             f"s = {_fmt(self.start_factor)}, e = {_fmt(self.end_factor)}, T = {self.total_steps} "
             f"(PyTorch LinearLR); {self._held()}"
         )
@@ -296,14 +296,14 @@ def linear(
 ) -> Schedule:
     """Linear ramp of the factor from ``start_factor`` to ``end_factor`` (PyTorch ``LinearLR``).
 
-    ``η(t) = lr·(s + (e - s)·min(t, T)/T)``: ``lr·s`` at ``t = 0``, ``lr·e`` from ``t = T`` on.
+    ``η(k) = lr·(s + (e - s)·min(k, T)/T)``: ``lr·s`` at ``k = 0``, ``lr·e`` from ``k = T`` on.
 
     Parameters
     ----------
     lr : float or array_like
         Base step size(s), ``> 0``.
     start_factor, end_factor : float or array_like, optional
-        Multipliers of ``lr`` at ``t = 0`` and ``t >= T``, ``>= 0`` (PyTorch's defaults
+        Multipliers of ``lr`` at ``k = 0`` and ``k >= T``, ``>= 0`` (PyTorch's defaults
         1/3 and 1; PyTorch also requires ``0 < s <= 1`` and ``e <= 1``, gradflow only
         non-negativity).
     total_steps : int, optional
@@ -342,13 +342,13 @@ class _Polynomial(Schedule):
         self.horizon = self.total_steps
         self.span = max(SPAN_MIN, (11 * self.total_steps) // 10 + 1)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         n = self.total_steps
-        return (self.lr - self.end_lr) * (1.0 - np.minimum(t, n) / n) ** self.power + self.end_lr
+        return (self.lr - self.end_lr) * (1.0 - np.minimum(k, n) / n) ** self.power + self.end_lr
 
     def describe(self) -> str:
         return (
-            f"η(t) = (lr - end_lr)·(1 - min(t, T)/T)^p + end_lr with lr = {_fmt(self.lr)}, "
+            f"η(k) = (lr - end_lr)·(1 - min(k, T)/T)^p + end_lr with lr = {_fmt(self.lr)}, "
             f"end_lr = {_fmt(self.end_lr)}, p = {_fmt(self.power)}, T = {self.total_steps} "
             f"(PyTorch PolynomialLR when end_lr = 0); {self._held()}"
         )
@@ -357,11 +357,11 @@ class _Polynomial(Schedule):
 def polynomial(
     lr: ArrayLike, total_steps: int, power: ArrayLike = 1.0, end_lr: ArrayLike = 0.0
 ) -> Schedule:
-    """Polynomial decay to ``end_lr`` over ``total_steps`` updates.
+    """Polynomial decay to ``end_lr`` over ``total_steps`` steps.
 
-    ``η(t) = (lr - end_lr)·(1 - min(t, T)/T)^p + end_lr``: PyTorch ``PolynomialLR`` when
+    ``η(k) = (lr - end_lr)·(1 - min(k, T)/T)^p + end_lr``: PyTorch ``PolynomialLR`` when
     ``end_lr = 0``, optax ``polynomial_schedule`` otherwise.  It reaches ``end_lr`` at
-    ``t = T`` exactly (0 by default: pass ``end_lr > 0`` to use it with
+    ``k = T`` exactly (0 by default: pass ``end_lr > 0`` to use it with
     :func:`gradflow.solve`, which refuses a zero step).
 
     Parameters
@@ -410,15 +410,15 @@ class _InverseTime(Schedule):
         n = self.decay_steps * math.ceil(99.0 / float(np.min(self.rate)))
         self.span = int(min(max(n, SPAN_MIN), SPAN_MAX))
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         if self.staircase:
-            return self.lr / (1.0 + self.rate * (t // self.decay_steps))
-        return self.lr / (1.0 + self.rate * t / self.decay_steps)
+            return self.lr / (1.0 + self.rate * (k // self.decay_steps))
+        return self.lr / (1.0 + self.rate * k / self.decay_steps)
 
     def describe(self) -> str:
-        frac = "⌊t/D⌋" if self.staircase else "t/D"
+        frac = "⌊k/D⌋" if self.staircase else "k/D"
         return (
-            f"η(t) = lr/(1 + r·{frac}) with lr = {_fmt(self.lr)}, r = {_fmt(self.rate)}, "
+            f"η(k) = lr/(1 + r·{frac}) with lr = {_fmt(self.lr)}, r = {_fmt(self.rate)}, "
             f"D = {self.decay_steps} (Keras InverseTimeDecay); never held"
         )
 
@@ -426,11 +426,11 @@ class _InverseTime(Schedule):
 def inverse_time(
     lr: ArrayLike, rate: ArrayLike, decay_steps: int, staircase: bool = False
 ) -> Schedule:
-    """Inverse-time decay ``η(t) = lr/(1 + r·t/D)`` (Keras ``InverseTimeDecay``).
+    """Inverse-time decay ``η(k) = lr/(1 + r·k/D)`` (Keras ``InverseTimeDecay``).
 
     With ``rate = decay_steps = 1`` this is the perceptron / Robbins–Monro decay
-    ``η(t) = lr/(t + 1)`` (``1/k`` with the update counted from ``k = 1``), whose sum
-    diverges and sum of squares converges.  ``staircase=True`` uses ``⌊t/D⌋``.
+    ``η(k) = lr/(k + 1)`` (``1/n`` with the steps counted from ``n = 1``), whose sum
+    diverges and sum of squares converges.  ``staircase=True`` uses ``⌊k/D⌋``.
 
     Parameters
     ----------
@@ -441,7 +441,7 @@ def inverse_time(
     decay_steps : int
         ``D >= 1``.
     staircase : bool, optional
-        Decay in steps of ``D`` updates.
+        Decay in stages of ``D`` steps.
 
     Returns
     -------

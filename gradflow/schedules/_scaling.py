@@ -43,11 +43,11 @@ class _DecayProduct(Schedule):
         self.horizon = schedule.horizon
         self.span = schedule.span
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        return self.product / self.schedule._evaluate(t)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        return self.product / self.schedule._evaluate(k)
 
     def describe(self) -> str:
-        return f"λ(t) = c/s(t) with c = {_fmt(self.product)} and s: {self.schedule.describe()}"
+        return f"λ(k) = c/s(k) with c = {_fmt(self.product)} and s: {self.schedule.describe()}"
 
 
 def constant_decay_product(schedule: Schedule, product: ArrayLike) -> Schedule:

@@ -57,8 +57,8 @@ class _WarmupCosine(_LinearWarmup):
     def describe(self) -> str:
         W, T = self.warmup_steps, self.total_steps
         return (
-            "η(t) = init + (peak - init)·t/W for t < W, then end + (peak - end)·(1 + "
-            "cos(π·min(t - W, T - W)/(T - W)))/2, with "
+            "η(k) = init + (peak - init)·k/W for k < W, then end + (peak - end)·(1 + "
+            "cos(π·min(k - W, T - W)/(T - W)))/2, with "
             f"init = {_fmt(self.init_lr)}, peak = {_fmt(self.peak_lr)}, end = "
             f"{_fmt(self.end_lr)}, W = {W}, T = {T} (optax warmup_cosine_decay_schedule, "
             f"T includes the warmup); {self._held()}"
@@ -74,24 +74,24 @@ def warmup_cosine(
 ) -> Schedule:
     """Linear warmup then cosine decay (optax ``warmup_cosine_decay_schedule``).
 
-    ``η(t) = init + (peak - init)·t/W`` for ``t < W``; then
-    ``end + (peak - end)·(1 + cos(π·(t - W)/(T - W)))/2`` until ``t = T``, held at
+    ``η(k) = init + (peak - init)·k/W`` for ``k < W``; then
+    ``end + (peak - end)·(1 + cos(π·(k - W)/(T - W)))/2`` until ``k = T``, held at
     ``end`` after.  ``T = total_steps`` includes the warmup (optax's ``decay_steps``;
     Keras' ``decay_steps`` excludes it).  It is :func:`linear_warmup` of :func:`cosine`:
     ``linear_warmup(cosine(peak, T - W, end), W, init)``.  With the default
-    ``init_lr = 0`` the first update does nothing, and :func:`gradflow.solve` refuses a
+    ``init_lr = 0`` the first step does nothing, and :func:`gradflow.solve` refuses a
     zero step: pass ``init_lr > 0`` (and ``end_lr > 0`` to run past ``T - 1``).
 
     Parameters
     ----------
     peak_lr : float or array_like
-        Step size(s) at ``t = W``, ``> 0``; an array sweeps peaks.
+        Step size(s) at ``k = W``, ``> 0``; an array sweeps peaks.
     warmup_steps : int
         ``W >= 0``.
     total_steps : int
         ``T > W``.
     init_lr, end_lr : float or array_like, optional
-        Step sizes at ``t = 0`` and ``t >= T``, ``>= 0`` (absolute, not fractions).
+        Step sizes at ``k = 0`` and ``k >= T``, ``>= 0`` (absolute, not fractions).
 
     Returns
     -------
@@ -136,26 +136,26 @@ class _WSD(Schedule):
         self.horizon = self.warmup_steps + self.stable_steps + self.decay_steps
         self.span = (11 * self.horizon) // 10 + 1
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
         W, S, D = self.warmup_steps, self.stable_steps, self.decay_steps
         peak, low = self.peak_lr, self.min_lr
-        up = np.minimum(t, W) / W if W else np.ones(t.shape)
-        p = np.clip(t - W - S, 0, D) / D
+        up = np.minimum(k, W) / W if W else np.ones(k.shape)
+        p = np.clip(k - W - S, 0, D) / D
         if self.decay == "linear":
             down = 1.0 - p
         elif self.decay == "cosine":
             down = 0.5 * (1.0 + np.cos(np.pi * p))
         else:
             down = 1.0 - np.sqrt(p)
-        factor = np.where(t < W, up, down)
+        factor = np.where(k < W, up, down)
         return low + (peak - low) * factor
 
     def describe(self) -> str:
         f = {"linear": "1 - p", "cosine": "(1 + cos(πp))/2", "sqrt": "1 - √p"}[self.decay]
         W, S, D = self.warmup_steps, self.stable_steps, self.decay_steps
         return (
-            f"η(t) = min + (peak - min)·t/W for t < W, peak for W <= t < W + S, "
-            f"min + (peak - min)·({f}) with p = (t - W - S)/D for W + S <= t < W + S + D; "
+            f"η(k) = min + (peak - min)·k/W for k < W, peak for W <= k < W + S, "
+            f"min + (peak - min)·({f}) with p = (k - W - S)/D for W + S <= k < W + S + D; "
             f"peak = {_fmt(self.peak_lr)}, min = {_fmt(self.min_lr)}, W = {W}, S = {S}, "
             f"D = {D} (Hugging Face get_wsd_schedule, min_lr_ratio = min/peak); "
             f"{self._held()}"
@@ -172,8 +172,8 @@ def wsd(
 ) -> Schedule:
     """Warmup-stable-decay: a linear warmup, a flat stretch at the peak, a short decay.
 
-    ``η(t) = min + (peak - min)·t/W`` for ``t < W``; ``peak`` for ``W <= t < W + S``;
-    ``min + (peak - min)·f(p)`` with ``p = (t - W - S)/D`` for the ``D`` decay updates,
+    ``η(k) = min + (peak - min)·k/W`` for ``k < W``; ``peak`` for ``W <= k < W + S``;
+    ``min + (peak - min)·f(p)`` with ``p = (k - W - S)/D`` for the ``D`` decay steps,
     ``f = 1 - p`` (``"linear"``), ``(1 + cos(πp))/2`` (``"cosine"``) or ``1 - √p``
     (``"sqrt"``, Hägele et al.'s 1-sqrt); held at ``min`` from ``W + S + D`` on.  Equal to
     Hugging Face's ``get_wsd_schedule`` with ``min_lr_ratio = min_lr/peak_lr`` and a
@@ -228,28 +228,28 @@ class _InverseSqrt(Schedule):
         self.shape = self.lr.shape
         self.span = SPAN_WARMUPS * self.warmup_steps
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        s = (t + 1).astype(np.float64)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        s = (k + 1).astype(np.float64)
         W = self.warmup_steps
         return self.lr * np.minimum(s / W, np.sqrt(W / s))
 
     def describe(self) -> str:
         return (
-            f"η(t) = lr·min(s/W, √(W/s)), s = t + 1, with lr = {_fmt(self.lr)}, "
+            f"η(k) = lr·min(s/W, √(W/s)), s = k + 1, with lr = {_fmt(self.lr)}, "
             f"W = {self.warmup_steps} (the Noam schedule normalised to its peak lr at "
-            f"t = W - 1); never held"
+            f"k = W - 1); never held"
         )
 
 
 def inverse_sqrt(lr: ArrayLike, warmup_steps: int) -> Schedule:
-    """Linear warmup to ``lr`` then ``1/√t`` decay: the Transformer schedule, normalised.
+    """Linear warmup to ``lr`` then ``1/√k`` decay: the Transformer schedule, normalised.
 
-    ``η(t) = lr·min(s/W, √(W/s))`` with ``s = t + 1`` the 1-based update count: the
-    peak ``lr`` is at update ``t = W - 1``, and :func:`noam` is this with
+    ``η(k) = lr·min(s/W, √(W/s))`` with ``s = k + 1`` the 1-based step count: the
+    peak ``lr`` is at step ``k = W - 1``, and :func:`noam` is this with
     ``lr = scale·d_model^-1/2·W^-1/2``.  Counting from ``s = 1`` (as the Transformer
     paper and tensor2tensor do) keeps every value positive; Hugging Face's
-    ``get_inverse_sqrt_schedule`` counts from 0, so its value at ``t`` is this one at
-    ``t - 1`` and its first update has step 0.
+    ``get_inverse_sqrt_schedule`` counts from 0, so its value at ``k`` is this one at
+    ``k - 1`` and its first step has step size 0.
 
     Parameters
     ----------
@@ -261,7 +261,7 @@ def inverse_sqrt(lr: ArrayLike, warmup_steps: int) -> Schedule:
     Returns
     -------
     Schedule
-        Never held (decays like ``1/√t``).
+        Never held (decays like ``1/√k``).
 
     Raises
     ------
@@ -288,24 +288,24 @@ class _Noam(Schedule):
         self.shape = _shape(self.d_model, self.scale)
         self.span = SPAN_WARMUPS * self.warmup_steps
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
-        s = (t + 1).astype(np.float64)
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        s = (k + 1).astype(np.float64)
         W = float(self.warmup_steps)
         return self.scale * self.d_model**-0.5 * np.minimum(s**-0.5, s * W**-1.5)
 
     def describe(self) -> str:
         return (
-            f"η(t) = c·d^-1/2·min(s^-1/2, s·W^-3/2), s = t + 1, with c = {_fmt(self.scale)}, "
+            f"η(k) = c·d^-1/2·min(s^-1/2, s·W^-3/2), s = k + 1, with c = {_fmt(self.scale)}, "
             f"d = {_fmt(self.d_model)}, W = {self.warmup_steps} (Vaswani et al. 2017); "
             "never held"
         )
 
 
 def noam(d_model: ArrayLike, warmup_steps: int, scale: ArrayLike = 1.0) -> Schedule:
-    """The Transformer ("Noam") schedule ``c·d^-1/2·min(s^-1/2, s·W^-3/2)``, ``s = t + 1``.
+    """The Transformer ("Noam") schedule ``c·d^-1/2·min(s^-1/2, s·W^-3/2)``, ``s = k + 1``.
 
-    Linear warmup over ``W`` updates to the peak ``c·d^-1/2·W^-1/2`` at ``s = W``
-    (``t = W - 1``), then ``1/√s`` decay.  ``s`` counts updates from 1, as in the paper.
+    Linear warmup over ``W`` steps to the peak ``c·d^-1/2·W^-1/2`` at ``s = W``
+    (``k = W - 1``), then ``1/√s`` decay.  ``s`` counts steps from 1, as in the paper.
 
     Parameters
     ----------

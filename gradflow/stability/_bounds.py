@@ -120,6 +120,14 @@ def _gradnorm(problem: Problem, theta: np.ndarray) -> np.ndarray:
         return np.linalg.norm(problem.grad(theta), axis=-1)
 
 
+def _extreme(problem: Problem, points: np.ndarray, tol: float, which: str) -> np.ndarray:
+    """The Hessian eigenvalue at the ``which`` end of the spectrum at each point, shape
+    ``points.shape[:-1]`` (dense ``eigh`` up to ``d = 64``, Lanczos above)."""
+    algorithm = "dense" if problem.dim <= 64 else "lanczos"
+    res = eigenvalues(problem, points, 1, algorithm=algorithm, tol=tol, seed=0, which=which)
+    return res.values[..., 0]
+
+
 def _find_minimizer(
     problem: Problem, theta0: np.ndarray, method: Method, h_base: np.ndarray
 ) -> np.ndarray:
@@ -378,18 +386,17 @@ def verify_bound(
     if np.any(_gradnorm(problem, flat) == 0):
         raise ValueError("theta0 must not be a stationary point (its gradient is zero)")
     beta = real_stability_limit(method)
-    eig_method = "dense" if d <= 64 else "lanczos"
 
     # 1. The minimiser the run reaches.
-    lam0 = np.abs(eigenvalues(problem, flat, 1, eig_method, 1e-6, seed=0, which="LM").values[:, 0])
+    lam0 = np.abs(_extreme(problem, flat, 1e-6, "LM"))
     if np.any(lam0 == 0):
         lam0 = np.where(lam0 == 0, 1.0, lam0)
     h_base = SAFE_FRACTION * min(beta, 2.0) / lam0
     star = _find_minimizer(problem, flat, method, h_base)
 
     # 2. The prediction.
-    top = eigenvalues(problem, star, 1, eig_method, 1e-12, seed=0, which="LA").values[:, 0]
-    bottom = eigenvalues(problem, star, 1, eig_method, 1e-12, seed=0, which="SA").values[:, 0]
+    top = _extreme(problem, star, 1e-12, "LA")
+    bottom = _extreme(problem, star, 1e-12, "SA")
     if np.any(top <= 0):
         raise ValueError("the Hessian at the minimiser reached has no positive eigenvalue")
     predicted = beta / top
@@ -416,9 +423,7 @@ def verify_bound(
         traj = solve(problem, flat, method, 1.0 / lip, steps=DESCENT_STEPS, save="all")
         every = max(1, traj.theta.shape[0] // DESCENT_SAMPLES)
         samples = traj.theta[::every]
-        along = np.abs(
-            eigenvalues(problem, samples, 1, eig_method, 1e-8, seed=0, which="LM").values[..., 0]
-        ).max(axis=0)
+        along = np.abs(_extreme(problem, samples, 1e-8, "LM")).max(axis=0)
         if np.all(along <= lip * (1 + 1e-9)):
             break
         lip = np.maximum(lip, along)

@@ -56,8 +56,8 @@ def test_lanczos_agrees_with_eigsh_on_a_2000_dim_implicit_operator(clustered):
 
 
 @pytest.mark.parametrize("which", ["LA", "SA", "LM"])
-@pytest.mark.parametrize("method", ["lanczos", "power"])
-def test_random_symmetric_matrix_against_eigh(which, method):
+@pytest.mark.parametrize("algorithm", ["lanczos", "power"])
+def test_random_symmetric_matrix_against_eigh(which, algorithm):
     gen = np.random.default_rng(11)
     M = gen.standard_normal((120, 120))
     A = (M + M.T) / 2
@@ -65,7 +65,9 @@ def test_random_symmetric_matrix_against_eigh(which, method):
     w = np.linalg.eigh(A)[0]
     key = {"LA": -w, "SA": w, "LM": -np.abs(w)}[which]
     want = w[np.argsort(key, kind="stable")][:4]
-    res = eigenvalues(p, np.zeros(120), 4, method, tol=1e-10, maxiter=100_000, seed=0, which=which)
+    res = eigenvalues(
+        p, np.zeros(120), 4, algorithm=algorithm, tol=1e-10, max_iter=100_000, seed=0, which=which
+    )
     np.testing.assert_allclose(res.values, want, rtol=1e-7, atol=1e-9)
 
 
