@@ -26,7 +26,7 @@ from gradflow._driver.counting import CountingProblem, GradientCounter
 from gradflow._driver.guard import DivergenceGuard
 from gradflow._driver.ledger import Ledger
 from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
-from gradflow._driver.rows import ActiveRows, compact
+from gradflow._rows import ActiveRows, compact
 from gradflow._trajectory import Status, Trajectory
 from gradflow._validation import check_step_count
 from gradflow.methods import Euler, Method

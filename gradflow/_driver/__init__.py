@@ -1,6 +1,8 @@
 """The parts :func:`gradflow.solve` is built from (internal).
 
-``rows``      the active-row set and one ``compact(tree, keep)`` for every per-row array
+The active rows and the one compaction rule live in :mod:`gradflow._rows` (Lanczos uses
+them too).
+
 ``counting``  the counting, caching view of the problem that methods and policies see
 ``clock``     per-row times: exact ``t_0 + k h`` for a constant step, landing on stops
 ``recorder``  one recorder per save mode

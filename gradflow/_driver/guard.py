@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._driver.counting import CountingProblem, GradientCounter
-from gradflow._driver.rows import compact
+from gradflow._rows import compact
 
 __all__ = ["CHECK_INTERVAL", "DivergenceGuard", "Failure"]
 

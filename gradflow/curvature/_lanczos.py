@@ -44,6 +44,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradflow._rows import compact
+
 __all__ = [
     "LanczosStep",
     "default_basis_size",
@@ -273,8 +275,7 @@ def lanczos(
         # The next basis vector (restarted rows carry a unit vector with coupling zero).
         np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
         if done.any():
-            keep = ~done
-            Q, alpha, beta, scale, rows = Q[keep], alpha[keep], beta[keep], scale[keep], rows[keep]
+            Q, alpha, beta, scale, rows = compact((Q, alpha, beta, scale, rows), ~done)
             every = False
 
 
@@ -567,13 +568,8 @@ def lanczos_eigen(
         # The next basis vector (restarted rows carry a unit vector with coupling zero).
         np.divide(w, np.where(b > 0, b, 1.0)[:, None], out=Q[:, j])
         if done.any():
-            keep_rows = ~done
-            Q, alpha, beta, arrow = (
-                Q[keep_rows],
-                alpha[keep_rows],
-                beta[keep_rows],
-                arrow[keep_rows],
+            Q, alpha, beta, arrow, scale, rows = compact(
+                (Q, alpha, beta, arrow, scale, rows), ~done
             )
-            scale, rows = scale[keep_rows], rows[keep_rows]
             every = False
     return out

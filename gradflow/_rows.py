@@ -1,8 +1,9 @@
 """The active-row set and the one compaction rule for every per-row structure.
 
-Every per-row array of a run (method state, policy state, clock, counts) has the rows
-of the still active elements on its leading axis.  When elements stop, :func:`compact`
-drops them from all of these with the same boolean ``keep`` mask.
+Every per-row array of a batched iteration (a run's method state, policy state, clock
+and counts; a Lanczos basis and its coefficients) has the rows of the still active
+elements on its leading axis.  When elements stop, :func:`compact` drops them from all
+of these with the same boolean ``keep`` mask.
 """
 
 from __future__ import annotations
