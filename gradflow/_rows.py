@@ -46,17 +46,16 @@ class ActiveRows:
     ----------
     index : ndarray of int
         Element ids of the active rows, in row order.
+    size : int
+        Number of active rows.
     complete : bool
         True while no element has stopped (``index`` is then ``arange(n)``).
     """
 
     def __init__(self, n: int) -> None:
         self.index = np.arange(n)
+        self.size = n
         self.complete = True
-
-    @property
-    def size(self) -> int:
-        return int(self.index.size)
 
     def mask_of(self, ids: np.ndarray) -> np.ndarray:
         """Boolean mask over the active rows of the elements ``ids``."""
@@ -66,5 +65,6 @@ class ActiveRows:
         """Remove the rows where ``rows`` is true; returns the ``keep`` mask."""
         keep = ~rows
         self.index = self.index[keep]
+        self.size = int(self.index.size)
         self.complete = False
         return keep

@@ -441,14 +441,9 @@ class _Run:
         )
 
     def update_policy(self, result: Any, h: np.ndarray) -> Verdict:
+        state = result.state
         obs = Observation(
-            self.k + 1,
-            result.state[0],
-            theta_old=self.state[0],
-            error=result.error,
-            h=h,
-            problem=self.view,
-            method_state=result.state,
+            self.k + 1, state[0], None, None, self.state[0], result.error, h, None, self.view, state
         )
         self.pstate, verdict = self.policy.update(self.pstate, obs)
         return verdict
