@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import check_step_count
+from gradflow._validation import as_state_array, check_step_count
 from gradflow.methods.base import Method
 from gradflow.methods.euler import Euler
 from gradflow.problems.minibatch import MinibatchSampler
@@ -68,25 +68,7 @@ class StepInfo(NamedTuple):
 # argument checking
 # ---------------------------------------------------------------------------------------
 def _check_theta0(theta0: ArrayLike, dim: int) -> np.ndarray:
-    try:
-        arr = np.asarray(theta0)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"theta0 must be an array of shape (*batch, {dim}): {exc}") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"theta0 must hold real numbers, got dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.float16:
-        arr = arr.astype(np.float64)
-    if arr.ndim == 0 or arr.shape[-1] != dim:
-        raise ValueError(
-            f"theta0 must have shape (*batch, {dim}) for a problem of dim {dim}, got {arr.shape}"
-        )
-    if arr.size == 0:
-        raise ValueError(f"theta0 must not be an empty batch, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("theta0 must be finite; it contains NaN or inf")
-    return arr
+    return as_state_array(theta0, "theta0", dim)
 
 
 def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:

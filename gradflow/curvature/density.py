@@ -30,7 +30,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import as_points, check_count, check_positive, check_problem, rng
+from gradflow._validation import as_generator, as_state_array, check_integer, check_positive
+from gradflow.curvature._checks import check_problem
 from gradflow.curvature.hvp import BatchHVP
 from gradflow.curvature.lanczos import LanczosStep, lanczos, tridiagonal
 from gradflow.curvature.trace import rademacher
@@ -155,10 +156,10 @@ def spectral_density(
     1.5
     """
     problem = check_problem(problem)
-    points = as_points(theta, problem.dim)
-    m = check_count(n_lanczos, "n_lanczos", 1)
-    P = check_count(n_probes, "n_probes", 1)
-    n_grid = check_count(n_grid, "n_grid", 2)
+    points = as_state_array(theta, "theta", problem.dim)
+    m = check_integer(n_lanczos, "n_lanczos", 1)
+    P = check_integer(n_probes, "n_probes", 1)
+    n_grid = check_integer(n_grid, "n_grid", 2)
     if sigma is not None:
         sigma = check_positive(sigma, "sigma")
     shared_grid = None
@@ -166,7 +167,7 @@ def spectral_density(
         shared_grid = np.asarray(grid, dtype=float)
         if shared_grid.ndim != 1 or shared_grid.size < 2 or not np.all(np.isfinite(shared_grid)):
             raise ValueError(f"grid must be a finite 1-D array of >= 2 points, got {grid!r}")
-    gen = rng(seed)
+    gen = as_generator(seed)
     batch, d = points.shape[:-1], problem.dim
     flat = points.reshape(-1, d)
     B = flat.shape[0]

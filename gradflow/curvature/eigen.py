@@ -28,13 +28,17 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.curvature._checks import (
-    as_points,
-    check_count,
+from gradflow._validation import (
+    as_generator,
+    as_state_array,
+    check_bool,
+    check_choice,
+    check_integer,
     check_positive,
+)
+from gradflow.curvature._checks import (
     check_problem,
     check_which,
-    rng,
 )
 from gradflow.curvature.dense import dense_eigen
 from gradflow.curvature.hvp import BatchHVP
@@ -190,17 +194,15 @@ def eigenvalues(
     -3.0
     """
     problem = check_problem(problem)
-    points = as_points(theta, problem.dim)
+    points = as_state_array(theta, "theta", problem.dim)
     d = problem.dim
-    k = check_count(k, "k", 1)
+    k = check_integer(k, "k", 1)
     if k > d:
         raise ValueError(f"k must be <= d = {d}, got {k}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method = check_choice(method, "method", METHODS)
     which = check_which(which)
     tol = check_positive(tol, "tol")
-    if not isinstance(restart, (bool, np.bool_)):
-        raise TypeError(f"restart must be a bool, got {type(restart).__name__}")
+    restart = check_bool(restart, "restart")
     batch = points.shape[:-1]
     flat = points.reshape(-1, d)
     B = flat.shape[0]
@@ -215,10 +217,10 @@ def eigenvalues(
             default = DEFAULT_LANCZOS_STEPS
         else:
             default = min(d, DEFAULT_UNRESTARTED_STEPS)
-        steps = default if maxiter is None else check_count(maxiter, "maxiter", 1)
+        steps = default if maxiter is None else check_integer(maxiter, "maxiter", 1)
         if method == "lanczos" and steps < k:
             raise ValueError(f"maxiter must be >= k = {k} for Lanczos, got {steps}")
-        gen = rng(seed)
+        gen = as_generator(seed)
         start = _start_vectors(v0, batch, d, flat.dtype, gen)
         op = BatchHVP(problem, flat)
         with np.errstate(all="ignore"):  # non-finite HVPs surface as non-finite values
@@ -245,7 +247,7 @@ def _start_vectors(
     B = int(np.prod(batch, dtype=np.int64))
     if v0 is None:
         return gen.standard_normal((B, d)).astype(dtype)
-    v = as_points(v0, d, "v0").astype(dtype)
+    v = as_state_array(v0, "v0", d).astype(dtype)
     try:
         v = np.broadcast_to(v, (*batch, d)).reshape(B, d)
     except ValueError:

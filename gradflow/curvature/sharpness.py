@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.curvature._checks import check_count, check_positive, check_problem, rng
+from gradflow._validation import (
+    as_generator,
+    check_bool,
+    check_choice,
+    check_integer,
+    check_positive,
+)
+from gradflow.curvature._checks import check_problem
 from gradflow.curvature.eigen import METHODS, eigenvalues
 from gradflow.problems.problem import Problem
 from gradflow.solve import StepInfo
@@ -60,7 +67,7 @@ class SharpnessTracker:
         self.method = method
         self.tol = tol
         self.warm_start = warm_start
-        self._rng = rng(seed)
+        self._rng = as_generator(seed)
         self._steps: list[int] = []
         self._times: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
@@ -184,10 +191,8 @@ def track_sharpness(
     True
     """
     problem = check_problem(problem)
-    every = check_count(every, "every", 1)
+    every = check_integer(every, "every", 1)
     tol = check_positive(tol, "tol")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not isinstance(warm_start, bool):
-        raise TypeError(f"warm_start must be a bool, got {type(warm_start).__name__}")
+    method = check_choice(method, "method", METHODS)
+    warm_start = check_bool(warm_start, "warm_start")
     return SharpnessTracker(problem, every, method, tol, seed, warm_start)

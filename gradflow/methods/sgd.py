@@ -20,6 +20,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from gradflow._validation import check_bool, check_unit_interval
 from gradflow.methods._hyper import check_nonnegative, check_unit
 from gradflow.methods.base import Method, StepResult
 from gradflow.problems.problem import Problem
@@ -118,11 +119,8 @@ class SGD(Method):
     def __post_init__(self) -> None:
         check_unit(self.momentum, "momentum")
         check_nonnegative(self.weight_decay, "weight_decay")
-        check_nonnegative(self.dampening, "dampening")
-        if self.dampening > 1:
-            raise ValueError(f"dampening must satisfy 0 <= dampening <= 1, got {self.dampening}")
-        if not isinstance(self.nesterov, bool):
-            raise TypeError(f"nesterov must be a bool, got {type(self.nesterov).__name__}")
+        check_unit_interval(self.dampening, "dampening", high_open=False)
+        check_bool(self.nesterov, "nesterov")
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
 
