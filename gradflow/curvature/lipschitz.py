@@ -96,9 +96,10 @@ def _as_box(region: Any, d: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"a box region must be a pair (lower, upper), got {len(region)} items")
     corners = []
     for label, corner in zip(("lower", "upper"), region, strict=True):
-        arr = as_state_array(corner, f"region.{label}", d).astype(np.float64)
+        name = f"region.{label} (a corner of the box)"
+        arr = as_state_array(corner, name, d).astype(np.float64)
         if arr.shape != (d,):
-            raise ValueError(f"region.{label} must be one point of shape ({d},), got {arr.shape}")
+            raise ValueError(f"{name} must be one point of shape ({d},), got {arr.shape}")
         corners.append(arr)
     lower, upper = corners
     if np.any(lower > upper):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import check_integer
+from gradflow._validation import check_integer, check_positive
 from gradflow.problems.planar import planar_second_order
 from gradflow.problems.problem import Problem, as_batch
 
@@ -403,10 +403,7 @@ def mlp_regression(
     width = check_integer(width, "width", 1)
     n_points = check_integer(n_points, "n_points", 1)
     degree = check_integer(degree, "degree", 0)
-    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
-        raise TypeError(f"gain must be a real number, got {type(gain).__name__}")
-    if not math.isfinite(gain) or gain <= 0:
-        raise ValueError(f"gain must be finite and positive, got {gain!r}")
+    gain = check_positive(gain, "gain")
     if seed is not None:
         seed = check_integer(seed, "seed", 0)
     x = np.linspace(-1.0, 1.0, n_points)
