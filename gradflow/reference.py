@@ -12,6 +12,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import (
+    as_state_array,
+    check_choice,
+    check_nonnegative,
+    check_positive,
+)
 from gradflow.problems.problem import Problem
 from gradflow.trajectory import STATUS_DTYPE, Status, Trajectory
 
@@ -69,7 +75,11 @@ def gradient_flow(
     ------
     ValueError
         If ``theta0`` has the wrong shape or is not finite, ``t_eval`` is not increasing
-        and non-negative, or ``method`` is unknown.
+        and non-negative, a tolerance or ``max_step`` is not positive, or ``method`` is
+        unknown.
+    TypeError
+        If ``problem`` is not a Problem, ``theta0`` or ``t_eval`` does not hold real
+        numbers, a tolerance is not a real number or ``method`` is not a string.
 
     References
     ----------
@@ -91,18 +101,14 @@ def gradient_flow(
 
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gradflow Problem, got {type(problem).__name__}")
-    if method not in _EXPLICIT_METHODS + IMPLICIT_METHODS:
-        raise ValueError(
-            f"method must be one of {_EXPLICIT_METHODS + IMPLICIT_METHODS}, got {method!r}"
-        )
-    arr = np.asarray(theta0, dtype=float)
+    method = check_choice(method, "method", _EXPLICIT_METHODS + IMPLICIT_METHODS)
     d = problem.dim
-    if arr.ndim == 0 or arr.shape[-1] != d or arr.size == 0:
-        raise ValueError(f"theta0 must have shape (*batch, {d}), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("theta0 must be finite")
-    ts = np.atleast_1d(np.asarray(t_eval, dtype=float))
-    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or ts[0] < 0 or np.any(np.diff(ts) <= 0):
+    arr = as_state_array(theta0, "theta0", d).astype(np.float64)
+    ts = np.atleast_1d(check_nonnegative(t_eval, "t_eval", allow_array=True))
+    rtol = check_positive(rtol, "rtol")
+    atol = check_positive(atol, "atol")
+    max_step = check_positive(max_step, "max_step", finite=False)
+    if ts.ndim != 1 or np.any(np.diff(ts) <= 0):
         raise ValueError("t_eval must be a finite, strictly increasing 1-D array of times >= 0")
     batch = arr.shape[:-1]
     B = int(np.prod(batch, dtype=np.int64))

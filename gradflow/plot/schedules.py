@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_integer
+
 __all__ = ["schedules"]
 
 #: Default number of steps drawn for a plain callable (which has no ``span``).
@@ -102,9 +104,7 @@ def schedules(
     if t is None:
         steps = np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
     elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        if t < 1:
-            raise ValueError(f"t must be >= 1 (draws t = 0, ..., t), got {t}")
-        steps = np.arange(int(t) + 1)
+        steps = np.arange(check_integer(t, "t", 1) + 1)
     else:
         steps = as_steps(t).reshape(-1)
         if not steps.size:

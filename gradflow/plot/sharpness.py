@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_positive
 from gradflow.plot._common import fmt, legend, new_axes
 
 __all__ = ["sharpness"]
@@ -87,13 +88,11 @@ def sharpness(
         raise ValueError(f"need at least one sharpness value, got shape {values.shape}")
     batch = values.shape[1:]
     try:
-        hs = np.broadcast_to(np.asarray(h, dtype=float), batch).reshape(-1)
+        hs = np.broadcast_to(check_positive(h, "h", allow_array=True), batch).reshape(-1)
     except ValueError:
         raise ValueError(
             f"h of shape {np.shape(h)} does not broadcast to the batch shape {batch}"
         ) from None
-    if not np.all(hs > 0):
-        raise ValueError(f"h must be positive, got {h}")
     xs = default_steps if steps is None else np.asarray(steps)
     if xs.shape != (values.shape[0],):
         raise ValueError(f"steps must have shape ({values.shape[0]},), got {xs.shape}")
