@@ -30,7 +30,13 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import as_generator, as_state_array, check_integer, check_positive
+from gradflow._validation import (
+    as_generator,
+    as_state_array,
+    check_integer,
+    check_positive,
+    check_real,
+)
 from gradflow.curvature._checks import check_problem
 from gradflow.curvature.hvp import BatchHVP
 from gradflow.curvature.lanczos import LanczosStep, lanczos, tridiagonal
@@ -164,8 +170,8 @@ def spectral_density(
         sigma = check_positive(sigma, "sigma")
     shared_grid = None
     if grid is not None:
-        shared_grid = np.asarray(grid, dtype=float)
-        if shared_grid.ndim != 1 or shared_grid.size < 2 or not np.all(np.isfinite(shared_grid)):
+        shared_grid = check_real(grid, "grid", allow_array=True)
+        if shared_grid.ndim != 1 or shared_grid.size < 2:
             raise ValueError(f"grid must be a finite 1-D array of >= 2 points, got {grid!r}")
     gen = as_generator(seed)
     batch, d = points.shape[:-1], problem.dim

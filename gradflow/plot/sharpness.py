@@ -87,8 +87,9 @@ def sharpness(
     if values.ndim == 0 or values.shape[0] == 0:
         raise ValueError(f"need at least one sharpness value, got shape {values.shape}")
     batch = values.shape[1:]
+    h_values = check_positive(h, "h", allow_array=True)
     try:
-        hs = np.broadcast_to(check_positive(h, "h", allow_array=True), batch).reshape(-1)
+        hs = np.broadcast_to(h_values, batch).reshape(-1)
     except ValueError:
         raise ValueError(
             f"h of shape {np.shape(h)} does not broadcast to the batch shape {batch}"
