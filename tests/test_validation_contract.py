@@ -70,6 +70,7 @@ S = gf.schedules
 QUAD = quadratic([1.0, 4.0], seed=0)
 ROSEN = rosenbrock()
 LSQ = least_squares(np.arange(6.0).reshape(3, 2), np.ones(3))
+MLP = mlp_regression(width=2, n_points=3)
 THETA = np.zeros(2)
 EULER = Euler()
 
@@ -272,6 +273,8 @@ CASES = [
     Case(mlp_regression, "degree", {}, "int", (-1,)),
     Case(mlp_regression, "seed", {}, "int", (-1,), none_ok=True),
     Case(mlp_regression, "gain", {}, "real", POS),
+    Case(MLP.init, "seed", {}, "seed"),
+    Case(MLP.init, "batch_shape", {}, "int", (-1,)),
     Case(_loss, "theta", {}, "state", finite=False),
     Case(_grad, "theta", {}, "state", finite=False),
     Case(_problem_hvp, "theta", {}, "state", finite=False),

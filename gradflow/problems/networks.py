@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import check_integer, check_positive
+from gradflow._validation import as_generator, check_integer, check_positive
 from gradflow.problems.planar import planar_second_order
 from gradflow.problems.problem import Problem, as_batch
 
@@ -311,8 +311,11 @@ class MLPRegressionProblem(Problem):
 
         Raises
         ------
+        TypeError
+            If ``seed`` is not None, an integer or a Generator, or ``batch_shape`` holds
+            non-integers.
         ValueError
-            If ``batch_shape`` has negative entries (raised by numpy).
+            If ``seed`` or an entry of ``batch_shape`` is negative.
 
         References
         ----------
@@ -327,8 +330,9 @@ class MLPRegressionProblem(Problem):
         >>> bool((p.init(seed=1) == p.init(seed=1)).all())
         True
         """
-        shape = (batch_shape,) if isinstance(batch_shape, (int, np.integer)) else tuple(batch_shape)
-        rng = np.random.default_rng(self.seed if seed is None else seed)
+        dims = list(batch_shape) if isinstance(batch_shape, (tuple, list)) else [batch_shape]
+        shape = tuple(check_integer(n, "batch_shape", 0) for n in dims)
+        rng = as_generator(self.seed if seed is None else seed)
         m = self.width
         std1 = self.gain * math.sqrt(2.0 / (1 + m))
         std2 = math.sqrt(2.0 / (m + 1))
