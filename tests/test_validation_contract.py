@@ -72,6 +72,7 @@ ROSEN = rosenbrock()
 LSQ = least_squares(np.arange(6.0).reshape(3, 2), np.ones(3))
 MLP = mlp_regression(width=2, n_points=3)
 THETA = np.zeros(2)
+TRAJ = gf.solve(QUAD, np.ones(2), stepsize=0.1, steps=2)
 EULER = Euler()
 
 
@@ -465,6 +466,8 @@ CASES = [
     Case(_enter_style, "aspect", {}, "real", POS),
     Case(_enter_style, "fontsize", {}, "real", POS),
     Case(_plot(gf.plot.stability_region), "resolution", {"method": EULER}, "int", (1,)),
+    Case(_plot(gf.plot.trajectories), "levels", {"problem": QUAD, "traj": TRAJ}, "int", (1,)),
+    Case(_plot(gf.plot.trajectories), "resolution", {"problem": QUAD, "traj": TRAJ}, "int", (1,)),
     Case(_plot(gf.plot.sharpness), "h", {"tracker_or_values": [1.0, 2.0], "h": 0.1}, "array"),
 ]
 

@@ -101,9 +101,10 @@ class ImplicitEuler(Method):
 
     Raises
     ------
+    TypeError
+        If ``tol`` is not a real number or ``max_iter`` not an integer.
     ValueError
-        If ``tol`` is not a finite positive number or ``max_iter`` not an integer
-        ``>= 1``.
+        If ``tol`` is not finite and positive or ``max_iter < 1``.
 
     References
     ----------

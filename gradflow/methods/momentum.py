@@ -101,8 +101,10 @@ class HeavyBall(Method):
 
     Raises
     ------
+    TypeError
+        If ``beta`` is not a real number.
     ValueError
-        If ``beta`` is not a real number in ``[0, 1)``.
+        If ``beta`` is not in ``[0, 1)``.
 
     References
     ----------
@@ -214,8 +216,10 @@ class Nesterov(Method):
 
     Raises
     ------
+    TypeError
+        If ``beta`` is not a real number.
     ValueError
-        If ``beta`` is not a real number in ``[0, 1)``.
+        If ``beta`` is not in ``[0, 1)``.
 
     References
     ----------

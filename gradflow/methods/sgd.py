@@ -82,6 +82,8 @@ class SGD(Method):
 
     Raises
     ------
+    TypeError
+        If a hyper-parameter is not a real number, or ``nesterov`` not a bool.
     ValueError
         If a hyper-parameter is outside its range, or Nesterov is asked for without
         momentum or with dampening.

@@ -68,6 +68,8 @@ def loss_curves(
     ------
     ValueError
         If ``x`` is unknown or ``labels`` has the wrong length.
+    TypeError
+        If ``x`` is not a string.
 
     Examples
     --------
@@ -139,6 +141,8 @@ def stepsizes(
     ------
     ValueError
         If ``x`` is unknown or ``labels`` has the wrong length.
+    TypeError
+        If ``x`` is not a string.
 
     Examples
     --------

@@ -62,6 +62,8 @@ def sharpness(
     ValueError
         If ``h`` is not positive or does not broadcast, ``steps`` has the wrong length,
         or ``labels`` has the wrong length.
+    TypeError
+        If ``h`` does not hold real numbers.
 
     References
     ----------

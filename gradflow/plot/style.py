@@ -57,7 +57,9 @@ def style(
     Raises
     ------
     ValueError
-        If ``width``, ``aspect`` or ``fontsize`` is not positive.
+        If ``width``, ``aspect`` or ``fontsize`` is not finite and positive.
+    TypeError
+        If one of them is not a real number.
 
     Examples
     --------

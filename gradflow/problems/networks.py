@@ -270,6 +270,8 @@ class MLPRegressionProblem(Problem):
         ------
         ValueError
             If the last axis of ``theta`` is not ``3 * width``.
+        TypeError
+            If ``theta`` does not hold real numbers.
 
         Examples
         --------

@@ -49,8 +49,10 @@ def haar_orthogonal(dim: int, seed: int | np.random.Generator | None = None) -> 
 
     Raises
     ------
+    TypeError
+        If ``dim`` is not an integer or ``seed`` is not None, an integer or a Generator.
     ValueError
-        If ``dim`` is not a positive integer.
+        If ``dim < 1`` or ``seed`` is negative.
 
     References
     ----------
@@ -262,6 +264,9 @@ def quadratic(
         If both ``eigenvalues`` and ``A`` are given; if ``A`` is not a finite symmetric
         square matrix; if ``eigenvalues`` is not a finite non-empty real 1-D array; if
         ``b`` is not finite of shape ``(d,)``.
+    TypeError
+        If ``A``, ``eigenvalues`` or ``b`` does not hold real numbers (booleans and
+        complex numbers are refused), or ``seed`` is not a valid seed.
 
     References
     ----------

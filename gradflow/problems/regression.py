@@ -160,6 +160,8 @@ class LeastSquaresProblem(_DataProblem):
         ------
         ValueError
             If the last axis of ``theta`` is not ``d``.
+        TypeError
+            If ``theta`` does not hold real numbers.
 
         Examples
         --------
@@ -288,6 +290,8 @@ class LogisticRegressionProblem(_DataProblem):
         ------
         ValueError
             If the last axis of ``theta`` is not ``d``.
+        TypeError
+            If ``theta`` does not hold real numbers.
 
         Examples
         --------
@@ -329,8 +333,10 @@ def least_squares(X: ArrayLike, y: ArrayLike) -> LeastSquaresProblem:
     Raises
     ------
     ValueError
-        If ``X`` is not a finite non-empty 2-D real array, or ``y`` is not a finite
-        real 1-D array of length ``n``.
+        If ``X`` is not a finite non-empty 2-D array, or ``y`` is not a finite 1-D
+        array of length ``n``.
+    TypeError
+        If ``X`` or ``y`` does not hold real numbers.
 
     References
     ----------
@@ -380,6 +386,8 @@ def logistic_regression(X: ArrayLike, y: ArrayLike, l2: float = 0.0) -> Logistic
         If ``X`` is not a finite non-empty 2-D real array, ``y`` is not a 1-D array of
         length ``n`` with labels in ``{0, 1}`` or ``{-1, +1}``, or ``l2`` is negative
         or not finite.
+    TypeError
+        If ``X`` or ``y`` does not hold real numbers, or ``l2`` is not a real number.
 
     References
     ----------

@@ -145,8 +145,9 @@ def rosenbrock(dim: int = 2, a: float = 1.0, b: float = 100.0) -> RosenbrockProb
     Raises
     ------
     ValueError
-        If ``dim`` is not an integer ``>= 2``, ``a`` is not finite or ``b`` is not
-        finite and positive.
+        If ``dim < 2``, ``a`` is not finite or ``b`` is not finite and positive.
+    TypeError
+        If ``dim`` is not an integer, or ``a`` or ``b`` is not a real number.
 
     References
     ----------
