@@ -175,7 +175,7 @@ def check_real(
             raise TypeError(f"{expected}, {_got(value)}") from None
         if arr.dtype.kind not in "iuf":
             raise TypeError(f"{expected}, got an array of dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
+        arr = np.asarray(arr, dtype=np.float64)  # no copy of a float64 array
         if arr.size == 0:
             raise ValueError(f"{expected}, got an empty array")
     elif not _is_real_scalar(value):
