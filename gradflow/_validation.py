@@ -146,7 +146,8 @@ def check_real(
         If ``value`` is not a real number: ``bool``, ``str``, ``bytes``, ``complex``,
         ``None``, another object, or (``allow_array``) an array of such.
     ValueError
-        If it is NaN, infinite (with ``finite``), outside the bounds, or an empty array.
+        If it is NaN, infinite (with ``finite``), outside the bounds, or (``allow_array``)
+        an empty or ragged array.
 
     Examples
     --------
@@ -171,8 +172,8 @@ def check_real(
             raise TypeError(f"{expected}, {_got(value)}")
         try:
             arr = np.asarray(value)
-        except (TypeError, ValueError):  # ragged sequences
-            raise TypeError(f"{expected}, {_got(value)}") from None
+        except (TypeError, ValueError):  # ragged sequences: a shape problem
+            raise ValueError(f"{expected}, got a ragged sequence {_shown(value)}") from None
         if arr.dtype.kind not in "iuf":
             raise TypeError(f"{expected}, got an array of dtype {arr.dtype}")
         arr = np.asarray(arr, dtype=np.float64)  # no copy of a float64 array

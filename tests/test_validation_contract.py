@@ -574,6 +574,8 @@ def test_scalars_convert_and_arrays_are_checked_entrywise() -> None:
         V.check_positive([1.0, 0.0], "h", allow_array=True)
     with pytest.raises(TypeError, match="h"):
         V.check_positive([1.0, 2.0], "h")  # a list where a number is needed
+    with pytest.raises(ValueError, match="ragged"):
+        V.check_positive([[1.0], [1.0, 2.0]], "h", allow_array=True)
     assert V.check_real(np.inf, "m", finite=False) == np.inf
     with pytest.raises(ValueError, match="m"):
         V.check_real(np.nan, "m", finite=False)
