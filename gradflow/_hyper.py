@@ -1,48 +1,42 @@
-"""Validation of optimiser hyper-parameters (``ValueError`` naming the argument)."""
+"""Optimiser hyper-parameter checks: the contract of :mod:`gradflow._validation`.
+
+``TypeError`` for a wrong type, ``ValueError`` for a bad value, the argument named.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from gradflow._validation import check_nonnegative, check_positive, check_unit_interval
+
 __all__ = ["check_decay", "check_nonnegative", "check_positive", "check_unit", "decay_at"]
 
-
-def _real(value: Any, label: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{label} must be a real number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise ValueError(f"{label} must be finite, got {value!r}")
-    return out
+#: An averaging coefficient (``beta1``, ``momentum``...): a real number in ``[0, 1)``.
+check_unit = check_unit_interval
 
 
-def check_unit(value: Any, label: str) -> None:
-    """``0 <= value < 1``, else ``ValueError`` naming ``label``."""
-    if not 0.0 <= _real(value, label) < 1.0:
-        raise ValueError(f"{label} must satisfy 0 <= {label} < 1, got {value!r}")
+def check_decay(value: Any, label: str = "weight_decay") -> Any:
+    """A decoupled weight decay: a number ``>= 0`` or a callable schedule ``k -> λ_k``.
 
-
-def check_positive(value: Any, label: str) -> None:
-    """``value > 0`` and finite, else ``ValueError`` naming ``label``."""
-    if not _real(value, label) > 0.0:
-        raise ValueError(f"{label} must be > 0, got {value!r}")
-
-
-def check_nonnegative(value: Any, label: str) -> None:
-    """``value >= 0`` and finite, else ``ValueError`` naming ``label``."""
-    if not _real(value, label) >= 0.0:
-        raise ValueError(f"{label} must be >= 0, got {value!r}")
-
-
-def check_decay(value: Any, label: str = "weight_decay") -> None:
-    """A decoupled weight decay: a number ``>= 0`` or a callable schedule ``k -> λ_k``."""
+    Raises
+    ------
+    TypeError
+        If ``value`` is neither a real number nor callable.
+    ValueError
+        If it is a negative or non-finite number.
+    """
     if callable(value):
-        return
-    check_nonnegative(value, label)
+        return value
+    try:
+        return check_nonnegative(value, label)
+    except TypeError:
+        raise TypeError(
+            f"{label} must be a finite number >= 0 or a callable schedule k -> λ_k, "
+            f"got {value!r} ({type(value).__name__})"
+        ) from None
 
 
 def decay_at(value: float | Callable[[Any], Any], k: np.ndarray, dtype: np.dtype) -> Any:

@@ -28,7 +28,7 @@ from gradflow._driver.ledger import Ledger
 from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
 from gradflow._rows import ActiveRows, compact
 from gradflow._trajectory import Status, Trajectory
-from gradflow._validation import check_step_count
+from gradflow._validation import as_state_array, check_step_count
 from gradflow.methods import Euler, Method
 from gradflow.problems import MinibatchSampler, Problem
 from gradflow.stepsize import Observation, StepSizePolicy, Verdict, as_policy
@@ -66,25 +66,7 @@ class StepInfo(NamedTuple):
 # argument checking
 # ---------------------------------------------------------------------------------------
 def _check_theta0(theta0: ArrayLike, dim: int) -> np.ndarray:
-    try:
-        arr = np.asarray(theta0)
-    except Exception as exc:  # ragged lists and the like
-        raise ValueError(f"theta0 must be an array of shape (*batch, {dim}): {exc}") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"theta0 must hold real numbers, got dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.float16:
-        arr = arr.astype(np.float64)
-    if arr.ndim == 0 or arr.shape[-1] != dim:
-        raise ValueError(
-            f"theta0 must have shape (*batch, {dim}) for a problem of dim {dim}, got {arr.shape}"
-        )
-    if arr.size == 0:
-        raise ValueError(f"theta0 must not be an empty batch, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("theta0 must be finite; it contains NaN or inf")
-    return arr
+    return as_state_array(theta0, "theta0", dim)
 
 
 def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:

@@ -13,6 +13,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._trajectory import STATUS_DTYPE, Status, Trajectory
+from gradflow._validation import (
+    as_state_array,
+    check_choice,
+    check_nonnegative,
+    check_positive,
+)
 from gradflow.problems import Problem
 
 __all__ = ["IMPLICIT_SCIPY_METHODS", "gradient_flow"]
@@ -70,7 +76,11 @@ def gradient_flow(
     ------
     ValueError
         If ``theta0`` has the wrong shape or is not finite, ``t_eval`` is not increasing
-        and non-negative, or ``scipy_method`` is unknown.
+        and non-negative, a tolerance or ``max_step`` is not positive, or
+        ``scipy_method`` is unknown.
+    TypeError
+        If ``problem`` is not a Problem, ``theta0`` or ``t_eval`` does not hold real
+        numbers, a tolerance is not a real number or ``scipy_method`` is not a string.
 
     References
     ----------
@@ -92,16 +102,14 @@ def gradient_flow(
 
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gradflow Problem, got {type(problem).__name__}")
-    if scipy_method not in _SCIPY_METHODS:
-        raise ValueError(f"scipy_method must be one of {_SCIPY_METHODS}, got {scipy_method!r}")
-    arr = np.asarray(theta0, dtype=float)
+    scipy_method = check_choice(scipy_method, "scipy_method", _SCIPY_METHODS)
     d = problem.dim
-    if arr.ndim == 0 or arr.shape[-1] != d or arr.size == 0:
-        raise ValueError(f"theta0 must have shape (*batch, {d}), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("theta0 must be finite")
-    ts = np.atleast_1d(np.asarray(t_eval, dtype=float))
-    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or ts[0] < 0 or np.any(np.diff(ts) <= 0):
+    arr = as_state_array(theta0, "theta0", d).astype(np.float64)
+    ts = np.atleast_1d(check_nonnegative(t_eval, "t_eval", allow_array=True))
+    rtol = check_positive(rtol, "rtol")
+    atol = check_positive(atol, "atol")
+    max_step = check_positive(max_step, "max_step", finite=False)
+    if ts.ndim != 1 or np.any(np.diff(ts) <= 0):
         raise ValueError("t_eval must be a finite, strictly increasing 1-D array of times >= 0")
     batch = arr.shape[:-1]
     B = int(np.prod(batch, dtype=np.int64))

@@ -197,19 +197,19 @@ def test_amplification_matrix_is_one_over_one_minus_z():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "name"),
+    ("kwargs", "name", "error"),
     [
-        ({"tol": 0.0}, "tol"),
-        ({"tol": -1e-8}, "tol"),
-        ({"tol": float("nan")}, "tol"),
-        ({"tol": "1e-8"}, "tol"),
-        ({"max_iter": 0}, "max_iter"),
-        ({"max_iter": 2.5}, "max_iter"),
-        ({"max_iter": True}, "max_iter"),
+        ({"tol": 0.0}, "tol", ValueError),
+        ({"tol": -1e-8}, "tol", ValueError),
+        ({"tol": float("nan")}, "tol", ValueError),
+        ({"tol": "1e-8"}, "tol", TypeError),
+        ({"max_iter": 0}, "max_iter", ValueError),
+        ({"max_iter": 2.5}, "max_iter", TypeError),
+        ({"max_iter": True}, "max_iter", TypeError),
     ],
 )
-def test_bad_arguments_raise(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+def test_bad_arguments_raise(kwargs, name, error):
+    with pytest.raises(error, match=name):
         ImplicitEuler(**kwargs)
 
 

@@ -305,9 +305,19 @@ def test_amplification_matrix_is_the_step_on_a_scalar_quadratic(cls):
 # arguments and metadata
 # ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls", [HeavyBall, Nesterov])
-@pytest.mark.parametrize("beta", [-0.1, 1.0, 1.5, float("nan"), "0.5", True])
-def test_bad_beta_raises(cls, beta):
-    with pytest.raises(ValueError, match="beta"):
+@pytest.mark.parametrize(
+    ("beta", "error"),
+    [
+        (-0.1, ValueError),
+        (1.0, ValueError),
+        (1.5, ValueError),
+        (float("nan"), ValueError),
+        ("0.5", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_bad_beta_raises(cls, beta, error):
+    with pytest.raises(error, match="beta"):
         cls(beta)
 
 

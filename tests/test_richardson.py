@@ -125,11 +125,13 @@ def test_bad_input_raises_value_error_naming_the_argument():
         extrapolate(np.float64(1.0))
     with pytest.raises(ValueError, match="values"):
         extrapolate([[1.0, 2.0], [1.0]])  # levels of different shapes
-    with pytest.raises(ValueError, match="values"):
+    with pytest.raises(TypeError, match="values"):
         extrapolate(["a", "b"])
-    for ratio in (1.0, 0.5, -2.0, np.inf, True):
+    for ratio in (1.0, 0.5, -2.0, np.inf):
         with pytest.raises(ValueError, match="ratio"):
             extrapolate([1.0, 2.0], ratio=ratio)
+    with pytest.raises(TypeError, match="ratio"):
+        extrapolate([1.0, 2.0], ratio=True)
     with pytest.raises(ValueError, match="order"):
         extrapolate([1.0, 2.0], order=0)
     with pytest.raises(ValueError, match="step"):

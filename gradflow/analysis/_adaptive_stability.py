@@ -28,9 +28,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._hyper import check_unit
+from gradflow._validation import (
+    as_generator,
+    as_state_array,
+    check_integer,
+    check_nonnegative,
+    check_positive,
+)
 from gradflow.curvature import top_eigenvalue
 from gradflow.methods import Adam, AdamW
-from gradflow.problems import Problem, as_batch
+from gradflow.problems import Problem
 
 __all__ = [
     "AdaptiveSharpnessTracker",
@@ -73,9 +80,7 @@ def adaptive_eos_threshold(h: ArrayLike, beta1: float = 0.9) -> np.ndarray:
     38000.0
     """
     check_unit(beta1, "beta1")
-    h = np.asarray(h, dtype=float)
-    if not np.all(np.isfinite(h) & (h > 0)):
-        raise ValueError("h must be positive and finite")
+    h = check_positive(h, "h", allow_array=True)
     return 2.0 * (1.0 + beta1) / ((1.0 - beta1) * h)
 
 
@@ -129,7 +134,11 @@ def preconditioned_sharpness(
     Raises
     ------
     ValueError
-        If the shapes disagree or ``P`` is not positive and finite.
+        If the shapes disagree, ``P`` is not positive and finite, ``l2 < 0`` or
+        ``tol <= 0``.
+    TypeError
+        If ``theta`` or ``P`` does not hold real numbers, or ``l2``/``tol`` is not a
+        real number.
 
     References
     ----------
@@ -142,12 +151,18 @@ def preconditioned_sharpness(
     >>> float(gf.analysis.preconditioned_sharpness(p, np.zeros(2), [1.0, 8.0], seed=0)[0])
     1.0
     """
-    theta = np.atleast_2d(as_batch(theta, problem.dim))
-    P = np.broadcast_to(np.asarray(preconditioner, dtype=theta.dtype), theta.shape)
-    if not np.all(np.isfinite(P) & (P > 0)):
-        raise ValueError("preconditioner must be positive and finite")
+    theta = np.atleast_2d(as_state_array(theta, "theta", problem.dim))
+    P = check_positive(preconditioner, "preconditioner", allow_array=True).astype(theta.dtype)
+    try:
+        P = np.broadcast_to(P, theta.shape)
+    except ValueError:
+        raise ValueError(
+            f"preconditioner must broadcast to theta's shape {theta.shape}, got {P.shape}"
+        ) from None
+    l2 = check_nonnegative(l2, "l2")
+    tol = check_positive(tol, "tol")
     D = 1.0 / np.sqrt(P)
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed)
     # One Lanczos run per point: the eigensolver drops converged rows from its batch,
     # so the per-row scaling cannot ride along as a batched closure.
     out = np.empty(theta.shape[0])
@@ -294,6 +309,6 @@ def track_preconditioned_sharpness(
     """
     if not isinstance(method, (Adam, AdamW)) or method.amsgrad:
         raise TypeError("method must be an Adam or AdamW instance without amsgrad")
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
-    return AdaptiveSharpnessTracker(problem, method, int(every), float(tol), seed)
+    every = check_integer(every, "every", 1)
+    tol = check_positive(tol, "tol")
+    return AdaptiveSharpnessTracker(problem, method, every, tol, as_generator(seed))

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_positive
+
 __all__ = ["OrderFit", "fit_order"]
 
 
@@ -49,6 +51,8 @@ def fit_order(h: ArrayLike, errors: ArrayLike) -> OrderFit:
     ValueError
         If the shapes differ, fewer than two points are given, or a step size or an
         error is not finite and positive.
+    TypeError
+        If ``h`` or ``errors`` does not hold real numbers.
 
     References
     ----------
@@ -60,17 +64,13 @@ def fit_order(h: ArrayLike, errors: ArrayLike) -> OrderFit:
     >>> fit_order([0.1, 0.05, 0.025], [3e-2, 7.5e-3, 1.875e-3]).order
     2.0
     """
-    h = np.asarray(h, dtype=float)
-    errors = np.asarray(errors, dtype=float)
+    h = check_positive(h, "h", allow_array=True)
+    errors = check_positive(errors, "errors", allow_array=True)
     if h.ndim != 1 or h.shape != errors.shape or h.size < 2:
         raise ValueError(
             f"h and errors must be 1-D arrays of the same length >= 2, got {h.shape} and "
             f"{errors.shape}"
         )
-    if not (np.all(np.isfinite(h)) and np.all(h > 0)):
-        raise ValueError("h must be finite and > 0")
-    if not (np.all(np.isfinite(errors)) and np.all(errors > 0)):
-        raise ValueError("errors must be finite and > 0 (a zero error has no order)")
     if np.unique(h).size != h.size:
         raise ValueError("h must hold distinct step sizes")
     x, y = np.log(h), np.log(errors)

@@ -20,7 +20,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.problems import Problem, as_batch, check_finite_sum
+from gradflow._validation import as_state_array, check_integer
+from gradflow.problems import Problem, check_finite_sum
 
 __all__ = ["GradientNoise", "gradient_noise", "simple_noise_scale"]
 
@@ -86,11 +87,10 @@ def gradient_noise(problem: Problem, theta: ArrayLike, *, ddof: int = 0) -> Grad
     (16.0, 25.0, 0.64)
     """
     n = check_finite_sum(problem)
-    if ddof not in (0, 1) or isinstance(ddof, bool):
-        raise ValueError(f"ddof must be 0 or 1, got {ddof!r}")
+    ddof = check_integer(ddof, "ddof", 0, 1)
     if n <= ddof:
         raise ValueError(f"ddof={ddof} needs more than {ddof} examples, got n_samples={n}")
-    theta = as_batch(theta, problem.dim)
+    theta = as_state_array(theta, "theta", problem.dim)
     per = problem.per_example_grad(theta)  # (*batch, n, d)
     G = per.mean(axis=-2)
     dev = per - G[..., None, :]

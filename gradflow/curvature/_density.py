@@ -30,7 +30,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._checks import as_points, check_count, check_positive, check_problem, rng
+from gradflow._checks import check_problem
+from gradflow._validation import (
+    as_generator,
+    as_state_array,
+    check_integer,
+    check_positive,
+    check_real,
+)
 from gradflow.curvature._hvp import BatchHVP
 from gradflow.curvature._lanczos import LanczosStep, lanczos, tridiagonal
 from gradflow.curvature._trace import rademacher
@@ -155,18 +162,18 @@ def spectral_density(
     1.5
     """
     problem = check_problem(problem)
-    points = as_points(theta, problem.dim)
-    P = check_count(n_probes, "n_probes", 1)
-    m = check_count(n_lanczos, "n_lanczos", 1)
-    n_grid = check_count(n_grid, "n_grid", 2)
+    points = as_state_array(theta, "theta", problem.dim)
+    P = check_integer(n_probes, "n_probes", 1)
+    m = check_integer(n_lanczos, "n_lanczos", 1)
+    n_grid = check_integer(n_grid, "n_grid", 2)
     if sigma is not None:
         sigma = check_positive(sigma, "sigma")
     shared_grid = None
     if grid is not None:
-        shared_grid = np.asarray(grid, dtype=float)
-        if shared_grid.ndim != 1 or shared_grid.size < 2 or not np.all(np.isfinite(shared_grid)):
+        shared_grid = check_real(grid, "grid", allow_array=True)
+        if shared_grid.ndim != 1 or shared_grid.size < 2:
             raise ValueError(f"grid must be a finite 1-D array of >= 2 points, got {grid!r}")
-    gen = rng(seed)
+    gen = as_generator(seed)
     batch, d = points.shape[:-1], problem.dim
     flat = points.reshape(-1, d)
     B = flat.shape[0]

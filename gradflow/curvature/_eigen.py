@@ -29,13 +29,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._checks import (
-    as_points,
-    check_count,
+from gradflow._checks import check_problem, check_which
+from gradflow._validation import (
+    as_generator,
+    as_state_array,
+    check_bool,
+    check_choice,
+    check_integer,
     check_positive,
-    check_problem,
-    check_which,
-    rng,
 )
 from gradflow.curvature._dense import dense_eigen
 from gradflow.curvature._hvp import BatchHVP
@@ -191,17 +192,15 @@ def eigenvalues(
     -3.0
     """
     problem = check_problem(problem)
-    points = as_points(theta, problem.dim)
+    points = as_state_array(theta, "theta", problem.dim)
     d = problem.dim
-    k = check_count(k, "k", 1)
+    k = check_integer(k, "k", 1)
     if k > d:
         raise ValueError(f"k must be <= d = {d}, got {k}")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
     which = check_which(which)
     tol = check_positive(tol, "tol")
-    if not isinstance(restart, (bool, np.bool_)):
-        raise TypeError(f"restart must be a bool, got {type(restart).__name__}")
+    restart = check_bool(restart, "restart")
     batch = points.shape[:-1]
     flat = points.reshape(-1, d)
     B = flat.shape[0]
@@ -216,10 +215,10 @@ def eigenvalues(
             default = DEFAULT_LANCZOS_STEPS
         else:
             default = min(d, DEFAULT_UNRESTARTED_STEPS)
-        steps = default if max_iter is None else check_count(max_iter, "max_iter", 1)
+        steps = default if max_iter is None else check_integer(max_iter, "max_iter", 1)
         if algorithm == "lanczos" and steps < k:
             raise ValueError(f"max_iter must be >= k = {k} for Lanczos, got {steps}")
-        gen = rng(seed)
+        gen = as_generator(seed)
         start = _start_vectors(v0, batch, d, flat.dtype, gen)
         op = BatchHVP(problem, flat)
         with np.errstate(all="ignore"):  # non-finite HVPs surface as non-finite values
@@ -246,7 +245,7 @@ def _start_vectors(
     B = int(np.prod(batch, dtype=np.int64))
     if v0 is None:
         return gen.standard_normal((B, d)).astype(dtype)
-    v = as_points(v0, d, "v0").astype(dtype)
+    v = as_state_array(v0, "v0", d).astype(dtype)
     try:
         v = np.broadcast_to(v, (*batch, d)).reshape(B, d)
     except ValueError:

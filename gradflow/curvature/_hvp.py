@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._checks import as_points, check_problem
+from gradflow._checks import check_problem
+from gradflow._validation import as_state_array
 from gradflow.problems import Problem
 
 __all__ = ["BatchHVP", "hvp", "hvp_operator"]
@@ -62,8 +63,8 @@ def hvp(problem: Problem, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
            [ 1., 10.]])
     """
     problem = check_problem(problem)
-    theta = as_points(theta, problem.dim)
-    v = as_points(v, problem.dim, "v").astype(theta.dtype, copy=False)
+    theta = as_state_array(theta, "theta", problem.dim)
+    v = as_state_array(v, "v", problem.dim).astype(theta.dtype, copy=False)
     try:
         shape = np.broadcast_shapes(theta.shape, v.shape)
     except ValueError:
@@ -87,7 +88,7 @@ class BatchHVP:
     ----------
     problem : Problem
     theta : ndarray, shape (B, d)
-        Checked points (see ``gradflow._checks.as_points``).
+        Checked points (see :func:`gradflow._validation.as_state_array`).
 
     Attributes
     ----------
@@ -151,7 +152,7 @@ def hvp_operator(problem: Problem, theta: ArrayLike) -> Any:
     from scipy.sparse.linalg import LinearOperator
 
     problem = check_problem(problem)
-    point = as_points(theta, problem.dim).astype(np.float64)
+    point = as_state_array(theta, "theta", problem.dim).astype(np.float64)
     if point.ndim != 1:
         raise ValueError(f"theta must be one point of shape ({problem.dim},), got {point.shape}")
     d = problem.dim

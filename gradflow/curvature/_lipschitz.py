@@ -34,8 +34,9 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._checks import as_points, check_count, check_positive, check_problem, rng
+from gradflow._checks import check_problem
 from gradflow._trajectory import Trajectory
+from gradflow._validation import as_generator, as_state_array, check_integer, check_positive
 from gradflow.curvature._eigen import eigenvalues
 from gradflow.problems import Problem
 
@@ -91,10 +92,16 @@ class LipschitzBound(NamedTuple):
 
 
 def _as_box(region: Any, d: int) -> tuple[np.ndarray, np.ndarray]:
-    lower, upper = (np.asarray(region[0], dtype=float), np.asarray(region[1], dtype=float))
-    for label, arr in (("lower", lower), ("upper", upper)):
-        if arr.shape != (d,) or not np.all(np.isfinite(arr)):
-            raise ValueError(f"the box {label} corner must be a finite array of shape ({d},)")
+    if len(region) != 2:
+        raise ValueError(f"a box region must be a pair (lower, upper), got {len(region)} items")
+    corners = []
+    for label, corner in zip(("lower", "upper"), region, strict=True):
+        name = f"region.{label} (a corner of the box)"
+        arr = as_state_array(corner, name, d).astype(np.float64)
+        if arr.shape != (d,):
+            raise ValueError(f"{name} must be one point of shape ({d},), got {arr.shape}")
+        corners.append(arr)
+    lower, upper = corners
     if np.any(lower > upper):
         raise ValueError("the box must have lower <= upper in every coordinate")
     return lower, upper
@@ -102,7 +109,7 @@ def _as_box(region: Any, d: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _splits(d: int, subdivisions: int | None) -> int:
     if subdivisions is not None:
-        return check_count(subdivisions, "subdivisions", 1)
+        return check_integer(subdivisions, "subdivisions", 1)
     per_axis = math.floor(MAX_SUBBOXES ** (1.0 / d) + 1e-9)
     return max(1, min(MAX_SPLITS_PER_AXIS, per_axis))
 
@@ -260,8 +267,8 @@ def lipschitz(
                 return _interval_bound(problem, lower, upper, _splits(d, subdivisions))
             except NotImplementedError:
                 pass  # a function without an interval rule: fall back to sampling
-        n = check_count(n_samples, "n_samples", 1)
-        gen = rng(seed)
+        n = check_integer(n_samples, "n_samples", 1)
+        gen = as_generator(seed)
         samples = [lower + (upper - lower) * gen.random((n, d)), 0.5 * (lower + upper)[None]]
         if d <= MAX_CORNER_DIM:
             bits = (np.arange(2**d)[:, None] >> np.arange(d)) & 1
@@ -274,14 +281,14 @@ def lipschitz(
             value, lam_max, lam_min, False, "sampled", float(err.max()), points.shape[0]
         )
     if isinstance(region, Trajectory):
-        points = as_points(region.theta, d, "region")
+        points = as_state_array(region.theta, "region", d)
         top, bottom, err = _extremes(problem, points, tol, seed)
         lam_max, lam_min, e = top.max(axis=0), bottom.min(axis=0), err.max(axis=0)
         value = np.maximum(np.abs(lam_max), np.abs(lam_min))
         return LipschitzBound(
             value[()], lam_max[()], lam_min[()], False, "points", e[()], points.shape[0]
         )
-    points = as_points(region, d, "region")
+    points = as_state_array(region, "region", d)
     top, bottom, err = _extremes(problem, points, tol, seed)
     lam_max, lam_min = float(top.max()), float(bottom.min())
     return LipschitzBound(
@@ -345,12 +352,12 @@ def local_lipschitz(problem: Problem, a: Any, b: ArrayLike | None = None) -> Any
     d = problem.dim
     if b is None:
         seq = a.theta if isinstance(a, Trajectory) else a
-        seq = as_points(seq, d, "a")
+        seq = as_state_array(seq, "a", d)
         if seq.ndim < 2 or seq.shape[0] < 2:
             raise ValueError(f"a must hold >= 2 states along its first axis, got {seq.shape}")
         first, second = seq[1:], seq[:-1]
     else:
-        first, second = np.broadcast_arrays(as_points(a, d, "a"), as_points(b, d, "b"))
+        first, second = np.broadcast_arrays(as_state_array(a, "a", d), as_state_array(b, "b", d))
     with np.errstate(all="ignore"):
         num = np.linalg.norm(problem.grad(first) - problem.grad(second), axis=-1)
         den = np.linalg.norm(first - second, axis=-1)

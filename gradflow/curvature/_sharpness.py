@@ -14,8 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._checks import check_count, check_positive, check_problem, rng
+from gradflow._checks import check_problem
 from gradflow._solve import StepInfo
+from gradflow._validation import (
+    as_generator,
+    check_bool,
+    check_choice,
+    check_integer,
+    check_positive,
+)
 from gradflow.curvature._eigen import ALGORITHMS, eigenvalues
 from gradflow.problems import Problem
 
@@ -60,7 +67,7 @@ class SharpnessTracker:
         self.algorithm = algorithm
         self.tol = tol
         self.warm_start = warm_start
-        self._rng = rng(seed)
+        self._rng = as_generator(seed)
         self._steps: list[int] = []
         self._times: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
@@ -190,10 +197,8 @@ def track_sharpness(
     True
     """
     problem = check_problem(problem)
-    every = check_count(every, "every", 1)
+    every = check_integer(every, "every", 1)
     tol = check_positive(tol, "tol")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    if not isinstance(warm_start, bool):
-        raise TypeError(f"warm_start must be a bool, got {type(warm_start).__name__}")
+    algorithm = check_choice(algorithm, "algorithm", ALGORITHMS)
+    warm_start = check_bool(warm_start, "warm_start")
     return SharpnessTracker(problem, every, algorithm, tol, seed, warm_start)

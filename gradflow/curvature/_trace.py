@@ -16,7 +16,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._checks import as_points, check_count, check_problem, rng
+from gradflow._checks import check_problem
+from gradflow._validation import as_generator, as_state_array, check_integer
 from gradflow.problems import Problem
 
 __all__ = ["TraceEstimate", "rademacher", "trace"]
@@ -99,9 +100,9 @@ def trace(
     (6.0, 0.0)
     """
     problem = check_problem(problem)
-    points = as_points(theta, problem.dim)
-    n = check_count(n_probes, "n_probes", 2)
-    gen = rng(seed)
+    points = as_state_array(theta, "theta", problem.dim)
+    n = check_integer(n_probes, "n_probes", 2)
+    gen = as_generator(seed)
     batch, d = points.shape[:-1], problem.dim
     flat = points.reshape(-1, d)
     B = flat.shape[0]

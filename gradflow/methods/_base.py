@@ -3,7 +3,8 @@
 Contract for writing a new method
 ---------------------------------
 1. Subclass :class:`Method` as a frozen dataclass; hyper-parameters are its fields and
-   are validated in ``__post_init__`` (``ValueError`` naming the field).
+   are validated in ``__post_init__`` with the checks of :mod:`gradflow._validation`
+   (``TypeError`` for a wrong type, ``ValueError`` for a bad value, the field named).
 2. Set the class attributes ``order`` (global order of accuracy on the ODE it
    discretises), ``ode`` (that ODE, as text), ``grads_per_step`` (gradient evaluations a
    step costs) and ``name``.

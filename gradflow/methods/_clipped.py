@@ -55,8 +55,10 @@ def clip_gradient(
 
     Raises
     ------
+    TypeError
+        If ``clip_norm`` or ``clip_value`` is neither None nor a real number.
     ValueError
-        If ``clip_norm`` or ``clip_value`` is not positive.
+        If ``clip_norm`` or ``clip_value`` is not finite and positive.
 
     References
     ----------

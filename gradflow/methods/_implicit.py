@@ -2,12 +2,12 @@ r"""Implicit Euler on the gradient flow: the proximal-point method, solved by Ne
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from gradflow._validation import check_integer, check_positive
 from gradflow.methods._base import Method, StepResult
 from gradflow.problems import Problem
 
@@ -101,9 +101,10 @@ class ImplicitEuler(Method):
 
     Raises
     ------
+    TypeError
+        If ``tol`` is not a real number or ``max_iter`` not an integer.
     ValueError
-        If ``tol`` is not a finite positive number or ``max_iter`` not an integer
-        ``>= 1``.
+        If ``tol`` is not finite and positive or ``max_iter < 1``.
 
     References
     ----------
@@ -138,16 +139,8 @@ class ImplicitEuler(Method):
     checks_every_step: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        tol = self.tol
-        if (
-            isinstance(tol, bool)
-            or not isinstance(tol, (int, float, np.integer, np.floating))
-            or not (math.isfinite(float(tol)) and float(tol) > 0)
-        ):
-            raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-        it = self.max_iter
-        if isinstance(it, bool) or not isinstance(it, (int, np.integer)) or it < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {it!r}")
+        check_positive(self.tol, "tol")
+        check_integer(self.max_iter, "max_iter", 1)
 
     def init(self, problem: Problem, theta0: np.ndarray) -> ImplicitEulerState:
         """Wrap ``theta0`` (shape ``(B, d)``) as the initial state."""

@@ -71,6 +71,9 @@ class Lion(Method):
 
     Raises
     ------
+    TypeError
+        If a ``beta`` is not a real number, or ``weight_decay`` neither a real number
+        nor callable.
     ValueError
         If a ``beta`` is outside ``[0, 1)`` or ``weight_decay < 0``.
 

@@ -17,12 +17,12 @@ stability follows from its 2×2 amplification matrix (see
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
+from gradflow._validation import check_unit_interval
 from gradflow.methods._base import Method, StepResult
 from gradflow.problems import Problem
 
@@ -34,14 +34,6 @@ __all__ = [
     "NesterovAGDState",
     "NesterovState",
 ]
-
-
-def _check_beta(beta: Any) -> None:
-    """``0 <= beta < 1`` (a real number), else ``ValueError`` naming ``beta``."""
-    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)):
-        raise ValueError(f"beta must be a real number in [0, 1), got {beta!r}")
-    if not (math.isfinite(float(beta)) and 0.0 <= float(beta) < 1.0):
-        raise ValueError(f"beta must satisfy 0 <= beta < 1, got {beta!r}")
 
 
 def _sym_beta(beta: float) -> Any:
@@ -109,8 +101,10 @@ class HeavyBall(Method):
 
     Raises
     ------
+    TypeError
+        If ``beta`` is not a real number.
     ValueError
-        If ``beta`` is not a real number in ``[0, 1)``.
+        If ``beta`` is not in ``[0, 1)``.
 
     References
     ----------
@@ -145,7 +139,7 @@ class HeavyBall(Method):
     init_grads: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
-        _check_beta(self.beta)
+        check_unit_interval(self.beta, "beta")
 
     def init(self, problem: Problem, theta0: np.ndarray) -> HeavyBallState:
         """Start at rest: ``θ_{-1} = θ_0`` (shape ``(B, d)``)."""
@@ -222,8 +216,10 @@ class Nesterov(Method):
 
     Raises
     ------
+    TypeError
+        If ``beta`` is not a real number.
     ValueError
-        If ``beta`` is not a real number in ``[0, 1)``.
+        If ``beta`` is not in ``[0, 1)``.
 
     References
     ----------
@@ -259,7 +255,7 @@ class Nesterov(Method):
     init_grads: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
-        _check_beta(self.beta)
+        check_unit_interval(self.beta, "beta")
 
     def init(self, problem: Problem, theta0: np.ndarray) -> NesterovState:
         """Start with an empty buffer ``v_0 = 0``."""

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from gradflow._hyper import check_nonnegative, check_unit
+from gradflow._validation import check_bool, check_unit_interval
 from gradflow.methods._base import Method, StepResult
 from gradflow.problems import Problem
 
@@ -81,6 +82,8 @@ class SGD(Method):
 
     Raises
     ------
+    TypeError
+        If a hyper-parameter is not a real number, or ``nesterov`` not a bool.
     ValueError
         If a hyper-parameter is outside its range, or Nesterov is asked for without
         momentum or with dampening.
@@ -118,11 +121,8 @@ class SGD(Method):
     def __post_init__(self) -> None:
         check_unit(self.momentum, "momentum")
         check_nonnegative(self.weight_decay, "weight_decay")
-        check_nonnegative(self.dampening, "dampening")
-        if self.dampening > 1:
-            raise ValueError(f"dampening must satisfy 0 <= dampening <= 1, got {self.dampening}")
-        if not isinstance(self.nesterov, bool):
-            raise TypeError(f"nesterov must be a bool, got {type(self.nesterov).__name__}")
+        check_unit_interval(self.dampening, "dampening", high_open=False)
+        check_bool(self.nesterov, "nesterov")
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
 

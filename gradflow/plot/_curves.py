@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._validation import check_choice
 from gradflow.plot._common import columns, element_labels, legend, new_axes, spans_decades
 
 __all__ = ["loss_curves", "stepsizes"]
@@ -15,11 +16,8 @@ _X_LABELS = {"step": "step $k$", "t": "time $t$"}
 
 
 def _x_values(traj: Any, x: str) -> np.ndarray:
-    if x == "step":
-        return np.asarray(traj.step)
-    if x == "t":
-        return np.asarray(traj.t)
-    raise ValueError(f"x must be 'step' or 't', got {x!r}")
+    x = check_choice(x, "x", ("step", "t"))
+    return np.asarray(traj.step if x == "step" else traj.t)
 
 
 def _draw(ax: Any, xs: np.ndarray, ys: np.ndarray, texts: list[str | None], drawstyle: str) -> int:
@@ -70,6 +68,8 @@ def loss_curves(
     ------
     ValueError
         If ``x`` is unknown or ``labels`` has the wrong length.
+    TypeError
+        If ``x`` is not a string.
 
     Examples
     --------
@@ -141,6 +141,8 @@ def stepsizes(
     ------
     ValueError
         If ``x`` is unknown or ``labels`` has the wrong length.
+    TypeError
+        If ``x`` is not a string.
 
     Examples
     --------

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_integer
+
 __all__ = ["schedules"]
 
 #: Default number of steps drawn for a plain callable (which has no ``span``).
@@ -127,9 +129,7 @@ def _indices(k: int | ArrayLike | None, items: list[Any]) -> np.ndarray:
     if k is None:
         return np.arange(max(int(getattr(s, "span", DEFAULT_SPAN)) for s in items) + 1)
     if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
-        if k < 1:
-            raise ValueError(f"k must be >= 1 (draws k = 0, ..., k), got {k}")
-        return np.arange(int(k) + 1)
+        return np.arange(check_integer(k, "k", 1) + 1)
     steps = as_steps(k).reshape(-1)
     if not steps.size:
         raise ValueError("k must not be empty")

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_positive
 from gradflow.plot._common import fmt, legend, new_axes
 
 __all__ = ["sharpness"]
@@ -61,6 +62,8 @@ def sharpness(
     ValueError
         If ``h`` is not positive or does not broadcast, ``steps`` has the wrong length,
         or ``labels`` has the wrong length.
+    TypeError
+        If ``h`` does not hold real numbers.
 
     References
     ----------
@@ -120,15 +123,13 @@ def _values(tracker_or_values: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _step_sizes(h: float | ArrayLike, batch: tuple[int, ...]) -> np.ndarray:
     """The step size of each run, flattened over the batch, checked positive."""
+    h_values = check_positive(h, "h", allow_array=True)
     try:
-        hs = np.broadcast_to(np.asarray(h, dtype=float), batch).reshape(-1)
+        return np.broadcast_to(h_values, batch).reshape(-1)
     except ValueError:
         raise ValueError(
             f"h of shape {np.shape(h)} does not broadcast to the batch shape {batch}"
         ) from None
-    if not np.all(hs > 0):
-        raise ValueError(f"h must be positive, got {h}")
-    return hs
 
 
 def _draw_runs(

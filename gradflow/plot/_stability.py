@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._validation import check_integer
 from gradflow.plot._common import fmt, new_axes
 
 __all__ = ["stability_region"]
@@ -95,8 +96,7 @@ def stability_region(
         labels = list(labels)
         if len(labels) != len(methods):
             raise ValueError(f"labels must have {len(methods)} entries, got {len(labels)}")
-    if int(resolution) < 2:
-        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    resolution = check_integer(resolution, "resolution", 2)
     betas = [real_stability_limit(m) for m in methods]
     re, im = _window(betas, re, im)
     import matplotlib.pyplot as plt

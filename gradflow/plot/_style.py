@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gradflow._validation import check_positive
+
 __all__ = ["OKABE_ITO", "save", "style"]
 
 #: The Okabe–Ito palette, distinguishable under the common colour-vision deficiencies
@@ -55,7 +57,9 @@ def style(
     Raises
     ------
     ValueError
-        If ``width``, ``aspect`` or ``fontsize`` is not positive.
+        If ``width``, ``aspect`` or ``fontsize`` is not finite and positive.
+    TypeError
+        If one of them is not a real number.
 
     Examples
     --------
@@ -72,9 +76,9 @@ def style(
     import matplotlib as mpl
     from cycler import cycler
 
-    for label, value in (("width", width), ("aspect", aspect), ("fontsize", fontsize)):
-        if not value > 0:
-            raise ValueError(f"{label} must be positive, got {value}")
+    width = check_positive(width, "width")
+    aspect = check_positive(aspect, "aspect")
+    fontsize = check_positive(fontsize, "fontsize")
     small = fontsize - 1.0
     params = {
         "figure.figsize": (width, width * aspect),

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._validation import check_integer
 from gradflow.plot._common import columns, element_labels, legend, new_axes
 
 __all__ = ["trajectories"]
@@ -96,6 +97,8 @@ def trajectories(
     ValueError
         If ``problem.dim != 2``, the trajectory's states are not 2-D, ``labels`` has the
         wrong length, or ``levels`` / ``resolution`` is below 2.
+    TypeError
+        If ``levels`` or ``resolution`` is not an integer.
 
     Examples
     --------
@@ -115,8 +118,8 @@ def trajectories(
     theta = np.asarray(traj.theta, dtype=float)
     if theta.shape[-1] != 2:
         raise ValueError(f"trajectory states must be 2-D, got shape {theta.shape}")
-    if int(levels) < 2 or int(resolution) < 2:
-        raise ValueError(f"levels and resolution must be >= 2, got {levels} and {resolution}")
+    levels = check_integer(levels, "levels", 2)
+    resolution = check_integer(resolution, "resolution", 2)
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm, to_hex
     from matplotlib.ticker import LogFormatterSciNotation, LogLocator

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._validation import check_integer
 from gradflow.problems._problem import Problem
 
 __all__ = ["MinibatchSampler", "check_finite_sum"]
@@ -88,20 +89,13 @@ class MinibatchSampler:
 
     def __init__(self, problem: Problem, batch_size: Any, seed: Any, n_elements: int) -> None:
         n = check_finite_sum(problem)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size must be an integer, got {batch_size!r}")
-        if not 1 <= batch_size <= n:
-            raise ValueError(
-                f"batch_size must satisfy 1 <= batch_size <= n_samples = {n}, got {batch_size}"
-            )
+        batch_size = check_integer(batch_size, "batch_size", 1, n)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(2, np.uint64)[0] >> 1)
         elif isinstance(seed, np.random.Generator):
             seed = int(seed.integers(0, 2**63 - 1))
-        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
-        elif seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
+        else:
+            seed = check_integer(seed, "seed", 0)
         self.problem = problem
         self.n = n
         self.batch_size = int(batch_size)

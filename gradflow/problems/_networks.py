@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import check_integer
+from gradflow._validation import as_generator, check_integer, check_positive
 from gradflow.problems._planar import planar_second_order
 from gradflow.problems._problem import Problem, as_batch
 
@@ -270,6 +270,8 @@ class MLPRegressionProblem(Problem):
         ------
         ValueError
             If the last axis of ``theta`` is not ``3 * width``.
+        TypeError
+            If ``theta`` does not hold real numbers.
 
         Examples
         --------
@@ -311,8 +313,11 @@ class MLPRegressionProblem(Problem):
 
         Raises
         ------
+        TypeError
+            If ``seed`` is not None, an integer or a Generator, or ``batch_shape`` holds
+            non-integers.
         ValueError
-            If ``batch_shape`` has negative entries (raised by numpy).
+            If ``seed`` or an entry of ``batch_shape`` is negative.
 
         References
         ----------
@@ -327,8 +332,9 @@ class MLPRegressionProblem(Problem):
         >>> bool((p.init(seed=1) == p.init(seed=1)).all())
         True
         """
-        shape = (batch_shape,) if isinstance(batch_shape, (int, np.integer)) else tuple(batch_shape)
-        rng = np.random.default_rng(self.seed if seed is None else seed)
+        dims = list(batch_shape) if isinstance(batch_shape, (tuple, list)) else [batch_shape]
+        shape = tuple(check_integer(n, "batch_shape", 0) for n in dims)
+        rng = as_generator(self.seed if seed is None else seed)
         m = self.width
         std1 = self.gain * math.sqrt(2.0 / (1 + m))
         std2 = math.sqrt(2.0 / (m + 1))
@@ -403,10 +409,7 @@ def mlp_regression(
     width = check_integer(width, "width", 1)
     n_points = check_integer(n_points, "n_points", 1)
     degree = check_integer(degree, "degree", 0)
-    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
-        raise TypeError(f"gain must be a real number, got {type(gain).__name__}")
-    if not math.isfinite(gain) or gain <= 0:
-        raise ValueError(f"gain must be finite and positive, got {gain!r}")
+    gain = check_positive(gain, "gain")
     if seed is not None:
         seed = check_integer(seed, "seed", 0)
     x = np.linspace(-1.0, 1.0, n_points)

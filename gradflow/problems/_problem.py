@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT
+from gradflow._validation import as_state_array, check_callable, check_integer, check_real
 
 __all__ = ["Problem", "as_batch", "central_difference_hvp"]
 
@@ -44,7 +45,9 @@ def as_batch(theta: ArrayLike, dim: int) -> np.ndarray:
     Parameters
     ----------
     theta : array_like, shape (*batch, dim)
-        Real numbers; integers become float64, floating dtypes are kept.
+        Real numbers; integers and float16 become float64, float32 and float64 are kept.
+        Empty batches and non-finite entries are accepted: the driver evaluates a
+        problem on diverging states (see :func:`gradflow._validation.as_state_array`).
     dim : int
         The expected length of the last axis.
 
@@ -57,18 +60,12 @@ def as_batch(theta: ArrayLike, dim: int) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``theta`` is not real.
+        If ``theta`` does not hold real numbers (booleans, complex numbers, strings and
+        objects are refused).
     ValueError
         If its last axis is not of length ``dim``.
     """
-    theta = np.asarray(theta)
-    if theta.dtype.kind not in "biuf":
-        raise TypeError(f"theta must be a real array, got dtype {theta.dtype}")
-    if theta.dtype.kind != "f":
-        theta = theta.astype(np.float64)
-    if theta.ndim == 0 or theta.shape[-1] != dim:
-        raise ValueError(f"theta must have shape (*batch, {dim}), got {theta.shape}")
-    return np.ascontiguousarray(theta)
+    return as_state_array(theta, "theta", dim, allow_empty=True, finite=False)
 
 
 def central_difference_hvp(grad: GradFn, theta: Array, v: Array) -> Array:
@@ -168,25 +165,23 @@ class Problem:
         minimum: float | None = None,
         minimizers: ArrayLike | None = None,
     ) -> None:
-        if not callable(loss):
-            raise TypeError(f"loss must be callable, got {type(loss).__name__}")
-        if not callable(grad):
-            raise TypeError(f"grad must be callable, got {type(grad).__name__}")
+        check_callable(loss, "loss")
+        check_callable(grad, "grad")
         for label, fn in (("hvp", hvp), ("hessian", hessian)):
-            if fn is not None and not callable(fn):
-                raise TypeError(f"{label} must be callable or None, got {type(fn).__name__}")
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ValueError(f"dim must be a positive integer, got {dim!r}")
+            if fn is not None:
+                check_callable(fn, label)
+        dim = check_integer(dim, "dim", 1)
         self._loss = loss
         self._grad = grad
         self._hvp = hvp
         self._hessian = hessian
         self.dim = int(dim)
         self.name = str(name)
-        self.minimum = None if minimum is None else float(minimum)
+        self.minimum = None if minimum is None else check_real(minimum, "minimum")
         if minimizers is not None:
-            minimizers = np.atleast_2d(np.asarray(minimizers, dtype=float))
-            if minimizers.shape[-1] != self.dim or minimizers.ndim != 2:
+            minimizers = as_state_array(minimizers, "minimizers", self.dim)
+            minimizers = np.atleast_2d(minimizers.astype(np.float64))
+            if minimizers.ndim != 2:
                 raise ValueError(
                     f"minimizers must have shape (m, {self.dim}), got {minimizers.shape}"
                 )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import as_generator, as_state_array, check_integer
 from gradflow.problems._problem import Problem, as_batch
 
 __all__ = ["QuadraticProblem", "haar_orthogonal", "quadratic"]
@@ -48,8 +49,10 @@ def haar_orthogonal(dim: int, seed: int | np.random.Generator | None = None) -> 
 
     Raises
     ------
+    TypeError
+        If ``dim`` is not an integer or ``seed`` is not None, an integer or a Generator.
     ValueError
-        If ``dim`` is not a positive integer.
+        If ``dim < 1`` or ``seed`` is negative.
 
     References
     ----------
@@ -63,9 +66,8 @@ def haar_orthogonal(dim: int, seed: int | np.random.Generator | None = None) -> 
     >>> np.allclose(Q.T @ Q, np.eye(3))
     True
     """
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim!r}")
-    rng = np.random.default_rng(seed)
+    dim = check_integer(dim, "dim", 1)
+    rng = as_generator(seed)
     q, r = np.linalg.qr(rng.standard_normal((int(dim), int(dim))))
     signs = np.sign(np.diag(r))
     signs[signs == 0] = 1.0  # a zero pivot has probability 0, but keep Q orthogonal
@@ -206,14 +208,9 @@ class QuadraticProblem(Problem):
 
 
 def _validate_matrix(A: ArrayLike) -> np.ndarray:
-    arr = np.asarray(A)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"A must be a real matrix, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+    arr = as_state_array(A, "A").astype(np.float64)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise ValueError(f"A must be a non-empty square matrix, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("A must be finite")
     scale = float(np.max(np.abs(arr)))
     asym = float(np.max(np.abs(arr - arr.T)))
     if asym > SYMMETRY_RTOL * scale:
@@ -223,14 +220,9 @@ def _validate_matrix(A: ArrayLike) -> np.ndarray:
 
 
 def _validate_eigenvalues(eigenvalues: ArrayLike) -> np.ndarray:
-    lam = np.asarray(eigenvalues)
-    if lam.dtype.kind not in "biuf":
-        raise ValueError(f"eigenvalues must be real, got dtype {lam.dtype}")
-    lam = lam.astype(np.float64)
-    if lam.ndim != 1 or lam.size == 0:
+    lam = as_state_array(eigenvalues, "eigenvalues").astype(np.float64)
+    if lam.ndim != 1:
         raise ValueError(f"eigenvalues must be a non-empty 1-D array, got shape {lam.shape}")
-    if not np.all(np.isfinite(lam)):
-        raise ValueError("eigenvalues must be finite")
     return lam
 
 
@@ -272,6 +264,9 @@ def quadratic(
         If both ``eigenvalues`` and ``A`` are given; if ``A`` is not a finite symmetric
         square matrix; if ``eigenvalues`` is not a finite non-empty real 1-D array; if
         ``b`` is not finite of shape ``(d,)``.
+    TypeError
+        If ``A``, ``eigenvalues`` or ``b`` does not hold real numbers (booleans and
+        complex numbers are refused), or ``seed`` is not a valid seed.
 
     References
     ----------
@@ -307,12 +302,7 @@ def quadratic(
     if b is None:
         bb = np.zeros(d)
     else:
-        bb = np.asarray(b)
-        if bb.dtype.kind not in "biuf":
-            raise ValueError(f"b must be real, got dtype {bb.dtype}")
-        bb = bb.astype(np.float64)
+        bb = as_state_array(b, "b", d).astype(np.float64)
         if bb.shape != (d,):
             raise ValueError(f"b must have shape ({d},), got {bb.shape}")
-        if not np.all(np.isfinite(bb)):
-            raise ValueError("b must be finite")
     return QuadraticProblem(a, bb, lam, q)

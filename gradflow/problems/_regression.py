@@ -7,11 +7,10 @@ gradients :math:`\nabla \ell_i` whose mean is the full gradient.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import as_state_array, check_nonnegative
 from gradflow.problems._problem import Problem, as_batch
 
 __all__ = [
@@ -34,22 +33,12 @@ def _expit(m: np.ndarray) -> np.ndarray:
 
 def _validate_data(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``X`` as a finite float64 (n, d) matrix and ``y`` as a float64 (n,) vector."""
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"X must be a real matrix, got dtype {X.dtype}")
-    X = X.astype(np.float64)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+    X = as_state_array(X, "X").astype(np.float64)
+    if X.ndim != 2 or X.shape[1] == 0:
         raise ValueError(f"X must be a non-empty 2-D array (n, d), got shape {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X must be finite")
-    y = np.asarray(y)
-    if y.dtype.kind not in "biuf":
-        raise ValueError(f"y must be real, got dtype {y.dtype}")
-    y = y.astype(np.float64)
+    y = as_state_array(y, "y").astype(np.float64)
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},) to match X, got {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y must be finite")
     return X, y
 
 
@@ -171,6 +160,8 @@ class LeastSquaresProblem(_DataProblem):
         ------
         ValueError
             If the last axis of ``theta`` is not ``d``.
+        TypeError
+            If ``theta`` does not hold real numbers.
 
         Examples
         --------
@@ -299,6 +290,8 @@ class LogisticRegressionProblem(_DataProblem):
         ------
         ValueError
             If the last axis of ``theta`` is not ``d``.
+        TypeError
+            If ``theta`` does not hold real numbers.
 
         Examples
         --------
@@ -340,8 +333,10 @@ def least_squares(X: ArrayLike, y: ArrayLike) -> LeastSquaresProblem:
     Raises
     ------
     ValueError
-        If ``X`` is not a finite non-empty 2-D real array, or ``y`` is not a finite
-        real 1-D array of length ``n``.
+        If ``X`` is not a finite non-empty 2-D array, or ``y`` is not a finite 1-D
+        array of length ``n``.
+    TypeError
+        If ``X`` or ``y`` does not hold real numbers.
 
     References
     ----------
@@ -391,6 +386,8 @@ def logistic_regression(X: ArrayLike, y: ArrayLike, l2: float = 0.0) -> Logistic
         If ``X`` is not a finite non-empty 2-D real array, ``y`` is not a 1-D array of
         length ``n`` with labels in ``{0, 1}`` or ``{-1, +1}``, or ``l2`` is negative
         or not finite.
+    TypeError
+        If ``X`` or ``y`` does not hold real numbers, or ``l2`` is not a real number.
 
     References
     ----------
@@ -412,8 +409,5 @@ def logistic_regression(X: ArrayLike, y: ArrayLike, l2: float = 0.0) -> Logistic
         y = 2.0 * y - 1.0
     elif not labels <= {-1.0, 1.0}:
         raise ValueError(f"y must hold labels in {{0, 1}} or {{-1, +1}}, got {sorted(labels)}")
-    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.integer, np.floating)):
-        raise TypeError(f"l2 must be a real number, got {type(l2).__name__}")
-    if not math.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be finite and >= 0, got {l2!r}")
+    l2 = check_nonnegative(l2, "l2")
     return LogisticRegressionProblem(X, y, float(l2))

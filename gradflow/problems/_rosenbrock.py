@@ -11,11 +11,10 @@ Hessian-vector product costs O(d) and never forms the dense matrix.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_integer, check_positive, check_real
 from gradflow.problems._problem import Problem, as_batch
 
 __all__ = ["RosenbrockProblem", "rosenbrock"]
@@ -146,8 +145,9 @@ def rosenbrock(dim: int = 2, a: float = 1.0, b: float = 100.0) -> RosenbrockProb
     Raises
     ------
     ValueError
-        If ``dim`` is not an integer ``>= 2``, ``a`` is not finite or ``b`` is not
-        finite and positive.
+        If ``dim < 2``, ``a`` is not finite or ``b`` is not finite and positive.
+    TypeError
+        If ``dim`` is not an integer, or ``a`` or ``b`` is not a real number.
 
     References
     ----------
@@ -166,14 +166,8 @@ def rosenbrock(dim: int = 2, a: float = 1.0, b: float = 100.0) -> RosenbrockProb
     >>> rosenbrock(4).hvp(np.ones(4), np.ones(4))
     array([ 402.,  202.,  202., -200.])
     """
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
-    for label, value in (("a", a), ("b", b)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{label} must be a real number, got {type(value).__name__}")
-        if not math.isfinite(value):
-            raise ValueError(f"{label} must be finite, got {value!r}")
-    if b <= 0:
-        raise ValueError(f"b must be positive, got {b!r}")
+    dim = check_integer(dim, "dim", 2)
+    a = check_real(a, "a")
+    b = check_positive(b, "b")
     # Python floats keep float32 inputs in float32.
     return RosenbrockProblem(int(dim), float(a), float(b))

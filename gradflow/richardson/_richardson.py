@@ -54,6 +54,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._trajectory import Status
+from gradflow._validation import as_state_array, check_integer, check_positive, check_real
 from gradflow.methods import Euler, Method
 from gradflow.problems import Problem
 
@@ -75,43 +76,15 @@ STEP_COUNT_RTOL = 1e-9
 # argument checking
 # ---------------------------------------------------------------------------------------
 def _check_ratio(ratio: Any) -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float, np.integer, np.floating)):
-        raise ValueError(f"ratio must be a real number > 1, got {ratio!r}")
-    value = float(ratio)
-    if not (math.isfinite(value) and value > 1.0):
-        raise ValueError(
-            f"ratio must be a finite number > 1 (step sizes h, h/r, ...), got {ratio!r}"
-        )
-    return value
-
-
-def _check_positive(value: Any, label: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{label} must be a positive number, got {value!r}")
-    out = float(value)
-    if not (math.isfinite(out) and out > 0):
-        raise ValueError(f"{label} must be finite and > 0, got {value!r}")
-    return out
-
-
-def _check_levels(levels: Any, minimum: int = 2) -> int:
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < minimum:
-        raise ValueError(f"levels must be an integer >= {minimum}, got {levels!r}")
-    return int(levels)
+    """The step-size ratio ``r > 1`` of the levels ``h, h/r, h/r², ...``."""
+    return check_real(ratio, "ratio", low=1.0, low_open=True)
 
 
 def _check_terms(terms: Any, n: int) -> int:
     if terms is None:
         # Keep the finest column spare for an asymptotically exact error estimate.
         return max(1, n - 2)
-    if isinstance(terms, bool) or not isinstance(terms, (int, np.integer)):
-        raise ValueError(f"terms must be an integer in [1, {n - 1}] or None, got {terms!r}")
-    if not 1 <= terms <= n - 1:
-        raise ValueError(
-            f"terms must lie in [1, {n - 1}]: {n} levels remove at most {n - 1} error terms, "
-            f"got {terms!r}"
-        )
-    return int(terms)
+    return check_integer(terms, "terms", 1, n - 1)
 
 
 def _as_levels(values: ArrayLike, minimum: int, label: str = "values") -> np.ndarray:
@@ -122,10 +95,8 @@ def _as_levels(values: ArrayLike, minimum: int, label: str = "values") -> np.nda
         raise ValueError(
             f"{label} must be an array with the levels on axis 0, all of one shape: {exc}"
         ) from None
-    if arr.dtype == object:
-        raise ValueError(f"{label} must hold levels of one shape, got a ragged sequence")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{label} must hold real numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{label} must hold real numbers, got dtype {arr.dtype}")
     if arr.dtype.kind != "f" or arr.dtype == np.float16:
         arr = arr.astype(np.float64)
     if arr.ndim == 0 or arr.shape[0] < minimum:
@@ -203,6 +174,9 @@ def weights(levels: int, ratio: float = 2.0, order: float = 1.0, step: float = 1
     ------
     ValueError
         If ``levels < 2``, ``ratio <= 1``, or ``order`` or ``step`` is not positive.
+    TypeError
+        If an argument is not a number of the right kind (a bool, a string, a float
+        where an integer is needed...).
 
     References
     ----------
@@ -216,7 +190,7 @@ def weights(levels: int, ratio: float = 2.0, order: float = 1.0, step: float = 1
     >>> (weights(3) * 3).round(12).tolist()
     [1.0, -6.0, 8.0]
     """
-    n = _check_levels(levels)
+    n = check_integer(levels, "levels", 2)
     return extrapolate(np.eye(n), ratio, order, step, terms=n - 1).value
 
 
@@ -268,8 +242,11 @@ def extrapolate(
     ------
     ValueError
         If ``values`` has fewer than two levels, is ragged (levels of different shapes)
-        or not real; if ``ratio <= 1``; if ``order`` or ``step`` is not positive; if
+        or empty; if ``ratio <= 1``; if ``order`` or ``step`` is not positive; if
         ``terms`` is out of range.
+    TypeError
+        If ``values`` does not hold real numbers, or an argument is not a number of the
+        right kind (a bool, a string, a float ``terms``...).
 
     References
     ----------
@@ -296,8 +273,8 @@ def extrapolate(
     """
     arr = _as_levels(values, 2)
     r = _check_ratio(ratio)
-    p = _check_positive(order, "order")
-    q = _check_positive(step, "step")
+    p = check_positive(order, "order")
+    q = check_positive(step, "step")
     n = arr.shape[0]
     m = _check_terms(terms, n)
     exps = _exponents(n, p, q)
@@ -341,6 +318,8 @@ def observed_order(values: ArrayLike, ratio: float = 2.0) -> np.ndarray:
     ValueError
         If fewer than three levels are given, the levels differ in shape, or
         ``ratio <= 1``.
+    TypeError
+        If ``values`` does not hold real numbers or ``ratio`` is not a real number.
 
     Examples
     --------
@@ -496,7 +475,8 @@ def solve_extrapolated(
         ``h0`` is not positive, ``theta0`` has the wrong shape (from
         :func:`gradflow.solve`), or ``terms`` is out of range.
     TypeError
-        If ``problem`` or ``method`` has the wrong type.
+        If ``problem`` or ``method`` has the wrong type, ``theta0`` is not real, or a
+        number argument is not a number of the right kind.
 
     References
     ----------
@@ -522,18 +502,16 @@ def solve_extrapolated(
     method = Euler() if method is None else method
     if not isinstance(method, Method):
         raise TypeError(f"method must be a gradflow Method, got {type(method).__name__}")
-    t_end = _check_positive(t_final, "t_final")
-    h_first = _check_positive(h0, "h0")
-    n_levels = _check_levels(levels)
+    t_end = check_positive(t_final, "t_final")
+    h_first = check_positive(h0, "h0")
+    n_levels = check_integer(levels, "levels", 2)
     r = _check_ratio(ratio)
     m = _check_terms(terms, n_levels)
-    p = float(method.order) if order is None else _check_positive(order, "order")
-    q = _check_positive(step, "step")
+    p = float(method.order) if order is None else check_positive(order, "order")
+    q = check_positive(step, "step")
     counts = _step_counts(t_end, h_first, n_levels, r)
     hs = t_end / counts
-    arr = np.asarray(theta0)
-    if arr.ndim == 0:
-        raise ValueError(f"theta0 must have shape (*batch, {problem.dim}), got a scalar")
+    arr = as_state_array(theta0, "theta0", problem.dim)
     batch = arr.shape[:-1]
     stacked = np.broadcast_to(arr, (n_levels, *arr.shape))
     h_levels = hs.reshape(n_levels, *([1] * len(batch)))

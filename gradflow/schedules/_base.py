@@ -3,7 +3,8 @@
 Contract for writing a new schedule
 -----------------------------------
 1. Subclass :class:`Schedule`; validate every argument in ``__init__`` with the helpers
-   below (``ValueError`` naming the argument).  Step counts are Python ints; values,
+   below (``TypeError`` for a wrong type, ``ValueError`` for a bad value, the argument
+   named: the contract of :mod:`gradflow._validation`).  Step counts are Python ints; values,
    rates and factors may be arrays (:func:`_values` broadcasts them), and the
    broadcast shape of the array-valued ones is ``self.shape``.
 2. Implement ``_evaluate(k)`` for ``k`` an ``int64`` array of non-negative step
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import check_step_count
+from gradflow._validation import check_choice, check_real, check_step_count
 
 __all__ = ["Schedule", "as_steps"]
 
@@ -99,29 +100,13 @@ def _int_power(base: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 def _values(value: ArrayLike, name: str, *, positive: bool = True) -> np.ndarray:
     """A finite float64 value or array, ``> 0`` (``positive``) or ``>= 0``."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from None
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if positive and np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if not positive and np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return arr
+    return check_real(value, name, low=0.0, low_open=positive, allow_array=True)
 
 
-#: A step count: a Python or numpy integer ``>= minimum`` (``ValueError`` otherwise).
+#: A step count: a Python or numpy integer ``>= minimum``.
 _count = check_step_count
-
-
-def _choice(value: Any, name: str, options: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value
+#: One of a tuple of names.
+_choice = check_choice
 
 
 def _fmt(value: Any) -> str:

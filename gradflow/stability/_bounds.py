@@ -26,8 +26,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._checks import as_points, check_count, check_problem
+from gradflow._checks import check_problem
 from gradflow._solve import solve
+from gradflow._validation import as_state_array, check_integer
 from gradflow.curvature import eigenvalues
 from gradflow.methods import Method
 from gradflow.problems import Problem
@@ -377,9 +378,9 @@ def verify_bound(
     problem = check_problem(problem)
     if not isinstance(method, Method):
         raise TypeError(f"method must be a gradflow Method, got {type(method).__name__}")
-    points = as_points(theta0, problem.dim, "theta0").astype(np.float64)
+    points = as_state_array(theta0, "theta0", problem.dim).astype(np.float64)
     if steps is not None:
-        steps = check_count(steps, "steps", 4)
+        steps = check_integer(steps, "steps", 4)
         steps += -steps % 4
     batch, d = points.shape[:-1], problem.dim
     flat = points.reshape(-1, d)

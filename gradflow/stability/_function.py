@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import as_state_array, check_real
 from gradflow.methods import Method
 from gradflow.problems import Problem
 
@@ -220,14 +221,10 @@ def _top_eigenvalue(problem_or_eigenvalues: Any, theta: ArrayLike | None) -> Any
                     "and no fixed spectrum"
                 )
             theta = problem.minimizers[0]
-        theta = np.asarray(theta, dtype=float)
-        if theta.ndim == 0 or theta.shape[-1] != problem.dim:
-            raise ValueError(f"theta must have shape (*batch, {problem.dim}), got {theta.shape}")
+        theta = as_state_array(theta, "theta", problem.dim).astype(np.float64)
         top = np.linalg.eigvalsh(problem.hessian(theta))[..., -1]
         return float(top) if top.ndim == 0 else top
-    eigs = np.asarray(problem_or_eigenvalues, dtype=float)
-    if eigs.size == 0 or not np.all(np.isfinite(eigs)):
-        raise ValueError("eigenvalues must be a non-empty array of finite numbers")
+    eigs = check_real(problem_or_eigenvalues, "eigenvalues", allow_array=True)
     if theta is not None:
         raise ValueError("theta is only used with a Problem, not with eigenvalues")
     return float(eigs.max())
@@ -330,8 +327,8 @@ def stability_region(method: Method, re: ArrayLike, im: ArrayLike) -> StabilityR
     >>> region.stable.tolist()
     [[False, True, True, True, False]]
     """
-    re = np.asarray(re, dtype=float)
-    im = np.asarray(im, dtype=float)
+    re = check_real(re, "re", allow_array=True)
+    im = check_real(im, "im", allow_array=True)
     for label, axis in (("re", re), ("im", im)):
         if axis.ndim != 1 or axis.size == 0:
             raise ValueError(f"{label} must be a non-empty 1-D array, got shape {axis.shape}")
