@@ -15,6 +15,10 @@ throughout:
 * Composition (:func:`linear_warmup`, :func:`sequence`) evaluates a piece that starts
   at step ``b`` at ``k - b``, and the boundary step belongs to the new piece
   (optax ``join_schedules``, PyTorch ``SequentialLR``; Keras switches one step later).
+  :func:`product` (also ``s * t``) multiplies schedules (PyTorch ``ChainedScheduler``),
+  :func:`lambda_factor` and :func:`multiplicative` take any factor function of ``k``
+  (``LambdaLR``, ``MultiplicativeLR``); :class:`gradflow.stepsize.Product` multiplies
+  any policies, adaptive ones included.
 * Minimum step sizes are absolute (PyTorch's ``eta_min``), not fractions of the start
   (optax's ``alpha``).
 * Float parameters (step sizes, factors, rates) may be arrays: ``s(k)`` then has shape
@@ -52,6 +56,7 @@ from gradflow.schedules._decay import (
     polynomial,
     step_decay,
 )
+from gradflow.schedules._factors import lambda_factor, multiplicative, product
 from gradflow.schedules._scaling import (
     ScaledStep,
     constant_decay_product,
@@ -72,13 +77,16 @@ __all__ = [
     "exponential",
     "inverse_sqrt",
     "inverse_time",
+    "lambda_factor",
     "linear",
     "linear_scaling",
     "linear_warmup",
+    "multiplicative",
     "multistep",
     "noam",
     "one_cycle",
     "polynomial",
+    "product",
     "scale",
     "sequence",
     "sqrt_scaling",

@@ -16,6 +16,12 @@ Contract for writing a new schedule
    :func:`gradflow.plot.schedules`) and implement ``describe()`` (the formula, with the
    numbers); store each ``__init__`` argument under its own name (``repr`` reads them
    back; override ``_arguments()`` to show something else).
+4. Implement the classmethod ``_example()``: a typical instance.  The schedule contract
+   tests (``tests/test_schedule_contract.py``) find every subclass and check each one's
+   example against this contract (finite, non-negative, held past the horizon, scalar
+   calls equal array calls, what ``solve`` uses equal to ``s(k)``); a subclass without
+   an example fails them.  A new schedule is then one file and one export in
+   ``gradflow/schedules/__init__.py``.
 
 ``k`` is the number of steps already taken: ``s(k)`` is the step size of step ``k``
 (PyTorch's ``last_epoch``, optax's ``count``).  ``s(k)`` and ``solve(..., stepsize=s)``
@@ -218,6 +224,25 @@ class Schedule(abc.ABC):
             self._block, self._block_start, i = block, k, 0
         value = block[i]
         return float(value) if value.ndim == 0 else value.copy()
+
+    def __mul__(self, other: Any) -> Schedule:
+        """``s * t`` is :func:`~gradflow.schedules.product`; ``s * c`` (a number or array)
+        is :func:`~gradflow.schedules.scale`."""
+        from gradflow.schedules._combinators import scale
+        from gradflow.schedules._factors import product
+
+        if isinstance(other, Schedule):
+            return product(self, other)
+        if callable(other):
+            return NotImplemented
+        return scale(self, other)
+
+    __rmul__ = __mul__
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        """A typical instance, for the contract tests (every schedule defines one)."""
+        raise NotImplementedError(f"{cls.__name__} defines no _example()")
 
     @abc.abstractmethod
     def _evaluate(self, k: np.ndarray) -> np.ndarray:

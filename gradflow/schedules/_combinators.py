@@ -19,6 +19,13 @@ from gradflow.schedules._base import Schedule, _count, _fmt, _Raw, _shape, _valu
 __all__ = ["linear_warmup", "scale", "sequence"]
 
 
+def _example_base(lr: float = 0.1) -> Schedule:
+    """A plain schedule for the combinators' examples."""
+    from gradflow.schedules._cosine import cosine
+
+    return cosine(lr, 100)
+
+
 def _check_schedule(value: Any, name: str) -> Schedule:
     if not isinstance(value, Schedule):
         raise TypeError(
@@ -30,6 +37,10 @@ def _check_schedule(value: Any, name: str) -> Schedule:
 
 class _LinearWarmup(Schedule):
     name = "linear_warmup"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(_example_base(), 10, 0.0)
 
     def __init__(self, schedule: Schedule, warmup_steps: int, start_lr: ArrayLike) -> None:
         self.schedule = _check_schedule(schedule, "schedule")
@@ -102,6 +113,10 @@ def linear_warmup(schedule: Schedule, warmup_steps: int, start_lr: ArrayLike = 0
 
 class _Sequence(Schedule):
     name = "sequence"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls([_example_base(), _example_base(0.01)], [50])
 
     def __init__(self, schedules: Sequence[Schedule], boundaries: Sequence[int]) -> None:
         if isinstance(schedules, Schedule) or not isinstance(schedules, Sequence):
@@ -197,6 +212,10 @@ def sequence(schedules: Sequence[Schedule], boundaries: Sequence[int]) -> Schedu
 
 class _Scale(Schedule):
     name = "scale"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(_example_base(), 0.5)
 
     def __init__(self, schedule: Schedule, factor: ArrayLike) -> None:
         self.schedule = _check_schedule(schedule, "schedule")

@@ -18,6 +18,10 @@ SPAN_MAX = 100_000
 class _Cosine(Schedule):
     name = "cosine"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 100, 0.001)
+
     def __init__(self, lr: ArrayLike, total_steps: int, min_lr: ArrayLike) -> None:
         self.lr = _values(lr, "lr")
         self.total_steps = _count(total_steps, "total_steps", 1)
@@ -85,6 +89,10 @@ def cosine(lr: ArrayLike, total_steps: int, min_lr: ArrayLike = 0.0) -> Schedule
 
 class _CosineRestarts(Schedule):
     name = "cosine_restarts"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 20, 2, 0.001)
 
     def __init__(self, lr: ArrayLike, period: int, mult: int, min_lr: ArrayLike) -> None:
         self.lr = _values(lr, "lr")

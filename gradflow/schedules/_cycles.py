@@ -44,6 +44,10 @@ def _anneal_linear(start: Any, end: Any, pct: np.ndarray) -> np.ndarray:
 class _OneCycle(Schedule):
     name = "one_cycle"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 100, 0.3, "cos", 25.0, 1e4, False, 0.85, 0.95)
+
     def __init__(
         self,
         max_lr: ArrayLike,
@@ -264,6 +268,10 @@ def one_cycle(
 
 class _Cyclic(Schedule):
     name = "cyclic"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.001, 0.1, 20, None, "triangular", 1.0)
 
     def __init__(
         self,

@@ -53,6 +53,10 @@ def _decay_span(gamma: np.ndarray, per: int) -> int:
 class _Constant(Schedule):
     name = "constant"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1)
+
     def __init__(self, lr: ArrayLike) -> None:
         self.lr = _values(lr, "lr")
         self.shape = self.lr.shape
@@ -93,6 +97,10 @@ def constant(lr: ArrayLike) -> Schedule:
 
 class _StepDecay(Schedule):
     name = "step_decay"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 30, 0.1)
 
     def __init__(self, lr: ArrayLike, step_size: int, gamma: ArrayLike) -> None:
         self.lr = _values(lr, "lr")
@@ -144,6 +152,10 @@ def step_decay(lr: ArrayLike, step_size: int, gamma: ArrayLike = 0.1) -> Schedul
 
 class _MultiStep(Schedule):
     name = "multistep"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, [30, 80], 0.1)
 
     def __init__(self, lr: ArrayLike, milestones: Sequence[int], gamma: ArrayLike) -> None:
         self.lr = _values(lr, "lr")
@@ -216,6 +228,10 @@ def multistep(lr: ArrayLike, milestones: Sequence[int], gamma: ArrayLike = 0.1) 
 class _Exponential(Schedule):
     name = "exponential"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 0.95)
+
     def __init__(self, lr: ArrayLike, gamma: ArrayLike) -> None:
         self.lr = _values(lr, "lr")
         self.gamma = _values(gamma, "gamma")
@@ -262,6 +278,10 @@ def exponential(lr: ArrayLike, gamma: ArrayLike) -> Schedule:
 
 class _Linear(Schedule):
     name = "linear"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 1.0 / 3.0, 1.0, 20)
 
     def __init__(
         self, lr: ArrayLike, start_factor: ArrayLike, end_factor: ArrayLike, total_steps: int
@@ -331,6 +351,10 @@ def linear(
 class _Polynomial(Schedule):
     name = "polynomial"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 100, 2.0, 0.0)
+
     def __init__(
         self, lr: ArrayLike, total_steps: int, power: ArrayLike, end_lr: ArrayLike
     ) -> None:
@@ -397,6 +421,10 @@ def polynomial(
 
 class _InverseTime(Schedule):
     name = "inverse_time"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 0.5, 10, False)
 
     def __init__(self, lr: ArrayLike, rate: ArrayLike, decay_steps: int, staircase: bool) -> None:
         self.lr = _values(lr, "lr")

@@ -36,6 +36,10 @@ GOYAL_WARMUP_EPOCHS = 5
 class _DecayProduct(Schedule):
     name = "constant_decay_product"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(constant(0.1), 1e-4)
+
     def __init__(self, schedule: Schedule, product: ArrayLike) -> None:
         self.schedule = _check_schedule(schedule, "schedule")
         self.product = _values(product, "product")

@@ -33,6 +33,10 @@ SPAN_WARMUPS = 10
 class _WarmupCosine(_LinearWarmup):
     name = "warmup_cosine"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 10, 100, 0.0, 0.001)
+
     def __init__(
         self,
         peak_lr: ArrayLike,
@@ -116,6 +120,10 @@ def warmup_cosine(
 
 class _WSD(Schedule):
     name = "wsd"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 10, 50, 40, 0.001, "cosine")
 
     def __init__(
         self,
@@ -222,6 +230,10 @@ def wsd(
 class _InverseSqrt(Schedule):
     name = "inverse_sqrt"
 
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 10)
+
     def __init__(self, lr: ArrayLike, warmup_steps: int) -> None:
         self.lr = _values(lr, "lr")
         self.warmup_steps = _count(warmup_steps, "warmup_steps", 1)
@@ -280,6 +292,10 @@ def inverse_sqrt(lr: ArrayLike, warmup_steps: int) -> Schedule:
 
 class _Noam(Schedule):
     name = "noam"
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(512, 100, 1.0)
 
     def __init__(self, d_model: ArrayLike, warmup_steps: int, scale: ArrayLike) -> None:
         self.d_model = _values(d_model, "d_model")
