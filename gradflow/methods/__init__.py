@@ -1,4 +1,9 @@
-"""Integrators: each optimiser is a discretisation of a known ODE."""
+"""Integrators: each optimiser is a discretisation of a known ODE.
+
+The Butcher tableaux (``RK4``, ``DOPRI54``, ...) are registered from
+:mod:`gradflow.methods.tableaux`, one module per tableau; :data:`TABLEAUX` lists them by
+name.
+"""
 
 from gradflow.methods.adaptive import (
     AdaGrad,
@@ -25,30 +30,11 @@ from gradflow.methods.momentum import (
 from gradflow.methods.runge_kutta import RungeKutta, RungeKuttaState
 from gradflow.methods.sgd import SGD, SGDState
 from gradflow.methods.tableau import ButcherTableau
-from gradflow.methods.tableaux import (
-    BS32,
-    DOPRI54,
-    EULER,
-    HEUN,
-    HEUN_EULER,
-    MIDPOINT,
-    RALSTON,
-    RK4,
-    SSPRK3,
-    TABLEAUX,
-)
+from gradflow.methods.tableaux import EXPORTS as _TABLEAU_EXPORTS
+from gradflow.methods.tableaux import TABLEAUX
 
 __all__ = [
-    "BS32",
-    "DOPRI54",
-    "EULER",
-    "HEUN",
-    "HEUN_EULER",
-    "MIDPOINT",
-    "RALSTON",
-    "RK4",
     "SGD",
-    "SSPRK3",
     "TABLEAUX",
     "AdaGrad",
     "AdaGradState",
@@ -78,3 +64,8 @@ __all__ = [
     "StepResult",
     "clip_gradient",
 ]
+
+# The tableau constants (RK4, DOPRI54, ...) come from the registry: one file each in
+# gradflow/methods/tableaux/, exported here under their constant names.
+globals().update(_TABLEAU_EXPORTS)
+__all__ += list(_TABLEAU_EXPORTS)
