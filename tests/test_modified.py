@@ -266,3 +266,55 @@ def test_symbolic_modified_equation_rejects_bad_input():
         symbolic_modified_equation(gf.methods.Euler(), order=1, dim=0)
     with pytest.raises(TypeError, match="method"):
         symbolic_modified_equation(gf.methods.HeavyBall(0.5), order=1)
+
+
+# ---------------------------------------------------------------------------------------
+# method hooks: backward error analysis asks the method, not its type
+# ---------------------------------------------------------------------------------------
+
+
+def test_euler_and_its_tableau_give_bit_identical_fields():
+    p = _sympy_rosenbrock()
+    theta = np.array([[-0.3, 0.7], [0.2, 0.1]])
+    euler = modified_flow(p, gf.methods.Euler(), 0.01, order=2)
+    tableau = modified_flow(p, gf.methods.EULER, 0.01, order=2)
+    assert euler.coefficients == tableau.coefficients == (1.0, -0.5, 1.0 / 12.0, 1.0 / 3.0)
+    np.testing.assert_array_equal(euler(theta), tableau(theta))
+    assert gf.methods.Euler().butcher_tableau() is gf.methods.EULER
+
+
+def test_a_new_method_gets_backward_error_analysis_from_its_hooks():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class TwoHalfSteps(gf.methods.Euler):  # the hook alone decides: two Euler steps of h/2
+        def butcher_tableau(self):
+            return gf.methods.ButcherTableau(A=[[0, 0], ["1/2", 0]], b=["1/2", "1/2"],
+                                             order=1, name="two half steps")
+
+    field = modified_flow(gf.problems.rosenbrock(), TwoHalfSteps(), 0.1)
+    assert field.coefficients[:2] == (1.0, -0.25)  # κ = Σ b_i c_i - ½ = -¼
+    eq = symbolic_modified_equation(TwoHalfSteps(), order=1)
+    assert sp.simplify(eq.terms[1] + eq.f * eq.f.diff(eq.y) / 4) == 0
+
+    @dataclass(frozen=True)
+    class Slow(gf.methods.Euler):  # a method that states its modified flow directly
+        def modified_flow_coefficients(self, order):
+            return gf.methods.ModifiedCoefficients(0.5, 0.0, 0.0, 0.0)
+
+    slow = modified_flow(gf.problems.rosenbrock(), Slow(), 0.1)
+    theta = np.array([0.3, -0.2])
+    np.testing.assert_array_equal(slow(theta), -0.5 * gf.problems.rosenbrock().grad(theta))
+
+
+def test_methods_without_a_modified_flow_are_named_in_the_error():
+    p = gf.problems.rosenbrock()
+    for method in (gf.methods.Nesterov(0.5), gf.methods.Adam(), gf.methods.ImplicitEuler()):
+        with pytest.raises(TypeError, match=f"method .*{method.name}"):
+            modified_flow(p, method, 0.1)
+        with pytest.raises(NotImplementedError, match=method.name):
+            method.modified_flow_coefficients(1)
+    with pytest.raises(TypeError, match="method must be a gradflow Method"):
+        modified_flow(p, "euler", 0.1)
+    with pytest.raises(TypeError, match="HeavyBall"):
+        symbolic_modified_equation(gf.methods.HeavyBall(0.5), order=1)

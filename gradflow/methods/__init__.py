@@ -14,7 +14,7 @@ from gradflow.methods.adaptive import (
     RMSProp,
     RMSPropState,
 )
-from gradflow.methods.base import Method, StepResult
+from gradflow.methods.base import Method, ModifiedCoefficients, StepResult
 from gradflow.methods.clipped import Clipped, clip_gradient
 from gradflow.methods.euler import Euler, EulerState
 from gradflow.methods.implicit import ImplicitEuler, ImplicitEulerState
@@ -52,6 +52,7 @@ __all__ = [
     "Lion",
     "LionState",
     "Method",
+    "ModifiedCoefficients",
     "Nesterov",
     "NesterovAGD",
     "NesterovAGDState",

@@ -352,6 +352,48 @@ class ButcherTableau:
         """Whether the tableau carries an embedded solution ``b̂``."""
         return self.b_hat_weights is not None
 
+    def backward_error_coefficients(self) -> tuple[float, float, float]:
+        r"""``(κ, α, γ)`` of the modified equation ``y' = f + h f_2 + h² f_3 + …``.
+
+        For ``y' = f(y)`` one step of the method expands as
+        ``y + h f + h²(Σ b_i c_i) f'f + h³[½(Σ b_i c_i²) f''(f, f) + (Σ b_i a_ij c_j) f'f'f]
+        + O(h⁴)``; matching it with the time-``h`` flow of the modified equation gives
+        ``f_2 = κ f'f`` and ``f_3 = α f''(f, f) + γ f'f'f`` with
+
+        .. math:: \kappa = \sum_i b_i c_i - \tfrac12, \quad
+                  \alpha = \tfrac12 \sum_i b_i c_i^2 - \tfrac16 - \tfrac{\kappa}{2}, \quad
+                  \gamma = \sum_{ij} b_i a_{ij} c_j - \tfrac16 - \kappa .
+
+        Computed in exact fractions when the tableau is exact.
+
+        Returns
+        -------
+        tuple of float
+            ``(κ, α, γ)``: ``(-1/2, 1/12, 1/3)`` for explicit Euler, ``κ = 0`` for every
+            tableau of order 2, all zero from order 3.
+
+        References
+        ----------
+        E. Hairer, C. Lubich and G. Wanner, *Geometric Numerical Integration*, 2nd ed.,
+        Springer, 2006, §IX.1.
+
+        Examples
+        --------
+        >>> euler = ButcherTableau(A=[[0]], b=[1], order=1)
+        >>> euler.backward_error_coefficients() == (-0.5, 1 / 12, 1 / 3)
+        True
+        """
+        A, b, c, _ = self.exact_coefficients
+        s = len(b)
+        zero = Fraction(0) if self.exact else 0.0
+        bc = sum((b[i] * c[i] for i in range(s)), zero)
+        bc2 = sum((b[i] * c[i] * c[i] for i in range(s)), zero)
+        bac = sum((b[i] * A[i][j] * c[j] for i in range(s) for j in range(s)), zero)
+        kappa = bc - Fraction(1, 2)
+        alpha = bc2 / 2 - Fraction(1, 6) - kappa / 2
+        gamma = bac - Fraction(1, 6) - kappa
+        return float(kappa), float(alpha), float(gamma)
+
 
 def _show(tree: Tree) -> str:
     return "(" + ",".join(_show(child) for child in tree) + ")"
