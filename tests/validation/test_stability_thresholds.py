@@ -49,7 +49,7 @@ def _bisect(method, problem, starts, radius, h_crit, rounds=3, n=17):
 
 # Euler, then every registered tableau (the registry is the parametrisation).
 METHODS = [gf.methods.Euler()] + [RungeKutta(t) for t in TABLEAUX.values()]
-IDS = ["Euler()"] + list(TABLEAUX)
+IDS = ["Euler()", *TABLEAUX]
 
 
 def test_every_registered_tableau_gets_a_threshold_check():
