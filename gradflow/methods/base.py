@@ -177,6 +177,11 @@ class Method(abc.ABC):
         ------
         NotImplementedError
             If the method is not an explicit Runge–Kutta method (the default).
+
+        References
+        ----------
+        J. C. Butcher, *Numerical Methods for Ordinary Differential Equations*, 3rd ed.,
+        Wiley, 2016, §23.
         """
         raise NotImplementedError(
             f"{self.name} is not an explicit Runge–Kutta method: it has no Butcher tableau"
@@ -206,6 +211,18 @@ class Method(abc.ABC):
             If the method has no derived modified flow.
         ValueError
             If the method's modified flow is not derived to this ``order``.
+
+        References
+        ----------
+        E. Hairer, C. Lubich and G. Wanner, *Geometric Numerical Integration*, 2nd ed.,
+        Springer, 2006, §IX.1.
+
+        Examples
+        --------
+        >>> import gradflow as gf
+        >>> c = gf.methods.Euler().modified_flow_coefficients(1)   # from its tableau
+        >>> c.scale, c.kappa, c.alpha == 1 / 12, c.gamma == 1 / 3, c.shift
+        (1.0, -0.5, True, True, 0.0)
         """
         try:
             tableau = self.butcher_tableau()
