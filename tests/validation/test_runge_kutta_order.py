@@ -8,18 +8,22 @@ ids are the registry's keys).
 The global error at ``T`` is measured against scipy's DOP853 at ``rtol = 1e-13``,
 ``atol = 1e-14`` (tighter than the 1e-12 of the library's references, so that the
 reference error stays two orders below the smallest error fitted).  The step sizes
-``h = T/2^k`` follow from the tableau's order ``p`` and the problem, never from a
+``h = T/N`` follow from the tableau's order ``p`` and the problem, never from a
 per-tableau table:
 
-* the ladder of levels ``k`` starts at the first level with ``h`` at most the critical
-  step of the method at ``θ0`` (:func:`gradflow.stability.critical_stepsize`);
-* a window of ``n(p) = max(4, 1 + ⌈2 / (p log₁₀ 2)⌉)`` consecutive levels, so that
+* the step counts form a geometric ladder ``N = round(2^{k/m})`` over levels ``k``, with
+  ``m = ⌈p/5⌉`` levels per halving of ``h`` (one level changes the error ``C h^p`` by at
+  most ``2^5``; ``m = 1``, ``h = T/2^k``, for every order up to 5);
+* the ladder starts at the first level with ``h`` at most the critical step of the
+  method at ``θ0`` (:func:`gradflow.stability.critical_stepsize`);
+* a window of ``n(p) = max(4, 1 + ⌈2m / (p log₁₀ 2)⌉)`` consecutive levels, so that
   ``h^p`` — the error ``C h^p`` — spans at least two decades;
 * the window moves one level finer at a time until the slope fitted on it (least squares
-  on log-log axes) agrees within ``SETTLED`` with the slope of the previous window (the
-  asymptotic regime: the ``h^{p+1}`` contamination of the slope halves per level), or
-  until the next level's error would be below ``FLOOR`` (rounding and reference noise)
-  or its step count above ``MAX_STEPS``.
+  on log-log axes) agrees with the slope of the previous window within
+  ``SETTLED (2^{1/m} - 1)`` (the asymptotic regime: the ``h^{p+1}`` contamination of the
+  slope shrinks by ``2^{1/m}`` per level, so the fit is then within ``SETTLED`` of its
+  limit), or until the next level's error would be below ``FLOOR`` (rounding and
+  reference noise) or its step count above ``MAX_STEPS``.
 
 The fitted slope must be within ±0.1 of ``p``.  On the stiff Rosenbrock flow a window
 stopped by the floor before it settled can only show the pre-asymptotic slope, which is
@@ -55,16 +59,27 @@ ORDER_TOL = 0.1
 
 
 class OrderWindow(NamedTuple):
-    levels: list[int]
+    steps: list[int]
     hs: np.ndarray
     errors: np.ndarray
     order: float  # the fitted slope
     settled: bool
 
 
+def levels_per_halving(p: int) -> int:
+    """``m``: h shrinks by 2^(1/m) per level, so the error by at most 2^5 per level."""
+    return max(1, math.ceil(p / 5))
+
+
+def steps_at(level: int, p: int) -> int:
+    """The step count ``N = round(2^(level/m))`` of a ladder level."""
+    return round(2.0 ** (level / levels_per_halving(p)))
+
+
 def window_length(p: int) -> int:
     """Levels per window so that h^p spans at least DECADES decades (at least 4)."""
-    return max(4, 1 + math.ceil(DECADES / (p * math.log10(2.0))))
+    m = levels_per_halving(p)
+    return max(4, 1 + math.ceil(DECADES * m / (p * math.log10(2.0))))
 
 
 def _chain_10d():
@@ -96,35 +111,39 @@ class _Case:
             problem, theta0, [t_final], rtol=1e-13, atol=1e-14
         ).theta[0]
 
-    def error(self, tableau, level):
-        """Global error at T of 2^level steps of h = T / 2^level (exact in binary)."""
+    def error(self, tableau, n_steps):
+        """Global error at T of ``n_steps`` steps of h = T / n_steps."""
         run = gf.solve(self.problem, self.theta0, RungeKutta(tableau),
-                       stepsize=self.t_final / 2.0**level, steps=2**level, save="final")
+                       stepsize=self.t_final / n_steps, steps=n_steps, save="final")
         assert run.status == "ok"
         return float(np.linalg.norm(run.theta[0] - self.exact))
 
     def window(self, tableau) -> OrderWindow:
         """The order window for ``tableau`` (see the module docstring)."""
-        n = window_length(tableau.order)
+        p = tableau.order
+        n = window_length(p)
+        settled_tol = SETTLED * (2.0 ** (1.0 / levels_per_halving(p)) - 1.0)
         h_crit = critical_stepsize(RungeKutta(tableau), self.problem, theta=self.theta0)
-        first = max(0, math.ceil(math.log2(self.t_final / h_crit)))
-        levels = list(range(first, first + n))
-        errors = [self.error(tableau, k) for k in levels]
+        first = 0
+        while self.t_final / steps_at(first, p) > h_crit:
+            first += 1
+        steps = [steps_at(k, p) for k in range(first, first + n)]
+        errors = [self.error(tableau, N) for N in steps]
         previous = None
         while True:
-            hs = self.t_final / 2.0 ** np.asarray(levels[-n:])
+            hs = self.t_final / np.asarray(steps[-n:], dtype=float)
             order = fit_order(hs, errors[-n:]).order
-            settled = previous is not None and abs(order - previous) <= SETTLED
-            nxt = levels[-1] + 1
-            if settled or 2**nxt > MAX_STEPS:
+            settled = previous is not None and abs(order - previous) <= settled_tol
+            nxt = steps_at(first + len(steps), p)
+            if settled or nxt > MAX_STEPS:
                 break
             e_next = self.error(tableau, nxt)
             if e_next < FLOOR:
                 break
-            levels.append(nxt)
+            steps.append(nxt)
             errors.append(e_next)
             previous = order
-        return OrderWindow(levels[-n:], hs, np.asarray(errors[-n:]), order, settled)
+        return OrderWindow(steps[-n:], hs, np.asarray(errors[-n:]), order, settled)
 
 
 @pytest.fixture(scope="module")
@@ -137,10 +156,13 @@ def chain_case():
     return _Case(*_chain_10d())
 
 
-def test_window_lengths_span_two_decades_of_h_to_the_p():
-    assert [window_length(p) for p in range(1, 7)] == [8, 5, 4, 4, 4, 4]
-    for p in range(1, 7):
-        assert (window_length(p) - 1) * p * math.log10(2.0) >= DECADES
+def test_windows_span_two_decades_of_h_to_the_p():
+    assert [window_length(p) for p in range(1, 9)] == [8, 5, 4, 4, 4, 4, 4, 4]
+    for p in range(1, 11):
+        m = levels_per_halving(p)
+        assert (window_length(p) - 1) * p * math.log10(2.0) / m >= DECADES
+        assert p / m <= 5  # at most 2^5 = 32× less error per level
+        assert [steps_at(k, p) for k in range(0, 3 * m + 1, m)] == [1, 2, 4, 8]
 
 
 @pytest.mark.parametrize("name", list(TABLEAUX), ids=list(TABLEAUX))
