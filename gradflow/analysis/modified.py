@@ -23,7 +23,9 @@ which is no longer a gradient in general.  Here:
   HVP per evaluation);
 * :func:`modified_flow` — the modified vector field of Euler (``order`` 1 or 2), of any
   explicit Runge–Kutta method (coefficients from its tableau) and of heavy ball (order 1),
-  with the matching starting point;
+  with the matching starting point; each method supplies its own coefficients through
+  the hooks :meth:`~gradflow.methods.Method.butcher_tableau` and
+  :meth:`~gradflow.methods.Method.modified_flow_coefficients`;
 * :func:`flow_reference` — scipy ``solve_ivp`` on such a field (the exact modified flow);
 * :func:`third_derivative` — ``∇³L[v, v]``, exact for sympy-built problems, otherwise a
   central difference of HVPs;
