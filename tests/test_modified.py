@@ -111,20 +111,17 @@ def test_heavy_ball_field_matches_its_principal_root_on_a_quadratic():
     np.testing.assert_array_equal(modified_flow(p, gf.methods.Euler(), 0.1).start([1.0]), [1.0])
 
 
-def test_runge_kutta_coefficients_agree_with_the_symbolic_derivation():
-    eq_f = None
-    for name in ("EULER", "HEUN", "MIDPOINT", "RALSTON", "RK4", "SSPRK3"):
-        tableau = getattr(gf.methods, name)
-        field = modified_flow(gf.problems.rosenbrock(), tableau, 0.1, order=2)
-        _, kappa, alpha, gamma = field.coefficients
-        eq = symbolic_modified_equation(tableau, order=2)
-        f, y = eq.f, eq.y
-        fp, fpp = f.diff(y), f.diff(y, 2)
-        eq_f = f
-        assert sp.expand(eq.terms[1] - sp.nsimplify(kappa) * fp * f) == 0
-        expected = sp.nsimplify(alpha) * fpp * f**2 + sp.nsimplify(gamma) * fp**2 * f
-        assert sp.expand(eq.terms[2] - expected) == 0, name
-    assert eq_f is not None
+@pytest.mark.parametrize("name", list(gf.methods.TABLEAUX), ids=list(gf.methods.TABLEAUX))
+def test_runge_kutta_coefficients_agree_with_the_symbolic_derivation(name):
+    tableau = gf.methods.TABLEAUX[name]
+    field = modified_flow(gf.problems.rosenbrock(), tableau, 0.1, order=2)
+    _, kappa, alpha, gamma = field.coefficients
+    eq = symbolic_modified_equation(tableau, order=2)
+    f, y = eq.f, eq.y
+    fp, fpp = f.diff(y), f.diff(y, 2)
+    assert sp.expand(eq.terms[1] - sp.nsimplify(kappa) * fp * f) == 0
+    expected = sp.nsimplify(alpha) * fpp * f**2 + sp.nsimplify(gamma) * fp**2 * f
+    assert sp.expand(eq.terms[2] - expected) == 0
 
 
 def test_third_derivative_exact_and_by_differences_agree():
@@ -246,12 +243,17 @@ def test_symbolic_euler_reproduces_f2_and_f3_for_vector_fields():
     assert sp.expand(eq.terms[2] - (jac * jac * f / 3 + f2f / 12)) == sp.zeros(2, 1)
 
 
-@pytest.mark.parametrize("name", ["HEUN", "MIDPOINT", "RALSTON"])
-def test_second_order_runge_kutta_has_no_h_term(name):
-    tableau = getattr(gf.methods, name)
-    assert symbolic_modified_equation(tableau, order=1).terms[1] == 0
+@pytest.mark.parametrize("name", list(gf.methods.TABLEAUX), ids=list(gf.methods.TABLEAUX))
+def test_modified_equation_terms_vanish_exactly_below_the_order(name):
+    # A method of order p follows its flow to O(h^p): f_2 = … = f_p = 0, f_{p+1} ≠ 0.
+    tableau = gf.methods.TABLEAUX[name]
+    top = min(tableau.order, 2)
+    terms = symbolic_modified_equation(tableau, order=top).terms
+    assert all(terms[j] == 0 for j in range(1, tableau.order) if j <= top)
+    if tableau.order <= top:
+        assert terms[tableau.order] != 0
     vector = symbolic_modified_equation(gf.methods.RungeKutta(tableau), order=1, dim=2)
-    assert vector.terms[1] == sp.zeros(2, 1)
+    assert (vector.terms[1] == sp.zeros(2, 1)) == (tableau.order >= 2)
 
 
 def test_rk4_modified_equation_starts_at_h4():
@@ -265,4 +267,56 @@ def test_symbolic_modified_equation_rejects_bad_input():
     with pytest.raises(ValueError, match="dim"):
         symbolic_modified_equation(gf.methods.Euler(), order=1, dim=0)
     with pytest.raises(TypeError, match="method"):
+        symbolic_modified_equation(gf.methods.HeavyBall(0.5), order=1)
+
+
+# ---------------------------------------------------------------------------------------
+# method hooks: backward error analysis asks the method, not its type
+# ---------------------------------------------------------------------------------------
+
+
+def test_euler_and_its_tableau_give_bit_identical_fields():
+    p = _sympy_rosenbrock()
+    theta = np.array([[-0.3, 0.7], [0.2, 0.1]])
+    euler = modified_flow(p, gf.methods.Euler(), 0.01, order=2)
+    tableau = modified_flow(p, gf.methods.EULER, 0.01, order=2)
+    assert euler.coefficients == tableau.coefficients == (1.0, -0.5, 1.0 / 12.0, 1.0 / 3.0)
+    np.testing.assert_array_equal(euler(theta), tableau(theta))
+    assert gf.methods.Euler().butcher_tableau() is gf.methods.EULER
+
+
+def test_a_new_method_gets_backward_error_analysis_from_its_hooks():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class TwoHalfSteps(gf.methods.Euler):  # the hook alone decides: two Euler steps of h/2
+        def butcher_tableau(self):
+            return gf.methods.ButcherTableau(A=[[0, 0], ["1/2", 0]], b=["1/2", "1/2"],
+                                             order=1, name="two half steps")
+
+    field = modified_flow(gf.problems.rosenbrock(), TwoHalfSteps(), 0.1)
+    assert field.coefficients[:2] == (1.0, -0.25)  # κ = Σ b_i c_i - ½ = -¼
+    eq = symbolic_modified_equation(TwoHalfSteps(), order=1)
+    assert sp.simplify(eq.terms[1] + eq.f * eq.f.diff(eq.y) / 4) == 0
+
+    @dataclass(frozen=True)
+    class Slow(gf.methods.Euler):  # a method that states its modified flow directly
+        def modified_flow_coefficients(self, order):
+            return gf.methods.ModifiedCoefficients(0.5, 0.0, 0.0, 0.0)
+
+    slow = modified_flow(gf.problems.rosenbrock(), Slow(), 0.1)
+    theta = np.array([0.3, -0.2])
+    np.testing.assert_array_equal(slow(theta), -0.5 * gf.problems.rosenbrock().grad(theta))
+
+
+def test_methods_without_a_modified_flow_are_named_in_the_error():
+    p = gf.problems.rosenbrock()
+    for method in (gf.methods.Nesterov(0.5), gf.methods.Adam(), gf.methods.ImplicitEuler()):
+        with pytest.raises(TypeError, match=f"method .*{method.name}"):
+            modified_flow(p, method, 0.1)
+        with pytest.raises(NotImplementedError, match=method.name):
+            method.modified_flow_coefficients(1)
+    with pytest.raises(TypeError, match="method must be a gradflow Method"):
+        modified_flow(p, "euler", 0.1)
+    with pytest.raises(TypeError, match="HeavyBall"):
         symbolic_modified_equation(gf.methods.HeavyBall(0.5), order=1)

@@ -318,3 +318,15 @@ def test_float32_stays_float32(problem):
     for m in (SGD(momentum=0.9), AdaGrad(), RMSProp(), Adam(), AdamW(), Lion()):
         traj = gf.solve(problem, np.ones(D, dtype=np.float32), m, 1e-3, steps=3)
         assert traj.theta.dtype == np.float32
+
+
+def test_adam_and_adamw_share_one_implementation(problem, starts):
+    # Without weight decay the two are the same method, bit for bit.
+    h = np.array([1e-3, 1e-2, 3e-2])
+    theta0 = np.broadcast_to(starts[0], (3, starts.shape[-1]))
+    for amsgrad in (False, True):
+        a = gf.solve(problem, theta0, Adam(amsgrad=amsgrad), h, steps=40, save="final")
+        w = gf.solve(problem, theta0, AdamW(weight_decay=0.0, amsgrad=amsgrad), h, steps=40,
+                     save="final")
+        np.testing.assert_array_equal(a.theta, w.theta)
+    assert type(Adam()).step is type(AdamW()).step

@@ -31,10 +31,17 @@ def _resolvent_form(tableau):
     return sp.expand(sp.simplify(1 + z * (bm * inverse * sp.ones(s, 1))[0, 0]))
 
 
-@pytest.mark.parametrize("tableau", list(TABLEAUX.values()), ids=lambda t: t.name)
+@pytest.mark.parametrize("tableau", list(TABLEAUX.values()), ids=list(TABLEAUX))
 def test_stability_function_equals_the_resolvent_form(tableau):
     R = stability_function(RungeKutta(tableau))
     assert sp.expand(R - _resolvent_form(tableau)) == 0
+
+
+def test_every_registered_tableau_gets_the_stability_checks():
+    for test in (test_stability_function_equals_the_resolvent_form,
+                 test_real_stability_limit_is_the_first_root_of_abs_R_equal_one):
+        (mark,) = [m for m in test.pytestmark if m.name == "parametrize"]
+        assert list(mark.kwargs["ids"]) == list(TABLEAUX)
 
 
 def test_known_stability_polynomials():
@@ -56,8 +63,7 @@ def _first_crossing(R):
     return min(r for r in roots if r > 1e-9)
 
 
-@pytest.mark.parametrize("name", ["Euler", "Heun", "Midpoint", "Ralston", "RK4", "SSPRK3",
-                                  "BS32", "DOPRI54"])
+@pytest.mark.parametrize("name", list(TABLEAUX), ids=list(TABLEAUX))
 def test_real_stability_limit_is_the_first_root_of_abs_R_equal_one(name):
     method = RungeKutta(TABLEAUX[name])
     expected = _first_crossing(stability_function(method))

@@ -150,29 +150,30 @@ class Case:
     def name(self) -> str:
         return self.label or self.arg
 
-    def bad_values(self) -> list[tuple[Any, type[Exception]]]:
+    def _kind_bad(self) -> list[tuple[Any, type[Exception]]]:
+        fixed = {
+            "int": INT_BAD,
+            "seed": SEED_BAD,
+            "choice": CHOICE_BAD,
+            "bool": BOOL_BAD,
+            "callable": CALLABLE_BAD,
+        }
+        if self.kind in fixed:
+            return list(fixed[self.kind])
         if self.kind == "real":
             bad = list(REAL_BAD)
             if not self.inf_ok:
                 bad += [(float("inf"), ValueError), (-float("inf"), ValueError)]
-        elif self.kind == "int":
-            bad = list(INT_BAD)
-        elif self.kind == "seed":
-            bad = list(SEED_BAD)
-        elif self.kind == "choice":
-            bad = list(CHOICE_BAD)
-        elif self.kind == "bool":
-            bad = list(BOOL_BAD)
-        elif self.kind == "callable":
-            bad = list(CALLABLE_BAD)
-        elif self.kind == "state":
-            bad = _state_bad(self.dim, self.finite)
-        elif self.kind == "array":
+            return bad
+        if self.kind == "state":
+            return _state_bad(self.dim, self.finite)
+        if self.kind == "array":
             bad = _array_bad(self.good[self.arg])
-            if not self.finite:
-                bad = [(v, e) for v, e in bad if e is not ValueError]
-        else:  # pragma: no cover - a typo in the table
-            raise AssertionError(self.kind)
+            return bad if self.finite else [(v, e) for v, e in bad if e is not ValueError]
+        raise AssertionError(self.kind)  # pragma: no cover - a typo in the table
+
+    def bad_values(self) -> list[tuple[Any, type[Exception]]]:
+        bad = self._kind_bad()
         if self.kind in ("real", "int") and not self.none_ok:
             bad.append((None, TypeError))
         if self.none_ok:

@@ -1,4 +1,9 @@
-"""Integrators: each optimiser is a discretisation of a known ODE."""
+"""Integrators: each optimiser is a discretisation of a known ODE.
+
+The Butcher tableaux (``RK4``, ``DOPRI54``, ...) are registered from
+the folder ``gradflow/methods/_tableaux/``, one module per tableau; :data:`TABLEAUX` lists them by
+name.
+"""
 
 from gradflow.methods._adaptive import (
     AdaGrad,
@@ -9,7 +14,7 @@ from gradflow.methods._adaptive import (
     RMSProp,
     RMSPropState,
 )
-from gradflow.methods._base import Method, StepResult
+from gradflow.methods._base import Method, ModifiedCoefficients, StepResult
 from gradflow.methods._clipped import Clipped, clip_gradient
 from gradflow.methods._euler import Euler, EulerState
 from gradflow.methods._implicit import ImplicitEuler, ImplicitEulerState
@@ -25,30 +30,11 @@ from gradflow.methods._momentum import (
 from gradflow.methods._runge_kutta import RungeKutta, RungeKuttaState
 from gradflow.methods._sgd import SGD, SGDState
 from gradflow.methods._tableau import ButcherTableau
-from gradflow.methods._tableaux import (
-    BS32,
-    DOPRI54,
-    EULER,
-    HEUN,
-    HEUN_EULER,
-    MIDPOINT,
-    RALSTON,
-    RK4,
-    SSPRK3,
-    TABLEAUX,
-)
+from gradflow.methods._tableaux import EXPORTS as _TABLEAU_EXPORTS
+from gradflow.methods._tableaux import TABLEAUX
 
 __all__ = [
-    "BS32",
-    "DOPRI54",
-    "EULER",
-    "HEUN",
-    "HEUN_EULER",
-    "MIDPOINT",
-    "RALSTON",
-    "RK4",
     "SGD",
-    "SSPRK3",
     "TABLEAUX",
     "AdaGrad",
     "AdaGradState",
@@ -66,6 +52,7 @@ __all__ = [
     "Lion",
     "LionState",
     "Method",
+    "ModifiedCoefficients",
     "Nesterov",
     "NesterovAGD",
     "NesterovAGDState",
@@ -78,3 +65,8 @@ __all__ = [
     "StepResult",
     "clip_gradient",
 ]
+
+# The tableau constants (RK4, DOPRI54, ...) come from the registry: one file each in
+# gradflow/methods/_tableaux/, exported here under their constant names.
+globals().update(_TABLEAU_EXPORTS)
+__all__ += list(_TABLEAU_EXPORTS)

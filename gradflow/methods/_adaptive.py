@@ -33,7 +33,7 @@ Gazeau 2020).  Each class states its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -369,56 +369,115 @@ class AdamState(NamedTuple):
     k: np.ndarray
 
 
-def _adam_direction(
-    method: Any, state: AdamState, g: np.ndarray, h: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Moments and the displacement ``h m̂/(√v̂ + ε)`` of one Adam step (new arrays)."""
-    theta, m, v, v_max, k = state
-    b1, b2 = method.beta1, method.beta2
-    k_new = k + 1
-    dtype = theta.dtype
-    m_new = m * b1
-    m_new += (1.0 - b1) * g
-    v_new = g * g
-    v_new *= 1.0 - b2
-    v_new += b2 * v
-    if method.amsgrad:
-        v_max = np.maximum(v_max, v_new)
-        second = v_max
-    else:
-        second = v_new
-    bc1 = 1.0 - np.power(b1, k_new.astype(np.float64))
-    bc2_sqrt = np.sqrt(1.0 - np.power(b2, k_new.astype(np.float64)))
-    denom = np.sqrt(second)
-    denom *= _column(1.0 / bc2_sqrt, dtype)
-    denom += method.eps
-    update = m_new / denom
-    update *= h / _column(bc1, dtype)
-    return m_new, v_new, v_max, update
+@dataclass(frozen=True)
+class _AdamBase(Method):
+    """Adam's moments and bias corrections; the subclasses differ only in weight decay.
 
+    ``decoupled = False`` (:class:`Adam`): the coupled L2 gradient ``λθ`` is added to
+    ``g`` before the moments.  ``decoupled = True`` (:class:`AdamW`): ``θ`` shrinks by
+    ``1 - hλ`` before the update, and ``λ`` may be a schedule of the step counter.
+    """
 
-def _adam_effective(method: Any, state: AdamState, h: Any) -> np.ndarray:
-    dtype = state.theta.dtype
-    second = state.v_max if method.amsgrad else state.v
-    k = state.k.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bc2 = 1.0 - np.power(method.beta2, k)
-        v_hat = second / _column(bc2, dtype)
-        out = np.asarray(h, dtype=dtype) / (np.sqrt(v_hat) + method.eps)
-    out[state.k == 0] = np.nan
-    return out
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    order: ClassVar[int] = 1
+    grads_per_step: ClassVar[int] = 1
+    decoupled: ClassVar[bool] = False
+    if TYPE_CHECKING:  # fields of the subclasses, declared in their own order
+        amsgrad: bool
+        weight_decay: Any
 
+    def __post_init__(self) -> None:
+        check_unit(self.beta1, "beta1")
+        check_unit(self.beta2, "beta2")
+        check_positive(self.eps, "eps")
+        if not isinstance(self.amsgrad, bool):
+            raise TypeError(f"amsgrad must be a bool, got {type(self.amsgrad).__name__}")
+        if self.decoupled:
+            check_decay(self.weight_decay)
+        else:
+            check_nonnegative(self.weight_decay, "weight_decay")
 
-def _check_adam(method: Any) -> None:
-    check_unit(method.beta1, "beta1")
-    check_unit(method.beta2, "beta2")
-    check_positive(method.eps, "eps")
-    if not isinstance(method.amsgrad, bool):
-        raise TypeError(f"amsgrad must be a bool, got {type(method.amsgrad).__name__}")
+    def init(self, problem: Problem, theta0: np.ndarray) -> AdamState:
+        """Zero moments, counters at zero."""
+        z = np.zeros_like(theta0)
+        return AdamState(theta0, z, z, z, np.zeros(theta0.shape[0], dtype=np.int64))
+
+    def step(self, problem: Problem, state: AdamState, h: np.ndarray) -> StepResult:
+        """One ``torch.optim.Adam`` (``AdamW`` when decoupled) step for every element."""
+        theta = state.theta
+        decay = self.weight_decay
+        g = problem.grad(theta)
+        if decay and not self.decoupled:
+            g = g + decay * theta
+        m, v, v_max, update = self._direction(state, g, h)
+        shrunk = theta
+        if self.decoupled:
+            lam = decay_at(decay, state.k, theta.dtype)
+            if callable(decay) or lam:
+                shrunk = theta * (1.0 - h * lam)
+        np.subtract(shrunk, update, out=update)
+        return StepResult(AdamState(update, m, v, v_max, state.k + 1), None, 1)
+
+    def _direction(
+        self, state: AdamState, g: np.ndarray, h: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Moments and the displacement ``h m̂/(√v̂ + ε)`` of one step (new arrays)."""
+        theta, m, v, v_max, k = state
+        b1, b2 = self.beta1, self.beta2
+        k_new = k + 1
+        dtype = theta.dtype
+        m_new = m * b1
+        m_new += (1.0 - b1) * g
+        v_new = g * g
+        v_new *= 1.0 - b2
+        v_new += b2 * v
+        if self.amsgrad:
+            v_max = np.maximum(v_max, v_new)
+            second = v_max
+        else:
+            second = v_new
+        bc1 = 1.0 - np.power(b1, k_new.astype(np.float64))
+        bc2_sqrt = np.sqrt(1.0 - np.power(b2, k_new.astype(np.float64)))
+        denom = np.sqrt(second)
+        denom *= _column(1.0 / bc2_sqrt, dtype)
+        denom += self.eps
+        update = m_new / denom
+        update *= h / _column(bc1, dtype)
+        return m_new, v_new, v_max, update
+
+    def effective_stepsize(self, state: AdamState, h: Any) -> np.ndarray:
+        """``h/(√v̂_k + ε)`` with ``v̂_k = v_k/(1 - β_2^k)``: the per-parameter step the
+        last update applied to ``m̂_k`` (``nan`` before the first step; the decoupled
+        decay is not included).
+
+        Parameters
+        ----------
+        state : AdamState
+        h : float or array_like
+
+        Returns
+        -------
+        ndarray, shape (B, d)
+        """
+        dtype = state.theta.dtype
+        second = state.v_max if self.amsgrad else state.v
+        k = state.k.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bc2 = 1.0 - np.power(self.beta2, k)
+            v_hat = second / _column(bc2, dtype)
+            out = np.asarray(h, dtype=dtype) / (np.sqrt(v_hat) + self.eps)
+        out[state.k == 0] = np.nan
+        return out
+
+    def amplification_matrix(self) -> Any:
+        """Raises: Adam-type methods have no linear stability analysis."""
+        raise _no_linear_analysis(self.name)
 
 
 @dataclass(frozen=True)
-class Adam(Method):
+class Adam(_AdamBase):
     r"""Adam as ``torch.optim.Adam`` (Kingma & Ba 2015, Algorithm 1), coupled weight decay.
 
     With ``g_k = ∇L(θ_k) + λθ_k`` and ``k`` counting from 1 inside the step,
@@ -491,59 +550,16 @@ class Adam(Method):
     array([[1.   , 0.001]])
     """
 
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
     amsgrad: bool = False
     weight_decay: float = 0.0
-    order: ClassVar[int] = 1
     ode: ClassVar[str] = (
         "β fixed: dθ/dt = -∇L/(|∇L| + ε) (sign-like); 1-β1 = ah, 1-β2 = bh: "
         "m' = a(∇L - m), v' = b(∇L² - v), θ' = -m̂/(√v̂ + ε); t = kh"
     )
-    grads_per_step: ClassVar[int] = 1
-
-    def __post_init__(self) -> None:
-        _check_adam(self)
-        check_nonnegative(self.weight_decay, "weight_decay")
-
-    def init(self, problem: Problem, theta0: np.ndarray) -> AdamState:
-        """Zero moments, counters at zero."""
-        z = np.zeros_like(theta0)
-        return AdamState(theta0, z, z, z, np.zeros(theta0.shape[0], dtype=np.int64))
-
-    def step(self, problem: Problem, state: AdamState, h: np.ndarray) -> StepResult:
-        """One ``torch.optim.Adam`` step for every element."""
-        theta = state.theta
-        g = problem.grad(theta)
-        if self.weight_decay:
-            g = g + self.weight_decay * theta
-        m, v, v_max, update = _adam_direction(self, state, g, h)
-        np.subtract(theta, update, out=update)
-        return StepResult(AdamState(update, m, v, v_max, state.k + 1), None, 1)
-
-    def effective_stepsize(self, state: AdamState, h: Any) -> np.ndarray:
-        """``h/(√v̂_k + ε)`` with ``v̂_k = v_k/(1 - β_2^k)``: the per-parameter step the
-        last update applied to ``m̂_k`` (``nan`` before the first step).
-
-        Parameters
-        ----------
-        state : AdamState
-        h : float or array_like
-
-        Returns
-        -------
-        ndarray, shape (B, d)
-        """
-        return _adam_effective(self, state, h)
-
-    def amplification_matrix(self) -> Any:
-        """Raises: Adam has no linear stability analysis."""
-        raise _no_linear_analysis(self.name)
 
 
 @dataclass(frozen=True)
-class AdamW(Method):
+class AdamW(_AdamBase):
     r"""AdamW as ``torch.optim.AdamW``: Adam with *decoupled* weight decay.
 
     Each step first shrinks ``θ ← θ(1 - hλ)`` and then applies the Adam update of
@@ -594,51 +610,10 @@ class AdamW(Method):
     True
     """
 
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
     weight_decay: Any = 1e-2
     amsgrad: bool = False
-    order: ClassVar[int] = 1
     ode: ClassVar[str] = (
         "β fixed: dθ/dt = -∇L/(|∇L| + ε) - λθ (sign-like); 1-β1 = ah, 1-β2 = bh: "
         "m' = a(∇L - m), v' = b(∇L² - v), θ' = -m̂/(√v̂ + ε) - λθ; t = kh"
     )
-    grads_per_step: ClassVar[int] = 1
-
-    def __post_init__(self) -> None:
-        _check_adam(self)
-        check_decay(self.weight_decay)
-
-    def init(self, problem: Problem, theta0: np.ndarray) -> AdamState:
-        """Zero moments, counters at zero."""
-        z = np.zeros_like(theta0)
-        return AdamState(theta0, z, z, z, np.zeros(theta0.shape[0], dtype=np.int64))
-
-    def step(self, problem: Problem, state: AdamState, h: np.ndarray) -> StepResult:
-        """One ``torch.optim.AdamW`` step for every element."""
-        theta = state.theta
-        g = problem.grad(theta)
-        m, v, v_max, update = _adam_direction(self, state, g, h)
-        lam = decay_at(self.weight_decay, state.k, theta.dtype)
-        shrunk = theta * (1.0 - h * lam) if callable(self.weight_decay) or lam else theta
-        np.subtract(shrunk, update, out=update)
-        return StepResult(AdamState(update, m, v, v_max, state.k + 1), None, 1)
-
-    def effective_stepsize(self, state: AdamState, h: Any) -> np.ndarray:
-        """As :meth:`Adam.effective_stepsize` (the decay is not included).
-
-        Parameters
-        ----------
-        state : AdamState
-        h : float or array_like
-
-        Returns
-        -------
-        ndarray, shape (B, d)
-        """
-        return _adam_effective(self, state, h)
-
-    def amplification_matrix(self) -> Any:
-        """Raises: AdamW has no linear stability analysis."""
-        raise _no_linear_analysis(self.name)
+    decoupled: ClassVar[bool] = True

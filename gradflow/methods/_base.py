@@ -30,6 +30,13 @@ Contract for writing a new method
    equation ``y' = λy`` with ``z = hλ`` (for the gradient flow of ``L = ½ μ θ²``,
    ``λ = -μ``).  It is 1×1, ``[[R(z)]]``, for one-step methods.  :mod:`gradflow.stability`
    derives stability functions, limits and regions from it.
+7. Backward error analysis (:mod:`gradflow.modified`) asks the method itself, through two
+   hooks, never by its type: an explicit Runge–Kutta method returns its tableau from
+   ``butcher_tableau()`` (and gets its modified flow and symbolic modified equation from
+   it); any other method that has a derived modified flow overrides
+   ``modified_flow_coefficients(order)`` and returns :class:`ModifiedCoefficients`.
+   Methods with neither raise ``NotImplementedError`` (the defaults), which
+   :func:`gradflow.modified.modified_flow` reports as a ``TypeError`` naming the method.
 
 References
 ----------
@@ -41,13 +48,16 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from gradflow.problems import Problem
 
-__all__ = ["Method", "StepResult"]
+__all__ = ["Method", "ModifiedCoefficients", "StepResult"]
+
+if TYPE_CHECKING:
+    from gradflow.methods import ButcherTableau
 
 
 class StepResult(NamedTuple):
@@ -71,6 +81,40 @@ class StepResult(NamedTuple):
     error: np.ndarray | None = None
     n_grad: int | np.ndarray = 1
     failed: np.ndarray | None = None
+
+
+class ModifiedCoefficients(NamedTuple):
+    r"""The modified vector field of a method on the gradient flow, as five numbers.
+
+    With ``g = ∇L`` and ``H = ∇²L`` the field is
+
+    .. math:: F_h = \text{scale}\,\bigl[-g + h\kappa\,Hg
+              - h^2(\alpha\,\nabla^3L[g, g] + \gamma\,H^2 g)\bigr],
+
+    and the iterates from ``θ0`` follow its flow from ``θ0 + shift·h·∇L(θ0)``.  Returned
+    by :meth:`Method.modified_flow_coefficients`, used by
+    :func:`gradflow.modified.modified_flow`.
+
+    Attributes
+    ----------
+    scale : float
+        Time rescaling (1 for one-step methods, ``1/(1-β)`` for heavy ball).
+    kappa, alpha, gamma : float
+        Coefficients of the ``h`` and ``h²`` terms (0 where not derived).
+    shift : float
+        Initial-layer coefficient (0 for one-step methods).
+
+    References
+    ----------
+    E. Hairer, C. Lubich and G. Wanner, *Geometric Numerical Integration*, 2nd ed.,
+    Springer, 2006, §IX.1.
+    """
+
+    scale: float
+    kappa: float
+    alpha: float
+    gamma: float
+    shift: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,3 +166,70 @@ class Method(abc.ABC):
             If the method has no linear stability analysis.
         """
         raise NotImplementedError(f"{self.name} does not define its amplification matrix")
+
+    def butcher_tableau(self) -> ButcherTableau:
+        """The method's Butcher tableau, for a method that is an explicit Runge–Kutta method.
+
+        Returns
+        -------
+        ButcherTableau
+
+        Raises
+        ------
+        NotImplementedError
+            If the method is not an explicit Runge–Kutta method (the default).
+
+        References
+        ----------
+        J. C. Butcher, *Numerical Methods for Ordinary Differential Equations*, 3rd ed.,
+        Wiley, 2016, §23.
+        """
+        raise NotImplementedError(
+            f"{self.name} is not an explicit Runge–Kutta method: it has no Butcher tableau"
+        )
+
+    def modified_flow_coefficients(self, order: int) -> ModifiedCoefficients:
+        """The coefficients of the modified flow the method follows, to ``O(h^order)``.
+
+        The default serves every explicit Runge–Kutta method: the coefficients of
+        :meth:`butcher_tableau` (see
+        :meth:`ButcherTableau.backward_error_coefficients
+        <gradflow.methods.ButcherTableau.backward_error_coefficients>`), for ``order``
+        1 or 2.  Other methods override it.
+
+        Parameters
+        ----------
+        order : int
+            Highest power of ``h`` kept (1 or 2, checked by the caller).
+
+        Returns
+        -------
+        ModifiedCoefficients
+
+        Raises
+        ------
+        NotImplementedError
+            If the method has no derived modified flow.
+        ValueError
+            If the method's modified flow is not derived to this ``order``.
+
+        References
+        ----------
+        E. Hairer, C. Lubich and G. Wanner, *Geometric Numerical Integration*, 2nd ed.,
+        Springer, 2006, §IX.1.
+
+        Examples
+        --------
+        >>> import gradflow as gf
+        >>> c = gf.methods.Euler().modified_flow_coefficients(1)   # from its tableau
+        >>> c.scale, c.kappa, c.alpha == 1 / 12, c.gamma == 1 / 3, c.shift
+        (1.0, -0.5, True, True, 0.0)
+        """
+        try:
+            tableau = self.butcher_tableau()
+        except NotImplementedError as exc:
+            raise NotImplementedError(
+                f"{self.name} has no derived modified flow ({exc}; define "
+                "modified_flow_coefficients or butcher_tableau)"
+            ) from None
+        return ModifiedCoefficients(1.0, *tableau.backward_error_coefficients())

@@ -67,6 +67,12 @@ class Euler(Method):
         np.subtract(theta, update, out=update)
         return StepResult(EulerState(update), None, 1)
 
+    def butcher_tableau(self) -> Any:
+        """The one-stage tableau :data:`~gradflow.methods.EULER` (for backward error analysis)."""
+        from gradflow.methods import EULER
+
+        return EULER
+
     def amplification_matrix(self) -> Any:
         """``[[1 + z]]``: one Euler step multiplies ``y`` by ``R(z) = 1 + z``."""
         import sympy as sp

@@ -165,6 +165,46 @@ class HeavyBall(Method):
         b = _sym_beta(self.beta)
         return sp.Matrix([[1 + b + z, -b], [1, 0]])
 
+    def modified_flow_coefficients(self, order: int) -> Any:
+        """``-(1/(1-β))[∇L + h(1+β)/(2(1-β)²) H∇L]`` from ``θ0 + hβ/(1-β)² ∇L(θ0)``.
+
+        The first-order modified flow of Ghosh et al. (2023): the gradient flow of
+        ``L + h(1+β)‖∇L‖²/(4(1-β)²)`` slowed by ``1/(1-β)``, started past the initial
+        layer of the velocity.
+
+        Parameters
+        ----------
+        order : int
+            Must be 1 (the ``h²`` term is not derived).
+
+        Returns
+        -------
+        ModifiedCoefficients
+            ``scale = 1/(1-β)``, ``κ = -(1+β)/(2(1-β)²)``, ``α = γ = 0``,
+            ``shift = β/(1-β)²``.
+
+        Raises
+        ------
+        ValueError
+            If ``order != 1``.
+
+        References
+        ----------
+        A. Ghosh, H. Lyu, X. Zhang and R. Wang, "Implicit regularization in heavy-ball
+        momentum accelerated stochastic gradient descent", ICLR 2023.
+        """
+        from gradflow.methods import ModifiedCoefficients
+
+        if order != 1:
+            raise ValueError(
+                f"order must be 1 for HeavyBall (its h² term is not derived), got {order}"
+            )
+        beta = float(self.beta)
+        damping = 1.0 - beta
+        return ModifiedCoefficients(
+            1.0 / damping, -(1.0 + beta) / (2.0 * damping**2), 0.0, 0.0, beta / damping**2
+        )
+
 
 # ---------------------------------------------------------------------------------------
 # Nesterov momentum (PyTorch form)

@@ -162,6 +162,10 @@ class RungeKutta(Method):
             error = np.zeros_like(theta) if error is None else error * h
         return StepResult(RungeKuttaState(new_theta, new_grad), error, self.grads_per_step)
 
+    def butcher_tableau(self) -> ButcherTableau:
+        """The tableau (backward error analysis derives the modified flow from it)."""
+        return self.tableau
+
     def amplification_matrix(self) -> Any:
         """``[[R(z)]]`` with ``R(z) = 1 + z bᵀ(I - zA)⁻¹1``, exact in rationals."""
         import sympy as sp

@@ -8,9 +8,13 @@ An explicit ``s``-stage Runge–Kutta method for ``y' = f(y)`` is given by its t
 
 It has order ``p`` iff, for every rooted tree ``t`` with at most ``p`` vertices, the
 elementary weight equals the inverse density, ``Φ(t) = 1/γ(t)`` (Butcher 1963; Hairer,
-Nørsett & Wanner I, §II.2).  :class:`ButcherTableau` enumerates the rooted trees and
-checks those conditions for its claimed order (and the embedded order of ``b̂``) when it
-is constructed, so a mistyped coefficient cannot ship.
+Nørsett & Wanner I, §II.2).  :class:`ButcherTableau` enumerates the rooted trees and, when
+it is constructed, computes the *true* order of its weights (and of the embedded weights
+``b̂``): the largest ``p`` whose conditions all hold.  An explicit method has order at most
+``s`` (the tall tree with ``s + 1`` vertices has ``Φ = bᵀA^s 1 = 0``), so the scan stops
+by order ``s + 1``; it stops earlier, at the first order with a failing condition.  A
+claimed order that differs from the true one — too high *or* too low — is rejected, so a
+mistyped coefficient or a wrong label cannot ship.
 """
 
 from __future__ import annotations
@@ -111,6 +115,82 @@ def _as_fraction_or_float(x: Any) -> Fraction | float:
     return float(x)
 
 
+def _parse_matrix(rows: Any) -> list[list[Fraction | float]]:
+    """``A`` as a square list of lists of Fractions (exact input) or floats."""
+    A = [[_as_fraction_or_float(x) for x in row] for row in rows]
+    s = len(A)
+    if s == 0 or any(len(row) != s for row in A):
+        raise ValueError(
+            f"A must be a square s × s matrix, got rows of lengths {[len(r) for r in A]}"
+        )
+    return A
+
+
+def _parse_vector(values: Any, s: int, label: str) -> list[Fraction | float]:
+    """A weight or node vector with one entry per stage."""
+    out = [_as_fraction_or_float(x) for x in values]
+    if len(out) != s:
+        raise ValueError(f"{label} must have {s} entries (one per stage), got {len(out)}")
+    return out
+
+
+def _check_explicit(A: list) -> None:
+    """``A`` strictly lower triangular."""
+    for i, row in enumerate(A):
+        for j in range(i, len(row)):
+            if row[j] != 0:
+                raise ValueError(
+                    f"A must be strictly lower triangular (explicit), but A[{i}][{j}] = {row[j]}"
+                )
+
+
+def _check_claims(order: Any, embedded: bool, embedded_order: Any) -> None:
+    """The claimed orders: a positive integer, and an embedded one exactly with ``b_hat``."""
+    if embedded and (embedded_order is None or embedded_order < 1):
+        raise ValueError("embedded_order (>= 1) is required with b_hat")
+    if not embedded and embedded_order is not None:
+        raise ValueError("embedded_order given without b_hat")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"order must be a positive integer, got {order!r}")
+
+
+def _row_sums(A: list) -> list:
+    return [sum(row, Fraction(0)) for row in A]
+
+
+def _flatten(A: list, b: list, c: list, b_hat: list | None) -> list:
+    return [x for row in A for x in row] + b + c + (b_hat or [])
+
+
+def _floats(values: list) -> np.ndarray:
+    """Float64 copy of a (nested) list of Fractions or floats."""
+    return np.array(values, dtype=float)
+
+
+def _first_failure(A: list, b: list, tol: float) -> tuple[int, Tree, Any]:
+    """The lowest order with a failing condition: ``(n, tree, Φ(t) - 1/γ(t))``.
+
+    The weights ``b`` then have true order ``n - 1``.  Orders are scanned upwards and the
+    scan ends at the first failure, at the latest at ``n = s + 1`` (for an explicit
+    method the tall tree of ``s + 1`` vertices has ``Φ = 0``).  Exact when ``tol == 0``.
+    """
+    s = len(A)
+    if tol == 0:
+        mat: Any = _FractionMatrix(A)
+        ones: Any = _FractionVector([Fraction(1)] * s)
+    else:
+        mat = _floats(A)
+        ones = np.ones(s)
+    for n in range(1, s + 2):
+        for tree in rooted_trees(n):
+            g = _stage_weights(tree, mat, ones)
+            phi = sum(bi * gi for bi, gi in zip(b, g, strict=True))
+            residual = phi - Fraction(1, _density(tree))
+            if abs(residual) > tol:
+                return n, tree, residual
+    raise AssertionError("unreachable: the tall tree of s + 1 vertices always fails")
+
+
 @dataclass(frozen=True)
 class ButcherTableau:
     r"""The coefficients of an explicit Runge–Kutta method, checked on construction.
@@ -126,11 +206,13 @@ class ButcherTableau:
     c : sequence, optional
         Nodes; default the row sums of ``A``.  They must equal the row sums.
     order : int
-        The claimed order ``p``; every order condition up to ``p`` is checked.
+        The order ``p``.  It must be the true order: every order condition up to ``p``
+        holds and at least one of order ``p + 1`` fails.
     b_hat : sequence, optional
         Weights of an embedded solution (for error estimation).
     embedded_order : int, optional
-        Order of the embedded solution; required with ``b_hat``.
+        True order of the embedded solution (checked like ``order``); required with
+        ``b_hat``.
     name : str
     citation : str
     fsal : bool, optional
@@ -150,8 +232,10 @@ class ButcherTableau:
     ------
     ValueError
         If the shapes disagree, ``A`` is not strictly lower triangular, the nodes are not
-        the row sums, or an order condition up to the claimed order fails (the message
-        names the tree and the residual).
+        the row sums, or the claimed ``order`` (or ``embedded_order``) is not the true
+        order of ``b`` (of ``b̂``): too high when an order condition up to the claim fails
+        (the message names the tree, the residual and the true order), too low when every
+        condition of the next order holds as well (the message gives the true order).
 
     References
     ----------
@@ -169,6 +253,14 @@ class ButcherTableau:
     Traceback (most recent call last):
     ...
     ValueError: tableau 'tableau' fails the order-3 condition for tree ((())): ...
+
+    A claim below the true order is rejected too (RK4's coefficients labelled order 2):
+
+    >>> ButcherTableau(A=[[0, 0, 0, 0], ["1/2", 0, 0, 0], [0, "1/2", 0, 0], [0, 0, 1, 0]],
+    ...                b=["1/6", "1/3", "1/3", "1/6"], order=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: tableau 'tableau' claims order 2, but ... its true order is 4
     """
 
     A: Any
@@ -188,52 +280,50 @@ class ButcherTableau:
     b_hat_weights: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        A = [[_as_fraction_or_float(x) for x in row] for row in self.A]
+        A = _parse_matrix(self.A)
         s = len(A)
-        if s == 0 or any(len(row) != s for row in A):
-            raise ValueError(f"A must be a square s × s matrix, got rows of lengths "
-                             f"{[len(r) for r in A]}")
-        b = [_as_fraction_or_float(x) for x in self.b]
-        if len(b) != s:
-            raise ValueError(f"b must have {s} entries (one per stage), got {len(b)}")
-        for i in range(s):
-            for j in range(i, s):
-                if A[i][j] != 0:
-                    raise ValueError(
-                        f"A must be strictly lower triangular (explicit), but A[{i}][{j}] = "
-                        f"{A[i][j]}"
-                    )
-        row_sums = [sum(row, Fraction(0)) for row in A]
-        if self.c is None:
-            c = row_sums
-        else:
-            c = [_as_fraction_or_float(x) for x in self.c]
-            if len(c) != s:
-                raise ValueError(f"c must have {s} entries, got {len(c)}")
-        b_hat = None if self.b_hat is None else [_as_fraction_or_float(x) for x in self.b_hat]
-        if b_hat is not None:
-            if len(b_hat) != s:
-                raise ValueError(f"b_hat must have {s} entries, got {len(b_hat)}")
-            if self.embedded_order is None or self.embedded_order < 1:
-                raise ValueError("embedded_order (>= 1) is required with b_hat")
-        elif self.embedded_order is not None:
-            raise ValueError("embedded_order given without b_hat")
-        if isinstance(self.order, bool) or not isinstance(self.order, int) or self.order < 1:
-            raise ValueError(f"order must be a positive integer, got {self.order!r}")
-
-        everything = [x for row in A for x in row] + b + c + (b_hat or [])
-        exact = all(isinstance(x, Fraction) for x in everything)
-        tol = 0 if exact else CONDITION_TOL
-        for i in range(s):
-            if abs(row_sums[i] - c[i]) > tol:
-                raise ValueError(
-                    f"tableau {self.name!r}: c[{i}] = {c[i]} is not the row sum of A "
-                    f"({row_sums[i]})"
-                )
+        b = _parse_vector(self.b, s, "b")
+        _check_explicit(A)
+        c = _row_sums(A) if self.c is None else _parse_vector(self.c, s, "c")
+        b_hat = None if self.b_hat is None else _parse_vector(self.b_hat, s, "b_hat")
+        _check_claims(self.order, b_hat is not None, self.embedded_order)
+        exact = all(isinstance(x, Fraction) for x in _flatten(A, b, c, b_hat))
+        tol = 0.0 if exact else CONDITION_TOL
+        self._check_nodes(A, c, tol)
         self._check_order(A, b, self.order, tol, "")
         if b_hat is not None:
             self._check_order(A, b_hat, self.embedded_order, tol, "embedded ")
+        self._freeze(A, b, c, b_hat, exact)
 
+    def _check_nodes(self, A: list, c: list, tol: float) -> None:
+        """``c_i = Σ_j a_ij`` (exactly, or within ``tol`` for float input)."""
+        for i, (row_sum, node) in enumerate(zip(_row_sums(A), c, strict=True)):
+            if abs(row_sum - node) > tol:
+                raise ValueError(
+                    f"tableau {self.name!r}: c[{i}] = {node} is not the row sum of A ({row_sum})"
+                )
+
+    def _check_order(self, A: list, b: list, claimed: int, tol: float, label: str) -> None:
+        """The true order of the weights ``b`` must be the ``claimed`` one."""
+        n, tree, residual = _first_failure(A, b, tol)
+        true = n - 1
+        if claimed > true:
+            raise ValueError(
+                f"tableau {self.name!r} fails the {label}order-{n} condition for tree "
+                f"{_show(tree)}: Φ(t) - 1/γ(t) = {float(residual):.3e}; its true {label}order "
+                f"is {true}, not {claimed}"
+            )
+        if claimed < true:
+            raise ValueError(
+                f"tableau {self.name!r} claims {label}order {claimed}, but its coefficients "
+                f"satisfy every order condition through order {true} (the order-{n} "
+                f"condition for tree {_show(tree)} is the first to fail): its true "
+                f"{label}order is {true}"
+            )
+
+    def _freeze(self, A: list, b: list, c: list, b_hat: list | None, exact: bool) -> None:
+        """Store the checked coefficients as tuples and float64 arrays."""
+        s = len(A)
         fsal = self.fsal
         if fsal is None:
             fsal = s > 1 and c[-1] == 1 and all(A[-1][j] == b[j] for j in range(s))
@@ -246,33 +336,11 @@ class ButcherTableau:
         set_(self, "fsal", bool(fsal))
         set_(self, "stages", s)
         set_(self, "exact", exact)
-        set_(self, "a", np.array([[float(x) for x in row] for row in A]))
-        set_(self, "b_weights", np.array([float(x) for x in b]))
-        set_(self, "c_nodes", np.array([float(x) for x in c]))
-        set_(self, "b_hat_weights",
-             None if b_hat is None else np.array([float(x) for x in b_hat]))
+        set_(self, "a", _floats(A))
+        set_(self, "b_weights", _floats(b))
+        set_(self, "c_nodes", _floats(c))
+        set_(self, "b_hat_weights", None if b_hat is None else _floats(b_hat))
         set_(self, "_exact_coefficients", (A, b, c, b_hat))
-
-    def _check_order(self, A: list, b: list, order: int, tol: float, label: str) -> None:
-        s = len(A)
-        if tol == 0:
-            ones: Any = [Fraction(1)] * s
-            mat = _FractionMatrix(A)
-            vec = _FractionVector
-        else:
-            ones = np.ones(s)
-            mat = np.array([[float(x) for x in row] for row in A])
-            vec = np.asarray
-        for n in range(1, order + 1):
-            for tree in rooted_trees(n):
-                g = _stage_weights(tree, mat, vec(ones))
-                phi = sum(bi * gi for bi, gi in zip(b, g, strict=True))
-                residual = phi - Fraction(1, _density(tree))
-                if abs(residual) > tol:
-                    raise ValueError(
-                        f"tableau {self.name!r} fails the {label}order-{n} condition for tree "
-                        f"{_show(tree)}: Φ(t) - 1/γ(t) = {float(residual):.3e}"
-                    )
 
     @property
     def exact_coefficients(self) -> tuple[list, list, list, list | None]:
@@ -283,6 +351,48 @@ class ButcherTableau:
     def has_embedded(self) -> bool:
         """Whether the tableau carries an embedded solution ``b̂``."""
         return self.b_hat_weights is not None
+
+    def backward_error_coefficients(self) -> tuple[float, float, float]:
+        r"""``(κ, α, γ)`` of the modified equation ``y' = f + h f_2 + h² f_3 + …``.
+
+        For ``y' = f(y)`` one step of the method expands as
+        ``y + h f + h²(Σ b_i c_i) f'f + h³[½(Σ b_i c_i²) f''(f, f) + (Σ b_i a_ij c_j) f'f'f]
+        + O(h⁴)``; matching it with the time-``h`` flow of the modified equation gives
+        ``f_2 = κ f'f`` and ``f_3 = α f''(f, f) + γ f'f'f`` with
+
+        .. math:: \kappa = \sum_i b_i c_i - \tfrac12, \quad
+                  \alpha = \tfrac12 \sum_i b_i c_i^2 - \tfrac16 - \tfrac{\kappa}{2}, \quad
+                  \gamma = \sum_{ij} b_i a_{ij} c_j - \tfrac16 - \kappa .
+
+        Computed in exact fractions when the tableau is exact.
+
+        Returns
+        -------
+        tuple of float
+            ``(κ, α, γ)``: ``(-1/2, 1/12, 1/3)`` for explicit Euler, ``κ = 0`` for every
+            tableau of order 2, all zero from order 3.
+
+        References
+        ----------
+        E. Hairer, C. Lubich and G. Wanner, *Geometric Numerical Integration*, 2nd ed.,
+        Springer, 2006, §IX.1.
+
+        Examples
+        --------
+        >>> euler = ButcherTableau(A=[[0]], b=[1], order=1)
+        >>> euler.backward_error_coefficients() == (-0.5, 1 / 12, 1 / 3)
+        True
+        """
+        A, b, c, _ = self.exact_coefficients
+        s = len(b)
+        zero = Fraction(0) if self.exact else 0.0
+        bc = sum((b[i] * c[i] for i in range(s)), zero)
+        bc2 = sum((b[i] * c[i] * c[i] for i in range(s)), zero)
+        bac = sum((b[i] * A[i][j] * c[j] for i in range(s) for j in range(s)), zero)
+        kappa = bc - Fraction(1, 2)
+        alpha = bc2 / 2 - Fraction(1, 6) - kappa / 2
+        gamma = bac - Fraction(1, 6) - kappa
+        return float(kappa), float(alpha), float(gamma)
 
 
 def _show(tree: Tree) -> str:

@@ -23,7 +23,9 @@ which is no longer a gradient in general.  Here:
   HVP per evaluation);
 * :func:`modified_flow` — the modified vector field of Euler (``order`` 1 or 2), of any
   explicit Runge–Kutta method (coefficients from its tableau) and of heavy ball (order 1),
-  with the matching starting point;
+  with the matching starting point; each method supplies its own coefficients through
+  the hooks :meth:`~gradflow.methods.Method.butcher_tableau` and
+  :meth:`~gradflow.methods.Method.modified_flow_coefficients`;
 * :func:`flow_reference` — scipy ``solve_ivp`` on such a field (the exact modified flow);
 * :func:`third_derivative` — ``∇³L[v, v]``, exact for sympy-built problems, otherwise a
   central difference of HVPs;
@@ -52,7 +54,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT
-from gradflow.methods import ButcherTableau, Euler, HeavyBall, Method, RungeKutta
+from gradflow.methods import ButcherTableau, Method, RungeKutta
 from gradflow.problems import Problem
 
 __all__ = [
@@ -251,26 +253,6 @@ def third_derivative(problem: Problem, theta: ArrayLike, v: ArrayLike, mode: str
 # ---------------------------------------------------------------------------------------
 # modified vector fields
 # ---------------------------------------------------------------------------------------
-def _rk_series_coefficients(tableau: ButcherTableau) -> tuple[float, float, float]:
-    r"""``(κ, α, γ)`` of ``f_2 = κ f'f`` and ``f_3 = α f''(f, f) + γ f'f'f`` for a tableau.
-
-    With ``d_2 = (Σ b_i c_i) f'f`` and ``d_3 = ½(Σ b_i c_i²) f''(f,f) + (Σ b_i a_ij c_j)
-    f'f'f`` the Taylor terms of one step, matching the flow of the modified equation
-    gives ``f_2 = d_2 - ½ f'f`` and ``f_3 = d_3 - (f''(f,f) + f'f'f)/6 - (f_2'f + f'f_2)/2``.
-    Computed in exact fractions where the tableau is exact.
-    """
-    A, b, c, _ = tableau.exact_coefficients
-    s = len(b)
-    zero = Fraction(0) if tableau.exact else 0.0
-    bc = sum((b[i] * c[i] for i in range(s)), zero)
-    bc2 = sum((b[i] * c[i] * c[i] for i in range(s)), zero)
-    bac = sum((b[i] * A[i][j] * c[j] for i in range(s) for j in range(s)), zero)
-    kappa = bc - Fraction(1, 2)
-    alpha = bc2 / 2 - Fraction(1, 6) - kappa / 2
-    gamma = bac - Fraction(1, 6) - kappa
-    return float(kappa), float(alpha), float(gamma)
-
-
 @dataclass(frozen=True, eq=False)  # eq=False: h may be an array
 class ModifiedFlow:
     r"""A modified vector field ``θ' = F_h(θ)`` of a method on a problem (callable).
@@ -379,7 +361,11 @@ def modified_flow(
     problem : Problem
         The loss; its HVP is used (exact or a finite difference, see
         :meth:`Problem.hvp <gradflow.Problem.hvp>`).
-    method : Euler, RungeKutta, ButcherTableau or HeavyBall
+    method : Method or ButcherTableau
+        A method that supports backward error analysis: its
+        :meth:`~gradflow.methods.Method.modified_flow_coefficients` hook gives the field
+        (Euler, every ``RungeKutta`` and every bare tableau, through their tableau;
+        ``HeavyBall``).
     h : float or array_like
         Step size ``> 0``; an array broadcastable to the batch shape of the states the
         field is called on gives one field per element (many step sizes in one
@@ -399,7 +385,8 @@ def modified_flow(
     Raises
     ------
     TypeError
-        If ``problem`` is not a Problem or ``method`` is not supported.
+        If ``problem`` is not a Problem, or ``method`` is not a Method (or tableau) or has
+        no derived modified flow (the message names it).
     ValueError
         If ``h`` is not positive, ``order`` is not 1 or 2 (heavy ball: not 1), or
         ``third_derivative`` is unknown.
@@ -431,30 +418,26 @@ def modified_flow(
             f"third_derivative must be one of {THIRD_DERIVATIVE_MODES}, got {third_derivative!r}"
         )
     step = _check_h(h, scalar=False)
-    shift = 0.0
+    method = _as_method(method)
+    try:
+        c = method.modified_flow_coefficients(order)
+    except NotImplementedError as exc:
+        raise TypeError(f"method must support backward error analysis: {exc}") from None
+    coefficients = (float(c.scale), float(c.kappa), float(c.alpha), float(c.gamma))
+    return ModifiedFlow(
+        problem, method, step, order, coefficients, float(c.shift), third_derivative
+    )
+
+
+def _as_method(method: Any) -> Method:
+    """A Method; a bare ButcherTableau becomes ``RungeKutta(tableau)``."""
     if isinstance(method, ButcherTableau):
-        tableau = method
-        method = RungeKutta(tableau)
-    if isinstance(method, Euler):
-        coefficients = (1.0, -0.5, 1.0 / 12.0, 1.0 / 3.0)
-    elif isinstance(method, RungeKutta):
-        coefficients = (1.0, *_rk_series_coefficients(method.tableau))
-    elif isinstance(method, HeavyBall):
-        if order != 1:
-            raise ValueError(
-                f"order must be 1 for HeavyBall (its h² term is not derived), got {order}"
-            )
-        beta = float(method.beta)
-        damping = 1.0 - beta
-        # -(1/(1-β))[g + h(1+β)/(2(1-β)²) Hg]: κ = -(1+β)/(2(1-β)²), no h² term.
-        coefficients = (1.0 / damping, -(1.0 + beta) / (2.0 * damping**2), 0.0, 0.0)
-        shift = beta / damping**2
-    else:
+        return RungeKutta(method)
+    if not isinstance(method, Method):
         raise TypeError(
-            "method must be Euler, RungeKutta, a ButcherTableau or HeavyBall, got "
-            f"{type(method).__name__}"
+            f"method must be a gradflow Method or a ButcherTableau, got {type(method).__name__}"
         )
-    return ModifiedFlow(problem, method, step, order, coefficients, shift, third_derivative)
+    return method
 
 
 def flow_reference(
@@ -563,16 +546,13 @@ class ModifiedEquation(NamedTuple):
 def _sympy_tableau(method: Any) -> tuple[list[list[Any]], list[Any]]:
     import sympy as sp
 
-    if isinstance(method, Euler):
-        return [[sp.Integer(0)]], [sp.Integer(1)]
-    if isinstance(method, RungeKutta):
-        method = method.tableau
-    if not isinstance(method, ButcherTableau):
+    try:
+        tableau = _as_method(method).butcher_tableau()
+    except NotImplementedError as exc:
         raise TypeError(
-            "method must be Euler, RungeKutta or a ButcherTableau (explicit one-step), got "
-            f"{type(method).__name__}"
-        )
-    A, b, _, _ = method.exact_coefficients
+            f"method must be an explicit Runge–Kutta method (one-step, with a tableau): {exc}"
+        ) from None
+    A, b, _, _ = tableau.exact_coefficients
 
     def to_sym(x: Any) -> Any:
         if isinstance(x, Fraction):
@@ -626,8 +606,10 @@ def symbolic_modified_equation(
 
     Parameters
     ----------
-    method : Euler, RungeKutta or ButcherTableau
-        Any explicit tableau (exact coefficients are kept as rationals).
+    method : Method or ButcherTableau
+        Any explicit tableau, or a method whose
+        :meth:`~gradflow.methods.Method.butcher_tableau` hook returns one (Euler,
+        ``RungeKutta``); exact coefficients are kept as rationals.
     order : int, optional
         Highest power of ``h`` in the modified field, ``>= 1`` (default 2: ``f_2, f_3``).
         The work grows quickly; ``order <= 3`` takes seconds.
@@ -643,7 +625,8 @@ def symbolic_modified_equation(
     Raises
     ------
     TypeError
-        If ``method`` is not an explicit Runge–Kutta method.
+        If ``method`` is not an explicit Runge–Kutta method (no tableau; the message
+        names it).
     ValueError
         If ``order < 1`` or ``dim < 1``.
 

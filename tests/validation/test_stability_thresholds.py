@@ -47,10 +47,18 @@ def _bisect(method, problem, starts, radius, h_crit, rounds=3, n=17):
     return 0.5 * (lo + hi)
 
 
+# Euler, then every registered tableau (the registry is the parametrisation).
 METHODS = [gf.methods.Euler()] + [RungeKutta(t) for t in TABLEAUX.values()]
+IDS = ["Euler()", *TABLEAUX]
 
 
-@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
+def test_every_registered_tableau_gets_a_threshold_check():
+    (mark,) = [m for m in test_stable_below_and_divergent_above_the_critical_step.pytestmark
+               if m.name == "parametrize"]
+    assert list(mark.kwargs["ids"])[1:] == list(TABLEAUX)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=IDS)
 def test_stable_below_and_divergent_above_the_critical_step(method):
     problem, starts, radius = _setup()
     h_crit = critical_stepsize(method, problem)
