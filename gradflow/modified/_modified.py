@@ -445,7 +445,7 @@ def flow_reference(
     theta0: ArrayLike,
     t_eval: ArrayLike,
     *,
-    method: str = "DOP853",
+    scipy_method: str = "DOP853",
     rtol: float = 1e-12,
     atol: float = 1e-12,
 ) -> np.ndarray:
@@ -464,8 +464,8 @@ def flow_reference(
         Initial states.
     t_eval : array_like, shape (n,)
         Increasing times ``>= 0``; the integration runs from 0 to ``t_eval[-1]``.
-    method : str, optional
-        A ``solve_ivp`` method (default ``"DOP853"``).
+    scipy_method : str, optional
+        A ``scipy.integrate.solve_ivp`` method (default ``"DOP853"``).
     rtol, atol : float, optional
         Tolerances (default ``1e-12``).
 
@@ -506,7 +506,13 @@ def flow_reference(
         return np.broadcast_to(arr, (ts.size, *shape)).copy()
     with np.errstate(all="ignore"):
         sol = solve_ivp(
-            rhs, (0.0, ts[-1]), arr.reshape(-1), method=method, t_eval=ts, rtol=rtol, atol=atol
+            rhs,
+            (0.0, ts[-1]),
+            arr.reshape(-1),
+            method=scipy_method,
+            t_eval=ts,
+            rtol=rtol,
+            atol=atol,
         )
     if not sol.success:
         raise RuntimeError(f"solve_ivp failed: {sol.message}")
