@@ -312,7 +312,7 @@ def _integrate(run: _Run) -> None:
         verdict = run.update_policy(result, h)
         new_state = _merge(verdict.accepted, result.state, run.state)
         landed = run.clock.advance(k, h_nominal, h, verdict.accepted, land)
-        # Masks over today's rows become element ids: the check may drop rows first.
+        # Masks over the current rows become element ids: the check may drop rows first.
         too_small, ended = verdict.too_small, verdict.stop
         if landed is not None or too_small is not None or ended is not None:
             landed, too_small, ended = run.ids(landed), run.ids(too_small), run.ids(ended)
