@@ -63,14 +63,21 @@ ALIGN_BYTES = 64
 _BLOCK_CHECK: dict[tuple[int, int, str, tuple[int, ...]], bool] = {}
 
 
-def _aligned_rows(rows: int, cols: int, dtype: np.dtype) -> np.ndarray:
-    """An uninitialised ``(rows, cols)`` array whose every row starts on a 64-byte line."""
+def _aligned_rows(rows: int, widths: tuple[int, ...], dtype: np.dtype) -> list[np.ndarray]:
+    """Uninitialised ``(rows, w)`` arrays, one per width, every row on a 64-byte line.
+
+    One allocation for all of them (finding an address costs microseconds).
+    """
     itemsize = dtype.itemsize
     per_line = max(1, ALIGN_BYTES // itemsize)
-    stride = -(-cols // per_line) * per_line
-    raw = np.empty(rows * stride + per_line, dtype=dtype)
+    strides = [-(-w // per_line) * per_line for w in widths]
+    raw = np.empty(rows * sum(strides) + per_line, dtype=dtype)
     start = (-raw.ctypes.data % ALIGN_BYTES) // itemsize
-    return raw[start : start + rows * stride].reshape(rows, stride)[:, :cols]
+    out = []
+    for w, stride in zip(widths, strides, strict=True):
+        out.append(raw[start : start + rows * stride].reshape(rows, stride)[:, :w])
+        start += rows * stride
+    return out
 
 
 def fixed_matrix(m: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndarray:
@@ -109,8 +116,7 @@ def _blocks_are_row_stable(m: np.ndarray) -> bool:
     key = (k, n, m.dtype.str, m.strides)
     if key not in _BLOCK_CHECK:
         probe = np.random.default_rng(0).uniform(-1.0, 1.0, k).astype(m.dtype)
-        rows = _aligned_rows(BLOCK_ROWS, k, m.dtype)
-        out = _aligned_rows(BLOCK_ROWS, n, m.dtype)
+        rows, out = _aligned_rows(BLOCK_ROWS, (k, n), m.dtype)
         results = set()
         for position in range(BLOCK_ROWS):
             rows[...] = 0
@@ -154,14 +160,12 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
     count = math.prod(batch)
     if _blocks_are_row_stable(m):
         padded = -(-count // BLOCK_ROWS) * BLOCK_ROWS
-        rows = _aligned_rows(padded, k, m.dtype)
+        rows, out = _aligned_rows(padded, (k, n), m.dtype)
         rows[:count] = a.reshape(count, k)
         rows[count:] = 0
-        out = _aligned_rows(padded, n, m.dtype)
         _block_products(rows, m, out)
         return np.ascontiguousarray(out[:count]).reshape(*batch, n)
-    rows = _aligned_rows(count, k, m.dtype)
+    rows, out = _aligned_rows(count, (k, n), m.dtype)
     rows[...] = a.reshape(count, k)
-    out = _aligned_rows(count, n, m.dtype)
     np.matmul(rows[:, None, :], m, out=out[:, None, :])
     return np.ascontiguousarray(out).reshape(*batch, n)
