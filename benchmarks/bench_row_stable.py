@@ -2,9 +2,7 @@
 
 The zoo problems that multiply by a matrix (quadratic, least squares, logistic
 regression) compute each batch row on its own (``gradflow/problems/_rowstable.py``):
-``numpy.einsum`` for small matrices, fixed blocks of 16 rows per BLAS call for large
-ones (one ``gemv`` per row where BLAS would round a row differently at another
-position of a block).  This
+``numpy.einsum`` for small matrices, one BLAS ``gemv`` per row for large ones.  This
 script times their ``loss``, ``grad`` and ``hvp`` against the same formulas written with
 one batched BLAS product (``theta @ A``, ``theta @ X.T``, ``r @ X``: what the problems
 did before), and counts, for each version, how many rows of the batch differ from the
@@ -13,8 +11,10 @@ row evaluated alone.
 Workloads (full run): quadratic d = 2 on 10^5 rows; least squares and logistic
 regression with n = 1000 examples, d = 50, on 256 θ; the default ``mlp_regression``
 (width 100, 20 points) on 256 θ, which never used BLAS and is listed for reference.
-Second table: the candidate kernels on every product shape of those workloads (batched
-BLAS, einsum, fixed blocks, one gemv per row), and which one ``row_matmul`` picks.
+Third table: the candidate kernels on every product shape of those workloads (batched
+BLAS, einsum, one gemv per row, and fixed blocks of ``BLOCK_ROWS`` rows per BLAS call,
+the last padded with zeros, which the library does not use), and which one
+``row_matmul`` picks.  Second table: the gradient of a single row.
 
 Method: ``time.perf_counter``, garbage collector off during a call, one warm-up call,
 candidates interleaved, best of 5 (``--quick``: best of 2 at small sizes).  Ratios are
@@ -45,6 +45,8 @@ from gradflow.problems import _rowstable
 SEED = 20261201
 #: Rows evaluated alone to count batch-dependent rows (the first ones of the batch).
 N_CHECKED = 200
+#: Rows per BLAS call of the fixed-block candidate.
+BLOCK_ROWS = 16
 
 
 def _expit(m: np.ndarray) -> np.ndarray:
@@ -144,6 +146,18 @@ def product_shapes(quick: bool) -> list[tuple[int, int, int, str]]:
     ]
 
 
+def fixed_blocks(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``a @ m`` as BLAS calls on blocks of ``BLOCK_ROWS`` rows, the last zero-padded."""
+    count, k = a.shape
+    padded = -(-count // BLOCK_ROWS) * BLOCK_ROWS
+    rows = np.zeros((padded, k))
+    rows[:count] = a
+    out = np.empty((padded, m.shape[1]))
+    for s in range(0, padded, BLOCK_ROWS):
+        np.matmul(rows[s : s + BLOCK_ROWS], m, out=out[s : s + BLOCK_ROWS])
+    return out[:count]
+
+
 def kernel_candidates(quick: bool, repeats: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(SEED + 1)
     out = []
@@ -152,28 +166,24 @@ def kernel_candidates(quick: bool, repeats: int) -> list[dict[str, Any]]:
         mt = _rowstable.fixed_matrix(m.T)
         a = rng.standard_normal((rows, k))
 
-        def forced(a: np.ndarray, m: np.ndarray, blocks: bool) -> np.ndarray:
-            saved = _rowstable.EINSUM_MAX, _rowstable._blocks_are_row_stable
-            _rowstable.EINSUM_MAX = -1  # no einsum
-            _rowstable._blocks_are_row_stable = lambda m: blocks
+        def gemv_rows(a: np.ndarray = a, m: np.ndarray = m) -> np.ndarray:
+            saved = _rowstable.EINSUM_MAX
+            _rowstable.EINSUM_MAX = -1  # force the gemv kernel
             try:
                 return _rowstable.row_matmul(a, m)
             finally:
-                _rowstable.EINSUM_MAX, _rowstable._blocks_are_row_stable = saved
+                _rowstable.EINSUM_MAX = saved
 
         spec, other = ("...k,kn->...n", m) if n >= k else ("...k,nk->...n", mt)
         fns = {
             "blas": lambda a=a, m=m: a @ m,
             "einsum": lambda a=a, spec=spec, other=other: np.einsum(spec, a, other),
-            "blocks": lambda a=a, m=m: forced(a, m, True),
-            "gemv": lambda a=a, m=m: forced(a, m, False),
+            "blocks": lambda a=a, m=m: fixed_blocks(a, m),
+            "gemv": gemv_rows,
         }
         samples = time_interleaved(fns, repeats)
         best = {name: min(s) for name, s in samples.items()}
-        if k * n <= _rowstable.EINSUM_MAX:
-            chosen = "einsum"
-        else:
-            chosen = "blocks" if _rowstable._blocks_are_row_stable(m) else "gemv"
+        chosen = "einsum" if k * n <= _rowstable.EINSUM_MAX else "gemv"
         out.append({"where": where, "rows": rows, "k": k, "n": n, "best_s": best, "chosen": chosen})
     return out
 
@@ -245,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\n| product | rows | k × n | BLAS (ms) | einsum / BLAS "
-        f"| blocks of {_rowstable.BLOCK_ROWS} / BLAS | gemv per row / BLAS | chosen |"
+        f"| blocks of {BLOCK_ROWS} / BLAS | gemv per row / BLAS | chosen |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for kc in kernel_candidates(args.quick, repeats):

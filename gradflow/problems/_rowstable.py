@@ -15,17 +15,15 @@ shape and dtype of the matrix ``m`` alone, never from the batch:
   adds ``a[..., j] * m[j]`` to the whole row in order of ``j``, for ``n < k`` it takes
   one dot product of the row with each column of ``m``.  The batch decides only how
   often that loop runs, never how it sums.
-* larger: **fixed blocks** of ``BLOCK_ROWS`` rows, the last one padded with zeros, each
-  block one BLAS matrix-matrix call of the same shape, strides and 64-byte alignment.
-  A row alone is row 0 of a block; in a batch it is row ``i mod BLOCK_ROWS`` of some
-  block, so this kernel is row-stable when BLAS computes every row position of a block
-  alike.  That holds for the register-tiled kernels of OpenBLAS and MKL once the block
-  is a multiple of the tile, and it is *checked*, once per matrix shape and dtype: a
-  probe row is multiplied at every position of a block, and if any position gives other
-  bits the shape falls back to
-* **one BLAS matrix-vector product per row** (numpy's stacked matmul of
-  ``(rows, 1, k) @ (k, n)`` makes one ``gemv`` call per row, all with the same shapes,
-  strides and alignment): row-stable by construction, 2-3 times slower than the blocks.
+* larger: **one BLAS matrix-vector product per row**.  numpy's stacked matmul of
+  ``(rows, 1, k) @ (k, n)`` makes one ``gemv`` call per row, and every call sees the
+  same shapes, strides and 64-byte alignment (the rows are copied into an aligned
+  buffer; :func:`fixed_matrix` aligns ``m``), so a row gets the same bits in a batch of
+  any size.  At ``k × n = 50 × 1000`` this costs 2.2-2.5 times one batched call (the
+  matrix is streamed once per row instead of once per batch).  Fixed blocks of 16 rows
+  per BLAS call cost 1.9-2.1 times, barely less, but make a single row cost a whole
+  block and are row-stable only if BLAS computes every row position of a block alike,
+  which holds for today's register-tiled kernels but is no contract.
 
 Which bits a row gets depends on the CPU's BLAS kernel, as for any BLAS call; that it
 gets the same bits in a batch of any size does not.  The cost against one batched BLAS
@@ -39,28 +37,18 @@ import math
 
 import numpy as np
 
-__all__ = ["ALIGN_BYTES", "BLOCK_ROWS", "EINSUM_MAX", "fixed_matrix", "row_matmul"]
+__all__ = ["ALIGN_BYTES", "EINSUM_MAX", "fixed_matrix", "row_matmul"]
 
 #: Largest ``k * n`` computed by :func:`numpy.einsum`.  Measured on a 2-vCPU AMD EPYC
 #: (``benchmarks/bench_row_stable.py``): einsum costs about 15 ns per row at ``k = n = 2``
-#: and grows with ``k * n``; a block of BLAS calls costs about 100 ns per row at any
-#: small size, and the two meet between ``k * n = 256`` and ``400``.
+#: and grows with ``k * n``; a ``gemv`` call costs 60-150 ns per row at any small size,
+#: and the two meet between ``k * n = 256`` and ``400``.
 EINSUM_MAX = 256
-
-#: Rows per BLAS block: a multiple of every register tile of OpenBLAS's and MKL's
-#: double and single precision kernels (4, 8 or 16 rows).  Larger blocks come closer
-#: to one batched call (16 rows: ~1.4x its time at d = 50, n = 1000; 32 rows: ~1.25x)
-#: but make a single row cost more (the whole block is computed).
-BLOCK_ROWS = 16
 
 #: Alignment of every operand handed to BLAS: a cache line, and the alignment Intel MKL
 #: asks for reproducible results ("Conditional Numerical Reproducibility", MKL
 #: developer reference).
 ALIGN_BYTES = 64
-
-#: Per ``(k, n, dtype, strides of m)``: whether every row position of a block gives the
-#: same bits (filled by :func:`_blocks_are_row_stable`).
-_BLOCK_CHECK: dict[tuple[int, int, str, tuple[int, ...]], bool] = {}
 
 
 def _aligned_rows(rows: int, widths: tuple[int, ...], dtype: np.dtype) -> list[np.ndarray]:
@@ -104,29 +92,6 @@ def fixed_matrix(m: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndar
     return out
 
 
-def _block_products(rows: np.ndarray, m: np.ndarray, out: np.ndarray) -> None:
-    """``out[s:s+R] = rows[s:s+R] @ m`` for every block of ``R = BLOCK_ROWS`` rows."""
-    for s in range(0, rows.shape[0], BLOCK_ROWS):
-        np.matmul(rows[s : s + BLOCK_ROWS], m, out=out[s : s + BLOCK_ROWS])
-
-
-def _blocks_are_row_stable(m: np.ndarray) -> bool:
-    """Whether BLAS gives a row the same bits at every position of a block (cached)."""
-    k, n = m.shape
-    key = (k, n, m.dtype.str, m.strides)
-    if key not in _BLOCK_CHECK:
-        probe = np.random.default_rng(0).uniform(-1.0, 1.0, k).astype(m.dtype)
-        rows, out = _aligned_rows(BLOCK_ROWS, (k, n), m.dtype)
-        results = set()
-        for position in range(BLOCK_ROWS):
-            rows[...] = 0
-            rows[position] = probe
-            _block_products(rows, m, out)
-            results.add(out[position].tobytes())
-        _BLOCK_CHECK[key] = len(results) == 1
-    return _BLOCK_CHECK[key]
-
-
 def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``a @ m`` with each row of ``a`` computed independently of the others.
 
@@ -141,7 +106,7 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (*batch, n)
         A new C-contiguous array; row ``i`` has the same bits whatever else is in the
-        batch (see the module docstring for the kernels).
+        batch (see the module docstring for the two kernels).
 
     Examples
     --------
@@ -158,13 +123,6 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
             return np.einsum("...k,kn->...n", a, m)
         return np.einsum("...k,nk->...n", a, np.ascontiguousarray(m.T))
     count = math.prod(batch)
-    if _blocks_are_row_stable(m):
-        padded = -(-count // BLOCK_ROWS) * BLOCK_ROWS
-        rows, out = _aligned_rows(padded, (k, n), m.dtype)
-        rows[:count] = a.reshape(count, k)
-        rows[count:] = 0
-        _block_products(rows, m, out)
-        return np.ascontiguousarray(out[:count]).reshape(*batch, n)
     rows, out = _aligned_rows(count, (k, n), m.dtype)
     rows[...] = a.reshape(count, k)
     np.matmul(rows[:, None, :], m, out=out[:, None, :])
