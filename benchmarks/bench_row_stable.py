@@ -2,7 +2,9 @@
 
 The zoo problems that multiply by a matrix (quadratic, least squares, logistic
 regression) compute each batch row on its own (``gradflow/problems/_rowstable.py``):
-``numpy.einsum`` for small matrices, one BLAS ``gemv`` per row for large ones.  This
+``numpy.einsum`` for small matrices, BLAS calls on fixed blocks of 16 rows for large
+ones (one ``gemv`` per row where a block would not give every row position the same
+bits).  This
 script times their ``loss``, ``grad`` and ``hvp`` against the same formulas written with
 one batched BLAS product (``theta @ A``, ``theta @ X.T``, ``r @ X``: what the problems
 did before), and counts, for each version, how many rows of the batch differ from the
@@ -11,25 +13,30 @@ row evaluated alone.
 Workloads (full run): quadratic d = 2 on 10^5 rows; least squares and logistic
 regression with n = 1000 examples, d = 50, on 256 θ; the default ``mlp_regression``
 (width 100, 20 points) on 256 θ, which never used BLAS and is listed for reference.
-Third table: the candidate kernels on every product shape of those workloads (batched
-BLAS, einsum, one gemv per row, and fixed blocks of ``BLOCK_ROWS`` rows per BLAS call,
-the last padded with zeros, which the library does not use), and which one
-``row_matmul`` picks.  Second table: the gradient of a single row.
+Second table: the gradient of a single row.  Third table: the candidate kernels on
+every product shape of those workloads (batched BLAS, einsum, fixed blocks, one gemv
+per row), and which one ``row_matmul`` picks; ``--large`` adds a 1000 × 1000 product on
+1000 rows (the ``bench_optimizers.py`` least-squares shape).
 
-Method: ``time.perf_counter``, garbage collector off during a call, one warm-up call,
-candidates interleaved, best of 5 (``--quick``: best of 2 at small sizes).  Ratios are
-row-stable / BLAS on the best times.
+Method: ``time.perf_counter`` (``--cpu-time``: ``time.process_time``, the CPU time of
+the process, which other processes on a busy machine do not inflate; meaningful with
+one BLAS thread, ``OPENBLAS_NUM_THREADS=1``), garbage collector off during a call, one
+warm-up call, candidates interleaved, best of 5 (``--quick``: best of 2 at small
+sizes).  Ratios are row-stable / BLAS on the best times.
 
-Usage: ``python benchmarks/bench_row_stable.py [--quick] [--out FILE.json]``.
+Usage: ``python benchmarks/bench_row_stable.py [--quick] [--cpu-time] [--large]
+[--out FILE.json]``.
 Always exits 0: it reports, it does not gate.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +44,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gd import summary, time_interleaved
+from bench_gd import summary
 
 import gradflow as gf
 from gradflow.problems import _rowstable
@@ -45,8 +52,30 @@ from gradflow.problems import _rowstable
 SEED = 20261201
 #: Rows evaluated alone to count batch-dependent rows (the first ones of the batch).
 N_CHECKED = 200
-#: Rows per BLAS call of the fixed-block candidate.
-BLOCK_ROWS = 16
+#: The clock of the timings: wall time by default, CPU time of the process with
+#: ``--cpu-time`` (set by ``main``).
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each call over ``repeats`` interleaved rounds, after one warm-up call.
+
+    The garbage collector is off during a call; the clock is ``CLOCK[0]``.
+    """
+    clock = CLOCK[0]
+    for fn in fns.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            gc.disable()
+            try:
+                start = clock()
+                fn()
+                samples[name].append(clock() - start)
+            finally:
+                gc.enable()
+    return samples
 
 
 def _expit(m: np.ndarray) -> np.ndarray:
@@ -136,54 +165,49 @@ def workloads(quick: bool) -> list[tuple[str, gf.Problem, np.ndarray, dict | Non
     ]  # fmt: skip
 
 
-def product_shapes(quick: bool) -> list[tuple[int, int, int, str]]:
+def product_shapes(quick: bool, large: bool) -> list[tuple[int, int, int, str]]:
     """``(rows, k, n, where)``: every product with a fixed matrix in the workloads."""
     rows_q, n, d, rows_d = (10_000, 200, 20, 64) if quick else (100_000, 1000, 50, 256)
-    return [
+    shapes = [
         (rows_q, 2, 2, "quadratic θA"),
         (rows_d, d, n, "regression θXᵀ"),
         (rows_d, n, d, "regression rX"),
     ]
+    if large:
+        shapes.append((1000, 1000, 1000, "regression d = n = 1000"))
+    return shapes
 
 
-def fixed_blocks(a: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``a @ m`` as BLAS calls on blocks of ``BLOCK_ROWS`` rows, the last zero-padded."""
-    count, k = a.shape
-    padded = -(-count // BLOCK_ROWS) * BLOCK_ROWS
-    rows = np.zeros((padded, k))
-    rows[:count] = a
-    out = np.empty((padded, m.shape[1]))
-    for s in range(0, padded, BLOCK_ROWS):
-        np.matmul(rows[s : s + BLOCK_ROWS], m, out=out[s : s + BLOCK_ROWS])
-    return out[:count]
-
-
-def kernel_candidates(quick: bool, repeats: int) -> list[dict[str, Any]]:
+def kernel_candidates(quick: bool, large: bool, repeats: int) -> list[dict[str, Any]]:
     rng = np.random.default_rng(SEED + 1)
     out = []
-    for rows, k, n, where in product_shapes(quick):
+    for rows, k, n, where in product_shapes(quick, large):
         m = _rowstable.fixed_matrix(rng.standard_normal((k, n)))
         mt = _rowstable.fixed_matrix(m.T)
         a = rng.standard_normal((rows, k))
 
-        def gemv_rows(a: np.ndarray = a, m: np.ndarray = m) -> np.ndarray:
-            saved = _rowstable.EINSUM_MAX
-            _rowstable.EINSUM_MAX = -1  # force the gemv kernel
+        def forced(a: np.ndarray, m: np.ndarray, blocks: bool) -> np.ndarray:
+            saved = _rowstable.EINSUM_MAX, _rowstable._blocks_are_row_stable
+            _rowstable.EINSUM_MAX = -1  # no einsum
+            _rowstable._blocks_are_row_stable = lambda m: blocks
             try:
                 return _rowstable.row_matmul(a, m)
             finally:
-                _rowstable.EINSUM_MAX = saved
+                _rowstable.EINSUM_MAX, _rowstable._blocks_are_row_stable = saved
 
         spec, other = ("...k,kn->...n", m) if n >= k else ("...k,nk->...n", mt)
         fns = {
             "blas": lambda a=a, m=m: a @ m,
             "einsum": lambda a=a, spec=spec, other=other: np.einsum(spec, a, other),
-            "blocks": lambda a=a, m=m: fixed_blocks(a, m),
-            "gemv": gemv_rows,
+            "blocks": lambda a=a, m=m: forced(a, m, True),
+            "gemv": lambda a=a, m=m: forced(a, m, False),
         }
         samples = time_interleaved(fns, repeats)
         best = {name: min(s) for name, s in samples.items()}
-        chosen = "einsum" if k * n <= _rowstable.EINSUM_MAX else "gemv"
+        if k * n <= _rowstable.EINSUM_MAX:
+            chosen = "einsum"
+        else:
+            chosen = "blocks" if _rowstable._blocks_are_row_stable(m) else "gemv"
         out.append({"where": where, "rows": rows, "k": k, "n": n, "best_s": best, "chosen": chosen})
     return out
 
@@ -192,9 +216,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 repeats")
     parser.add_argument("--out", type=Path, help="write the samples as JSON")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time with the process's CPU clock (robust to other load; use with one BLAS thread)",
+    )
+    parser.add_argument(
+        "--large", action="store_true", help="also a 1000 x 1000 product on 1000 rows"
+    )
     args = parser.parse_args(argv)
     repeats = 2 if args.quick else 5
+    CLOCK[0] = time.process_time if args.cpu_time else time.perf_counter
     results: dict[str, Any] = {
+        "cpu_time": args.cpu_time,
         "quick": args.quick,
         "repeats": repeats,
         "workloads": [],
@@ -255,10 +289,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\n| product | rows | k × n | BLAS (ms) | einsum / BLAS "
-        f"| blocks of {BLOCK_ROWS} / BLAS | gemv per row / BLAS | chosen |"
+        f"| blocks of {_rowstable.BLOCK_ROWS} / BLAS | gemv per row / BLAS | chosen |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for kc in kernel_candidates(args.quick, repeats):
+    for kc in kernel_candidates(args.quick, args.large, repeats):
         b = kc["best_s"]
         print(
             f"| {kc['where']} | {kc['rows']:,} | {kc['k']} × {kc['n']} | {b['blas'] * 1e3:.3f} "

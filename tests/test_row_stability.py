@@ -5,8 +5,9 @@ gradient, HVP and Hessian of a ``(1000, d)`` batch equal, bit for bit, the same 
 evaluated one at a time and in blocks of 7.  A BLAS matrix-matrix product would not
 give this (its kernels round a row differently depending on the rows around it), so
 the problems that multiply by a matrix (quadratic, least squares, logistic regression)
-use row-stable kernels; both are exercised below (small matrices go through
-``numpy.einsum``, large ones through one BLAS ``gemv`` per row).
+use row-stable kernels; all of them are exercised below (small matrices go through
+``numpy.einsum``, large ones through fixed-size BLAS blocks, or one BLAS ``gemv`` per
+row where the blocks would not be row-stable).
 """
 
 from __future__ import annotations
@@ -127,3 +128,40 @@ def test_batched_solve_equals_single_runs(name: str) -> None:
         alone = gf.solve(problem, theta0[i : i + 1], stepsize=float(hs[i]), **kwargs)
         np.testing.assert_array_equal(batched.theta[:, i], alone.theta[:, 0])
         np.testing.assert_array_equal(batched.loss[:, i], alone.loss[:, 0])
+
+
+def test_fallback_to_one_gemv_per_row_is_row_stable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where BLAS would give a row other bits at another position of a block, row_matmul
+    # falls back to one matrix-vector call per row; that kernel is row-stable too.
+    from gradflow.problems import _rowstable
+
+    monkeypatch.setattr(_rowstable, "_blocks_are_row_stable", lambda m: False)
+    for name in ["quadratic_d40", "least_squares_large", "logistic_regression_large"]:
+        problem = PROBLEMS[name]()
+        rng = np.random.default_rng(10)
+        theta = _rows(problem, rng, np.float64)
+        v = rng.standard_normal(theta.shape)
+        for fn in _functions(name, problem).values():
+            _assert_row_stable(fn, theta, v)
+
+
+def test_the_block_check_sees_position_dependent_kernels() -> None:
+    # A "BLAS" that rounds the last row of every block differently must be caught.
+    from gradflow.problems import _rowstable
+
+    m = _rowstable.fixed_matrix(np.random.default_rng(11).standard_normal((30, 20)))
+    real = _rowstable._block_products
+
+    def skewed(rows: np.ndarray, mat: np.ndarray, out: np.ndarray) -> None:
+        real(rows, mat, out)
+        out[_rowstable.BLOCK_ROWS - 1 :: _rowstable.BLOCK_ROWS] *= 1.0 + 2.0**-52
+
+    saved = dict(_rowstable._BLOCK_CHECK)
+    try:
+        _rowstable._BLOCK_CHECK.clear()
+        _rowstable._block_products = skewed
+        assert not _rowstable._blocks_are_row_stable(m)
+    finally:
+        _rowstable._block_products = real
+        _rowstable._BLOCK_CHECK.clear()
+        _rowstable._BLOCK_CHECK.update(saved)

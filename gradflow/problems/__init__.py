@@ -10,10 +10,10 @@ others.  The problems that multiply by a matrix (:func:`quadratic`,
 :func:`least_squares`, :func:`logistic_regression`) never hand a batch to one BLAS
 matrix-matrix call, whose kernels round a row differently depending on how many rows
 surround it (by 1-15 ulp with OpenBLAS on an AVX2/FMA CPU); they use row-stable
-products instead: :func:`numpy.einsum` (no BLAS) for small matrices and one BLAS
-matrix-vector call per row, every call of the same shape and alignment, for large
-ones.  Their cost against batched BLAS is in ``benchmarks/README.md`` ("Row-stable
-kernels").
+products instead: :func:`numpy.einsum` (no BLAS) for small matrices, and for large ones
+BLAS calls on fixed blocks of 16 rows, checked once per matrix shape to give every
+position of a block the same bits (else one matrix-vector call per row).  Their cost
+against batched BLAS is in ``benchmarks/README.md`` ("Row-stable kernels").
 
 A :class:`Problem` built by the user with BLAS calls (``theta @ A``, ``np.dot``,
 ``np.einsum(..., optimize=True)``) keeps whatever their kernel does: its batched and

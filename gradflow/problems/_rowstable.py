@@ -15,15 +15,24 @@ shape and dtype of the matrix ``m`` alone, never from the batch:
   adds ``a[..., j] * m[j]`` to the whole row in order of ``j``, for ``n < k`` it takes
   one dot product of the row with each column of ``m``.  The batch decides only how
   often that loop runs, never how it sums.
-* larger: **one BLAS matrix-vector product per row**.  numpy's stacked matmul of
-  ``(rows, 1, k) @ (k, n)`` makes one ``gemv`` call per row, and every call sees the
-  same shapes, strides and 64-byte alignment (the rows are copied into an aligned
-  buffer; :func:`fixed_matrix` aligns ``m``), so a row gets the same bits in a batch of
-  any size.  At ``k × n = 50 × 1000`` this costs 2.2-2.5 times one batched call (the
-  matrix is streamed once per row instead of once per batch).  Fixed blocks of 16 rows
-  per BLAS call cost 1.9-2.1 times, barely less, but make a single row cost a whole
-  block and are row-stable only if BLAS computes every row position of a block alike,
-  which holds for today's register-tiled kernels but is no contract.
+* larger: **fixed blocks** of ``BLOCK_ROWS`` rows, the last one padded with zeros, each
+  block one BLAS matrix-matrix call of the same shape, strides and 64-byte alignment.
+  A row alone is row 0 of a block; in a batch it is row ``i mod BLOCK_ROWS`` of some
+  block, so this kernel is row-stable when BLAS computes every row position of a block
+  alike.  That holds for the register-tiled kernels of OpenBLAS and MKL once the block
+  is a multiple of the tile, but it is no contract, so it is *checked*, once per matrix
+  shape, dtype and layout: a block holding one probe row at every position, and a block
+  holding it at position 0 among zeros, must give the probe's product the same bits in
+  every row; if not, the shape falls back to
+* **one BLAS matrix-vector product per row** (numpy's stacked matmul of
+  ``(rows, 1, k) @ (k, n)`` makes one ``gemv`` call per row, all with the same shapes,
+  strides and alignment): row-stable by construction, but it streams the matrix once
+  per row instead of once per block.
+
+Measured with one BLAS thread (``benchmarks/bench_row_stable.py``): against one batched
+call, blocks of 16 cost 1.6-2.2 times at ``k × n = 50 × 1000`` and 1.8 times at
+``1000 × 1000`` (1000 rows); one ``gemv`` per row 2.3-2.7 and 4.0 times.  A single row
+pays for its whole block: 2-3 times a lone ``gemv`` at ``50 × 1000``.
 
 Which bits a row gets depends on the CPU's BLAS kernel, as for any BLAS call; that it
 gets the same bits in a batch of any size does not.  The cost against one batched BLAS
@@ -37,18 +46,28 @@ import math
 
 import numpy as np
 
-__all__ = ["ALIGN_BYTES", "EINSUM_MAX", "fixed_matrix", "row_matmul"]
+__all__ = ["ALIGN_BYTES", "BLOCK_ROWS", "EINSUM_MAX", "fixed_matrix", "row_matmul"]
 
 #: Largest ``k * n`` computed by :func:`numpy.einsum`.  Measured on a 2-vCPU AMD EPYC
 #: (``benchmarks/bench_row_stable.py``): einsum costs about 15 ns per row at ``k = n = 2``
-#: and grows with ``k * n``; a ``gemv`` call costs 60-150 ns per row at any small size,
-#: and the two meet between ``k * n = 256`` and ``400``.
+#: and grows with ``k * n``; BLAS calls cost 60-150 ns per row at any small size, and the
+#: two meet between ``k * n = 256`` and ``400``.
 EINSUM_MAX = 256
+
+#: Rows per BLAS block: a multiple of the register tiles of OpenBLAS's and MKL's double
+#: and single precision kernels (4, 8 or 16 rows).  Larger blocks come closer to one
+#: batched call (at 1000 × 1000, one thread: 16 rows 1.8x its time, 32 rows 1.5x, 64
+#: rows 1.3x) but make a single row cost more (the whole block is computed).
+BLOCK_ROWS = 16
 
 #: Alignment of every operand handed to BLAS: a cache line, and the alignment Intel MKL
 #: asks for reproducible results ("Conditional Numerical Reproducibility", MKL
 #: developer reference).
 ALIGN_BYTES = 64
+
+#: Per ``(k, n, dtype, strides of m)``: whether every row position of a block gives the
+#: same bits (filled by :func:`_blocks_are_row_stable`).
+_BLOCK_CHECK: dict[tuple[int, int, str, tuple[int, ...]], bool] = {}
 
 
 def _aligned_rows(rows: int, widths: tuple[int, ...], dtype: np.dtype) -> list[np.ndarray]:
@@ -92,6 +111,29 @@ def fixed_matrix(m: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndar
     return out
 
 
+def _block_products(rows: np.ndarray, m: np.ndarray, out: np.ndarray) -> None:
+    """``out[s:s+R] = rows[s:s+R] @ m`` for every block of ``R = BLOCK_ROWS`` rows."""
+    for s in range(0, rows.shape[0], BLOCK_ROWS):
+        np.matmul(rows[s : s + BLOCK_ROWS], m, out=out[s : s + BLOCK_ROWS])
+
+
+def _blocks_are_row_stable(m: np.ndarray) -> bool:
+    """Whether BLAS gives a row the same bits at every position of a block (cached)."""
+    k, n = m.shape
+    key = (k, n, m.dtype.str, m.strides)
+    if key not in _BLOCK_CHECK:
+        probe = np.random.default_rng(0).uniform(-1.0, 1.0, k).astype(m.dtype)
+        rows, out = _aligned_rows(BLOCK_ROWS, (k, n), m.dtype)
+        rows[...] = probe  # the probe at every position
+        _block_products(rows, m, out)
+        results = {row.tobytes() for row in out}
+        rows[1:] = 0  # the probe alone, as a single row is computed
+        _block_products(rows, m, out)
+        results.add(out[0].tobytes())
+        _BLOCK_CHECK[key] = len(results) == 1
+    return _BLOCK_CHECK[key]
+
+
 def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``a @ m`` with each row of ``a`` computed independently of the others.
 
@@ -106,7 +148,7 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (*batch, n)
         A new C-contiguous array; row ``i`` has the same bits whatever else is in the
-        batch (see the module docstring for the two kernels).
+        batch (see the module docstring for the kernels).
 
     Examples
     --------
@@ -123,6 +165,13 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
             return np.einsum("...k,kn->...n", a, m)
         return np.einsum("...k,nk->...n", a, np.ascontiguousarray(m.T))
     count = math.prod(batch)
+    if _blocks_are_row_stable(m):
+        padded = -(-count // BLOCK_ROWS) * BLOCK_ROWS
+        rows, out = _aligned_rows(padded, (k, n), m.dtype)
+        rows[:count] = a.reshape(count, k)
+        rows[count:] = 0
+        _block_products(rows, m, out)
+        return np.ascontiguousarray(out[:count]).reshape(*batch, n)
     rows, out = _aligned_rows(count, (k, n), m.dtype)
     rows[...] = a.reshape(count, k)
     np.matmul(rows[:, None, :], m, out=out[:, None, :])
