@@ -2,7 +2,7 @@
 
 The zoo problems that multiply by a matrix (quadratic, least squares, logistic
 regression) compute each batch row on its own (``gradflow/problems/_rowstable.py``):
-``numpy.einsum`` for small matrices, BLAS calls on fixed blocks of 16 rows for large
+``numpy.einsum`` for small matrices, BLAS calls on fixed blocks of 8 rows for large
 ones (one ``gemv`` per row where a block would not give every row position the same
 bits).  This
 script times their ``loss``, ``grad`` and ``hvp`` against the same formulas written with

@@ -11,7 +11,7 @@ others.  The problems that multiply by a matrix (:func:`quadratic`,
 matrix-matrix call, whose kernels round a row differently depending on how many rows
 surround it (by 1-15 ulp with OpenBLAS on an AVX2/FMA CPU); they use row-stable
 products instead: :func:`numpy.einsum` (no BLAS) for small matrices, and for large ones
-BLAS calls on fixed blocks of 16 rows, checked once per matrix shape to give every
+BLAS calls on fixed blocks of 8 rows, checked once per matrix shape to give every
 position of a block the same bits (else one matrix-vector call per row).  Their cost
 against batched BLAS is in ``benchmarks/README.md`` ("Row-stable kernels").
 

@@ -23,16 +23,17 @@ shape and dtype of the matrix ``m`` alone, never from the batch:
   is a multiple of the tile, but it is no contract, so it is *checked*, once per matrix
   shape, dtype and layout: a block holding one probe row at every position, and a block
   holding it at position 0 among zeros, must give the probe's product the same bits in
-  every row; if not, the shape falls back to
+  every row (the verdict is kept for the process, so it assumes the BLAS thread count
+  does not change); if not, the shape falls back to
 * **one BLAS matrix-vector product per row** (numpy's stacked matmul of
   ``(rows, 1, k) @ (k, n)`` makes one ``gemv`` call per row, all with the same shapes,
   strides and alignment): row-stable by construction, but it streams the matrix once
   per row instead of once per block.
 
 Measured with one BLAS thread (``benchmarks/bench_row_stable.py``): against one batched
-call, blocks of 16 cost 1.6-2.2 times at ``k × n = 50 × 1000`` and 1.8 times at
-``1000 × 1000`` (1000 rows); one ``gemv`` per row 2.3-2.7 and 4.0 times.  A single row
-pays for its whole block: 2-3 times a lone ``gemv`` at ``50 × 1000``.
+call, blocks of 8 cost about 2 times at ``k × n = 50 × 1000`` (256 rows) and 1.9-2.3
+times at ``1000 × 1000`` (1000 rows); one ``gemv`` per row 2.2-2.5 and 3.1-3.4 times.
+A single row pays for its whole block: about 4 times a lone ``gemv``.
 
 Which bits a row gets depends on the CPU's BLAS kernel, as for any BLAS call; that it
 gets the same bits in a batch of any size does not.  The cost against one batched BLAS
@@ -54,11 +55,13 @@ __all__ = ["ALIGN_BYTES", "BLOCK_ROWS", "EINSUM_MAX", "fixed_matrix", "row_matmu
 #: two meet between ``k * n = 256`` and ``400``.
 EINSUM_MAX = 256
 
-#: Rows per BLAS block: a multiple of the register tiles of OpenBLAS's and MKL's double
-#: and single precision kernels (4, 8 or 16 rows).  Larger blocks come closer to one
-#: batched call (at 1000 × 1000, one thread: 16 rows 1.8x its time, 32 rows 1.5x, 64
-#: rows 1.3x) but make a single row cost more (the whole block is computed).
-BLOCK_ROWS = 16
+#: Rows per BLAS block.  Larger blocks come closer to one batched call (float64 at
+#: 50 × 1000, one thread: 8 rows 2.0x its time, 16 rows 1.6x, 32 rows 1.3x) and make a
+#: single row cost more (the whole block is computed).  And OpenBLAS's single-precision
+#: kernel on an AVX2 CPU rounds a row differently at different positions of a block of
+#: 16 or more rows (the check catches it and falls back to ``gemv``); blocks of 8 passed
+#: in both precisions with 1 and 2 threads.
+BLOCK_ROWS = 8
 
 #: Alignment of every operand handed to BLAS: a cache line, and the alignment Intel MKL
 #: asks for reproducible results ("Conditional Numerical Reproducibility", MKL
