@@ -19,9 +19,9 @@ shape and dtype of the matrix ``m`` alone, never from the batch:
   block one BLAS matrix-matrix call of the same shape, strides and 64-byte alignment.
   A row alone is row 0 of a block; in a batch it is row ``i mod BLOCK_ROWS`` of some
   block, so this kernel is row-stable when BLAS computes every row position of a block
-  alike.  That holds for the register-tiled kernels of OpenBLAS and MKL once the block
-  is a multiple of the tile, but it is no contract, so it is *checked*, once per matrix
-  shape, dtype and layout: a block holding one probe row at every position, and a block
+  alike.  Register-tiled kernels usually do, but it is no contract (OpenBLAS's AVX2
+  single-precision kernel does not for blocks of 16 rows), so it is *checked*, once per
+  matrix shape, dtype and layout: a block holding one probe row at every position, and a block
   holding it at position 0 among zeros, must give the probe's product the same bits in
   every row (the verdict is kept for the process, so it assumes the BLAS thread count
   does not change); if not, the shape falls back to
@@ -33,7 +33,7 @@ shape and dtype of the matrix ``m`` alone, never from the batch:
 Measured with one BLAS thread (``benchmarks/bench_row_stable.py``): against one batched
 call, blocks of 8 cost about 2 times at ``k × n = 50 × 1000`` (256 rows) and 1.9-2.3
 times at ``1000 × 1000`` (1000 rows); one ``gemv`` per row 2.2-2.5 and 3.1-3.4 times.
-A single row pays for its whole block: about 4 times a lone ``gemv``.
+A single row pays for its whole block: 4-6 times a lone ``gemv``.
 
 Which bits a row gets depends on the CPU's BLAS kernel, as for any BLAS call; that it
 gets the same bits in a batch of any size does not.  The cost against one batched BLAS
