@@ -239,8 +239,13 @@ def solve(
     -----
     Failure is data: an element whose state turns non-finite (or leaves the ball
     ``‖θ‖₂ <= divergence_norm``) is marked ``"diverged"`` at that step and keeps its last
-    state inside; the others are untouched, bit for bit.  No numpy floating-point
-    warning reaches the caller.  Memory is O(saved points × batch × d).
+    state inside; the others are untouched, bit for bit.  Every zoo problem computes
+    each row independently of the batch: batched = single runs bit for bit on any CPU
+    (a row of a batched run equals that row run alone).  A :class:`~gradflow.Problem`
+    built by the user with BLAS calls (``theta @ A``) keeps whatever their kernel does:
+    BLAS may round a row differently depending on the batch size, by a few ulp.  No
+    numpy floating-point warning reaches the caller.  Memory is O(saved points × batch
+    × d).
 
     References
     ----------

@@ -105,7 +105,6 @@ class Case:
     problem: Problem
     ref: Callable[[np.ndarray], np.ndarray]
     sample: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
-    exact_rows: bool = True  # False where matmuls may round differently per batch size
 
 
 def box(low: list[float], high: list[float]):
@@ -134,7 +133,6 @@ CASES = [
         QUAD,
         lambda th: 0.5 * np.einsum("...i,ij,...j->...", th, QUAD.A, th) - th @ QUAD.b,
         box([-2.0] * 3, [2.0] * 3),
-        exact_rows=False,
     ),
     Case("rosenbrock", rosenbrock(), ref_rosenbrock, box([-2.0] * 2, [2.0] * 2)),
     Case(
@@ -152,14 +150,12 @@ CASES = [
         least_squares(X_DATA, Y_REG),
         ref_least_squares,
         box([-2.0] * 3, [2.0] * 3),
-        exact_rows=False,
     ),
     Case(
         "logistic_regression",
         logistic_regression(X_DATA, Y_LAB, l2=L2),
         ref_logistic,
         box([-2.0] * 3, [2.0] * 3),
-        exact_rows=False,
     ),
     Case("mlp_regression", MLP, make_ref_mlp(6, 8, 3), mlp_sample(MLP)),
     Case("mlp_default", MLP_BIG, make_ref_mlp(100, 20, 4), mlp_sample(MLP_BIG)),
@@ -397,10 +393,7 @@ def test_batch_rows_independent(case: Case) -> None:
         for fn, inputs in ((p.loss, (theta,)), (p.grad, (theta,)), (p.hvp, (theta, v)))
     ]
     for b, r in zip(batched, rows, strict=True):
-        if case.exact_rows:
-            np.testing.assert_array_equal(b, r)
-        else:
-            np.testing.assert_allclose(b, r, rtol=1e-13, atol=1e-13)
+        np.testing.assert_array_equal(b, r)  # every zoo problem: batched = single, bit for bit
     # A Fortran-ordered batch gives the same bits as a C-ordered one.
     np.testing.assert_array_equal(p.grad(np.asfortranarray(theta)), p.grad(theta))
 

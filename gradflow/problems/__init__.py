@@ -2,6 +2,22 @@
 
 ``ZOO`` maps a problem name to a zero-argument factory for every zoo problem that needs
 no data (the CLI lists it); the random quadratic is seeded so the entry is reproducible.
+
+Batch = single: every zoo problem computes each row independently of the batch:
+batched = single runs bit for bit on any CPU.  The loss, gradient, HVP and Hessian of a
+row are the same bits whether it is evaluated alone, in a block of 7 or among 10^5
+others.  The problems that multiply by a matrix (:func:`quadratic`,
+:func:`least_squares`, :func:`logistic_regression`) never hand a batch to one BLAS
+matrix-matrix call, whose kernels round a row differently depending on how many rows
+surround it (by 1-15 ulp with OpenBLAS on an AVX2/FMA CPU); they use row-stable
+products instead: :func:`numpy.einsum` (no BLAS) for small matrices, and for large ones
+BLAS calls on fixed blocks of 8 rows, checked once per matrix shape to give every
+position of a block the same bits (else one matrix-vector call per row).  Their cost
+against batched BLAS is in ``benchmarks/README.md`` ("Row-stable kernels").
+
+A :class:`Problem` built by the user with BLAS calls (``theta @ A``, ``np.dot``,
+``np.einsum(..., optimize=True)``) keeps whatever their kernel does: its batched and
+single evaluations may differ in the last bits.
 """
 
 from collections.abc import Callable

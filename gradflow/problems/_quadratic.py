@@ -17,6 +17,7 @@ from numpy.typing import ArrayLike
 
 from gradflow._validation import as_generator, as_state_array, check_integer
 from gradflow.problems._problem import Problem, as_batch
+from gradflow.problems._rowstable import fixed_matrix, row_matmul
 
 __all__ = ["QuadraticProblem", "haar_orthogonal", "quadratic"]
 
@@ -151,20 +152,21 @@ class QuadraticProblem(Problem):
         def loss(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             a, bb = self._data(theta.dtype)
-            return np.sum(theta * (0.5 * (theta @ a) - bb), axis=-1)
+            return np.sum(theta * (0.5 * row_matmul(theta, a) - bb), axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             a, bb = self._data(theta.dtype)
-            # A is symmetric, so theta @ A is the row-vector form of A theta.
-            return theta @ a - bb
+            # A is symmetric, so theta @ A is the row-vector form of A theta; row_matmul
+            # computes each row on its own (batched = single, bit for bit).
+            return row_matmul(theta, a) - bb
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             v = np.asarray(v, dtype=theta.dtype)
             a, _ = self._data(theta.dtype)
             shape = np.broadcast_shapes(theta.shape, v.shape)
-            return np.broadcast_to(v, shape) @ a
+            return row_matmul(np.broadcast_to(v, shape), a)
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -183,10 +185,10 @@ class QuadraticProblem(Problem):
         )
 
     def _data(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """``A`` and ``b`` cast to ``dtype`` (cached)."""
+        """``A`` (aligned, for :func:`row_matmul`) and ``b`` cast to ``dtype`` (cached)."""
         key = np.dtype(dtype)
         if key not in self._cast_cache:
-            self._cast_cache[key] = (self.A.astype(key), self.b.astype(key))
+            self._cast_cache[key] = (fixed_matrix(self.A, key), self.b.astype(key))
         return self._cast_cache[key]
 
     def _classify_minimum(self) -> tuple[float | None, np.ndarray | None]:

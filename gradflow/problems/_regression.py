@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from gradflow._validation import as_state_array, check_nonnegative
 from gradflow.problems._problem import Problem, as_batch
+from gradflow.problems._rowstable import fixed_matrix, row_matmul
 
 __all__ = [
     "LeastSquaresProblem",
@@ -43,19 +44,29 @@ def _validate_data(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _DataProblem(Problem):
-    """Shared storage of ``X``, ``y`` and their per-dtype casts."""
+    """Shared storage of ``X``, ``y`` and their per-dtype casts.
+
+    Every product of a batch with the data goes through
+    :func:`~gradflow.problems._rowstable.row_matmul`, so each row of a batch is computed
+    on its own: batched and single evaluations agree bit for bit.
+    """
 
     def _set_data(self, X: np.ndarray, y: np.ndarray) -> None:
         self.X = X
         self.y = y
         self.n_samples = X.shape[0]
         # Casting the data to float32 on every call would copy n*d numbers each time.
-        self._cast_cache: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
+        self._cast_cache: dict[np.dtype, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def _data(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    def _data(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``X``, ``y`` and ``Xᵀ`` cast to ``dtype``, the matrices aligned (cached)."""
         key = np.dtype(dtype)
         if key not in self._cast_cache:
-            self._cast_cache[key] = (self.X.astype(key), self.y.astype(key))
+            self._cast_cache[key] = (
+                fixed_matrix(self.X, key),
+                self.y.astype(key),
+                fixed_matrix(self.X.T, key),
+            )
         return self._cast_cache[key]
 
 
@@ -104,23 +115,23 @@ class LeastSquaresProblem(_DataProblem):
 
         def loss(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
-            xx, yy = self._data(theta.dtype)
-            r = theta @ xx.T - yy
+            _, yy, xt = self._data(theta.dtype)
+            r = row_matmul(theta, xt) - yy
             return np.sum(r * r, axis=-1) / (2.0 * n)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
-            xx, yy = self._data(theta.dtype)
-            return ((theta @ xx.T - yy) @ xx) / float(n)
+            xx, yy, xt = self._data(theta.dtype)
+            return row_matmul(row_matmul(theta, xt) - yy, xx) / float(n)
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
-            xx, _ = self._data(theta.dtype)
+            xx, _, xt = self._data(theta.dtype)
             v = np.broadcast_to(
                 np.asarray(v, dtype=theta.dtype), np.broadcast_shapes(theta.shape, np.shape(v))
             )
             # X^T (X v) / n costs O(nd) per row, cheaper than the dense d x d Hessian.
-            return ((v @ xx.T) @ xx) / float(n)
+            return row_matmul(row_matmul(v, xt), xx) / float(n)
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -171,8 +182,8 @@ class LeastSquaresProblem(_DataProblem):
         (4, 3, 2)
         """
         theta = as_batch(theta, self.dim)
-        xx, yy = self._data(theta.dtype)
-        r = theta @ xx.T - yy
+        xx, yy, xt = self._data(theta.dtype)
+        r = row_matmul(theta, xt) - yy
         return r[..., :, None] * xx
 
 
@@ -222,22 +233,23 @@ class LogisticRegressionProblem(_DataProblem):
         self.l2 = l2
         n, d = X.shape
 
-        def margins(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            xx, yy = self._data(theta.dtype)
-            return (theta @ xx.T) * yy, xx, yy
+        def margins(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            """Margins ``y_i x_i^T theta`` (*batch, n), and the data ``X``, ``y``, ``X^T``."""
+            xx, yy, xt = self._data(theta.dtype)
+            return row_matmul(theta, xt) * yy, xx, yy, xt
 
         def loss(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
-            m, _, _ = margins(theta)
+            m = margins(theta)[0]
             # log(1 + e^{-m}) = logaddexp(0, -m): no overflow for very negative margins.
             data = np.sum(np.logaddexp(0.0, -m), axis=-1) / float(n)
             return data + (0.5 * l2) * np.sum(theta * theta, axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
-            m, xx, yy = margins(theta)
+            m, xx, yy, _ = margins(theta)
             # d/dm log(1 + e^{-m}) = -sigma(-m); expit is the overflow-free sigmoid.
-            return ((-yy * _expit(-m)) @ xx) / float(n) + l2 * theta
+            return row_matmul(-yy * _expit(-m), xx) / float(n) + l2 * theta
 
         def curvature(m: np.ndarray) -> np.ndarray:
             return _expit(m) * _expit(-m)  # sigma'(m), accurate in both tails
@@ -246,15 +258,15 @@ class LogisticRegressionProblem(_DataProblem):
             theta = as_batch(theta, d)
             v = np.asarray(v, dtype=theta.dtype)
             theta, v = np.broadcast_arrays(theta, v)
-            m, xx, _ = margins(theta)
+            m, xx, _, xt = margins(theta)
             # (1/n) X^T (s * X v) + l2 v: O(nd) per row, y_i^2 = 1 drops out.
-            return ((curvature(m) * (v @ xx.T)) @ xx) / float(n) + l2 * v
+            return row_matmul(curvature(m) * row_matmul(v, xt), xx) / float(n) + l2 * v
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
-            m, xx, _ = margins(theta)
-            weighted = xx.T * curvature(m)[..., None, :]  # (*batch, d, n)
-            h = (weighted @ xx) / float(n)
+            m, xx, _, xt = margins(theta)
+            weighted = xt * curvature(m)[..., None, :]  # (*batch, d, n)
+            h = row_matmul(weighted, xx) / float(n)
             h = 0.5 * (h + np.swapaxes(h, -1, -2))  # exactly symmetric
             idx = np.arange(d)
             h[..., idx, idx] += l2
@@ -302,8 +314,8 @@ class LogisticRegressionProblem(_DataProblem):
                [ 0. , -0.5]])
         """
         theta = as_batch(theta, self.dim)
-        xx, yy = self._data(theta.dtype)
-        m = (theta @ xx.T) * yy
+        xx, yy, xt = self._data(theta.dtype)
+        m = row_matmul(theta, xt) * yy
         coef = -yy * _expit(-m)
         return coef[..., :, None] * xx + self.l2 * theta[..., None, :]
 
