@@ -200,7 +200,6 @@ def test_plot(tmp_path):
         ({"start_lr": 0.0}, "start_lr"),
         ({"start_lr": 1.0, "end_lr": 0.5}, "end_lr"),
         ({"steps": 1}, "steps"),
-        ({"steps": 10.0}, "steps"),
         ({"smoothing": 1.0}, "smoothing"),
         ({"diverge_factor": 1.0}, "diverge_factor"),
         ({"seed": 0}, "seed"),
@@ -210,6 +209,11 @@ def test_plot(tmp_path):
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         gf.lr_find(QUAD, np.ones(2), **kwargs)
+
+
+def test_float_step_count_is_a_type_error():
+    with pytest.raises(TypeError, match="steps"):
+        gf.lr_find(QUAD, np.ones(2), steps=10.0)
 
 
 def test_bad_inputs():
