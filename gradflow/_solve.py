@@ -231,10 +231,14 @@ def solve(
     Raises
     ------
     TypeError
-        If ``problem``, ``method``, ``stepsize`` or ``callback`` has the wrong type.
+        If ``problem``, ``method``, ``stepsize`` or ``callback`` has the wrong type; if
+        ``theta0`` or ``save_at`` does not hold real numbers; if ``t_final`` or
+        ``divergence_norm`` is not a real number (a bool, a string...), or ``steps``,
+        ``save_every``, ``max_steps`` or ``batch_size`` not an integer.
     ValueError
         If ``theta0`` has the wrong shape, is empty or non-finite; if a step size is not
-        positive or does not broadcast to the batch; if not exactly one of ``steps``
+        positive or does not broadcast to the batch; if ``t_final`` or
+        ``divergence_norm`` is not finite and positive; if not exactly one of ``steps``
         and ``t_final`` is given; if the save options are unknown or conflicting; if
         ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is given without it.
         (``TypeError`` if ``batch_size`` is given for a problem without per-example
