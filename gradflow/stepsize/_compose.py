@@ -163,7 +163,7 @@ class Join(StepSizePolicy):
     >>> import numpy as np, gradflow as gf
     >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
     >>> warmup = gf.schedules.linear(0.15, start_factor=0.1, total_steps=20)
-    >>> policy = gf.stepsize.Join([warmup, gf.stepsize.ReduceOnPlateau(0.15)], [20])
+    >>> policy = gf.stepsize.Join([warmup, gf.rules.ReduceOnPlateau(0.15)], [20])
     >>> traj = gf.solve(p, np.ones(2), stepsize=policy, steps=100, save="final")
     >>> str(traj.status)
     'ok'
