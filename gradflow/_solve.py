@@ -14,7 +14,6 @@ the problem, the clock, the recorders and the divergence guard.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -28,7 +27,15 @@ from gradflow._driver.ledger import Ledger
 from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
 from gradflow._rows import ActiveRows, compact
 from gradflow._trajectory import Status, Trajectory
-from gradflow._validation import as_state_array, check_step_count
+from gradflow._validation import (
+    as_state_array,
+    check_callable,
+    check_choice,
+    check_integer,
+    check_positive,
+    check_real,
+    check_step_count,
+)
 from gradflow.methods import Euler, Method
 from gradflow.problems import MinibatchSampler, Problem
 from gradflow.stepsize import Observation, StepSizePolicy, Verdict, as_policy
@@ -77,13 +84,7 @@ def _check_horizon(steps: Any, t_final: Any) -> tuple[int | None, float | None]:
         )
     if steps is not None:
         return check_step_count(steps, "steps", 0), None
-    try:
-        t_end = float(t_final)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_final must be a positive finite number, got {t_final!r}") from None
-    if not (math.isfinite(t_end) and t_end > 0):
-        raise ValueError(f"t_final must be a positive finite number, got {t_final!r}")
-    return None, t_end
+    return None, check_positive(t_final, "t_final")
 
 
 def _check_save(
@@ -97,22 +98,26 @@ def _check_save(
     if len(given) > 1:
         raise ValueError(f"give at most one of save_every, save_at, save; got {given}")
     if save is not None:
-        if save not in _SAVE_MODES:
-            raise ValueError(f"save must be one of {_SAVE_MODES}, got {save!r}")
+        save = check_choice(save, "save", _SAVE_MODES)
         return ("final", 0, None) if save == "final" else ("every", 1, None)
     if save_at is not None:
         if t_final is None:
             raise ValueError("save_at needs t_final: save times are times, not step counts")
-        ts = np.asarray(save_at, dtype=float)
-        if ts.ndim != 1 or ts.size == 0:
-            raise ValueError(f"save_at must be a non-empty 1-D array of times, got {ts.shape}")
-        if not np.all(np.isfinite(ts)) or np.any(np.diff(ts) <= 0):
-            raise ValueError("save_at must be finite and strictly increasing")
-        if ts[0] < 0 or ts[-1] > t_final:
-            raise ValueError(f"save_at must lie in [0, t_final={t_final}], got [{ts[0]}, {ts[-1]}]")
-        return "at", 0, ts
-    every = 1 if save_every is None else check_step_count(save_every, "save_every", 1)
+        return "at", 0, _check_save_at(save_at, t_final)
+    every = 1 if save_every is None else check_integer(save_every, "save_every", 1)
     return "every", every, None
+
+
+def _check_save_at(save_at: Any, t_final: float) -> np.ndarray:
+    """Save times: a non-empty, strictly increasing 1-D array in ``[0, t_final]``."""
+    ts = check_real(save_at, "save_at", allow_array=True)
+    if ts.ndim != 1:
+        raise ValueError(f"save_at must be a non-empty 1-D array of times, got {ts.shape}")
+    if np.any(np.diff(ts) <= 0):
+        raise ValueError("save_at must be finite and strictly increasing")
+    if ts[0] < 0 or ts[-1] > t_final:
+        raise ValueError(f"save_at must lie in [0, t_final={t_final}], got [{ts[0]}, {ts[-1]}]")
+    return ts
 
 
 def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
@@ -226,10 +231,14 @@ def solve(
     Raises
     ------
     TypeError
-        If ``problem``, ``method``, ``stepsize`` or ``callback`` has the wrong type.
+        If ``problem``, ``method``, ``stepsize`` or ``callback`` has the wrong type; if
+        ``theta0`` or ``save_at`` does not hold real numbers; if ``t_final`` or
+        ``divergence_norm`` is not a real number (a bool, a string...), or ``steps``,
+        ``save_every``, ``max_steps`` or ``batch_size`` not an integer.
     ValueError
         If ``theta0`` has the wrong shape, is empty or non-finite; if a step size is not
-        positive or does not broadcast to the batch; if not exactly one of ``steps``
+        positive or does not broadcast to the batch; if ``t_final`` or
+        ``divergence_norm`` is not finite and positive; if not exactly one of ``steps``
         and ``t_final`` is given; if the save options are unknown or conflicting; if
         ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is given without it.
         (``TypeError`` if ``batch_size`` is given for a problem without per-example
@@ -272,16 +281,14 @@ def solve(
         raise TypeError(f"method must be a gradflow Method, got {type(method).__name__}")
     if stepsize is None:
         raise TypeError("stepsize is required: a positive float, array, schedule or policy")
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if callback is not None:
+        check_callable(callback, "callback")
     arr = _check_theta0(theta0, problem.dim)
     horizon = _check_horizon(steps, t_final)
     save_mode = _check_save(save_every, save_at, save, horizon[1])
     cap = None if max_steps is None else check_step_count(max_steps, "max_steps", 1)
     if divergence_norm is not None:
-        divergence_norm = float(divergence_norm)
-        if not divergence_norm > 0:
-            raise ValueError(f"divergence_norm must be > 0, got {divergence_norm}")
+        divergence_norm = check_positive(divergence_norm, "divergence_norm")
     policy = as_policy(stepsize)
     sampler = None
     if batch_size is not None:

@@ -227,7 +227,6 @@ def test_in_solve_lr_must_broadcast():
         ({"lr": 0.1, "mode": "minimum"}, "mode"),
         ({"lr": 0.1, "threshold_mode": "relative"}, "threshold_mode"),
         ({"lr": 0.1, "patience": -1}, "patience"),
-        ({"lr": 0.1, "patience": 2.5}, "patience"),
         ({"lr": 0.1, "cooldown": -1}, "cooldown"),
         ({"lr": 0.1, "threshold": -1e-3}, "threshold"),
         ({"lr": 0.1, "min_lr": -1.0}, "min_lr"),
@@ -237,6 +236,11 @@ def test_in_solve_lr_must_broadcast():
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         ReduceOnPlateau(**kwargs)
+
+
+def test_float_patience_is_a_type_error():
+    with pytest.raises(TypeError, match="patience"):
+        ReduceOnPlateau(0.1, patience=2.5)
 
 
 def test_repr():

@@ -25,6 +25,12 @@ from gradflow.analysis import (
     preconditioned_sharpness,
     track_preconditioned_sharpness,
 )
+from gradflow.controllers import (
+    IController,
+    PIController,
+    PIDController,
+    PredictiveController,
+)
 from gradflow.curvature import (
     Box,
     eigenvalues,
@@ -63,7 +69,9 @@ from gradflow.problems._quadratic import haar_orthogonal
 from gradflow.reference import gradient_flow
 from gradflow.richardson import extrapolate, observed_order, weights
 from gradflow.richardson import solve_extrapolated as richardson_solve
+from gradflow.rules import AdGD, Armijo, BarzilaiBorwein, LocalLipschitz, Polyak, ReduceOnPlateau
 from gradflow.stability import critical_stepsize, stability_region, verify_bound
+from gradflow.stepsize import Clip, ConstantStep, Join, ScheduledStep
 
 S = gf.schedules
 
@@ -215,9 +223,19 @@ def _problem_hvp(theta: Any) -> Any:
     return LSQ.hvp(theta, np.ones(2))
 
 
+def _join(boundary: Any) -> Any:
+    """A two-part :class:`Join` switching at ``boundary``."""
+    return Join([0.1, 0.2], [boundary])
+
+
 UNIT = (-0.1, 1.0, 1.5)  # outside [0, 1)
+OPEN_UNIT = (0.0, 1.0, -0.5, 1.5)  # outside (0, 1)
 POS = (0.0, -1.0)  # outside (0, inf)
 NONNEG = (-1.0,)
+TOL = {"rtol": 1e-3, "atol": 1e-6}
+RUN = {"problem": QUAD, "theta0": THETA, "stepsize": 0.1}  # solve without a horizon
+TIMED = {**RUN, "t_final": 1.0}
+FIND = {"problem": QUAD, "theta0": THETA}
 
 CASES = [
     # -- methods -------------------------------------------------------------------------
@@ -290,6 +308,96 @@ CASES = [
         (-1,),
         none_ok=True,
     ),
+    Case(gf.solve, "stepsize", {**RUN, "steps": 1}, "real", POS),
+    Case(gf.solve, "stepsize", {**RUN, "steps": 1}, "array"),
+    Case(gf.solve, "t_final", RUN, "real", POS, none_ok=True),
+    Case(gf.solve, "save_every", {**RUN, "steps": 1}, "int", (0, -1), none_ok=True),
+    Case(
+        gf.solve,
+        "save_at",
+        {**TIMED, "save_at": [0.5, 1.0]},
+        "array",
+        ([0.5, 0.2], [0.5, 0.5], [-0.1, 0.5], [0.5, 2.0], 0.5),
+        none_ok=True,
+    ),
+    Case(gf.solve, "save", {**RUN, "steps": 1}, "choice", none_ok=True),
+    Case(gf.solve, "max_steps", TIMED, "int", (0, -1), none_ok=True),
+    Case(gf.solve, "divergence_norm", {**RUN, "steps": 1}, "real", POS, none_ok=True),
+    Case(gf.solve, "callback", {**RUN, "steps": 1}, "callable", none_ok=True),
+    Case(
+        gf.solve,
+        "batch_size",
+        {"problem": LSQ, "theta0": THETA, "stepsize": 0.1, "steps": 1},
+        "int",
+        (0, 4),
+        none_ok=True,
+    ),
+    Case(
+        gf.solve,
+        "seed",
+        {"problem": LSQ, "theta0": THETA, "stepsize": 0.1, "steps": 1, "batch_size": 1},
+        "seed",
+    ),
+    # -- the range test --------------------------------------------------------------------
+    Case(gf.lr_find, "theta0", {"problem": QUAD}, "state", none_ok=True),
+    Case(gf.lr_find, "start_lr", FIND, "real", POS),
+    Case(gf.lr_find, "end_lr", FIND, "real", (1e-7, 1e-8, -1.0)),
+    Case(gf.lr_find, "steps", FIND, "int", (1, 0)),
+    Case(gf.lr_find, "smoothing", FIND, "real", UNIT),
+    Case(gf.lr_find, "diverge_factor", FIND, "real", (1.0, 0.5, -1.0)),
+    # -- step-size policies --------------------------------------------------------------
+    Case(ConstantStep, "h", {}, "real", POS, label="stepsize"),
+    Case(ConstantStep, "h", {"h": [0.1, 0.2]}, "array", ([0.1, 0.0], [-0.1]), label="stepsize"),
+    Case(ScheduledStep, "schedule", {}, "callable"),
+    Case(Clip, "h_min", {"policy": 0.1, "h_max": 1.0}, "real", (-1.0, 1.0, 2.0), none_ok=True),
+    Case(Clip, "h_max", {"policy": 0.1}, "real", (-1.0, 0.0), none_ok=True),
+    Case(Clip, "h_max", {"policy": 0.1, "h_min": 0.5}, "real", (0.5, 0.1), none_ok=True),
+    Case(_join, "boundary", {}, "int", (0, -1), label="boundaries"),
+    # -- rules ---------------------------------------------------------------------------
+    Case(Armijo, "c", {}, "real", OPEN_UNIT),
+    Case(Armijo, "rho", {}, "real", OPEN_UNIT),
+    Case(Armijo, "h0", {}, "real", POS),
+    Case(Armijo, "h_min", {}, "real", POS, none_ok=True),
+    Case(Polyak, "f_star", {}, "real", none_ok=True),
+    Case(Polyak, "h_max", {}, "real", POS),
+    Case(BarzilaiBorwein, "variant", {}, "int", (0, 3, -1)),
+    Case(BarzilaiBorwein, "h0", {}, "real", POS),
+    Case(AdGD, "h0", {}, "real", POS),
+    Case(LocalLipschitz, "safety", {}, "real", POS),
+    Case(LocalLipschitz, "h0", {}, "real", POS),
+    Case(LocalLipschitz, "estimator", {}, "choice"),
+    Case(ReduceOnPlateau, "lr", {}, "real", POS),
+    Case(ReduceOnPlateau, "lr", {"lr": [0.1, 0.2]}, "array", ([0.1, 0.0], [0.1, -1.0])),
+    Case(ReduceOnPlateau, "min_lr", {"lr": 0.1}, "real", NONNEG),
+    Case(ReduceOnPlateau, "min_lr", {"lr": 0.1, "min_lr": [0.0, 1e-3]}, "array", ([0.0, -1.0],)),
+    Case(ReduceOnPlateau, "mode", {"lr": 0.1}, "choice"),
+    Case(ReduceOnPlateau, "threshold_mode", {"lr": 0.1}, "choice"),
+    Case(ReduceOnPlateau, "factor", {"lr": 0.1}, "real", OPEN_UNIT),
+    Case(ReduceOnPlateau, "patience", {"lr": 0.1}, "int", (-1,)),
+    Case(ReduceOnPlateau, "cooldown", {"lr": 0.1}, "int", (-1,)),
+    Case(ReduceOnPlateau, "threshold", {"lr": 0.1}, "real", NONNEG),
+    Case(ReduceOnPlateau, "eps", {"lr": 0.1}, "real", NONNEG),
+    # -- error controllers ---------------------------------------------------------------
+    Case(PIDController, "rtol", {"atol": 1e-6}, "real", POS),
+    Case(PIDController, "atol", {"rtol": 1e-3}, "real", NONNEG),
+    Case(PIDController, "pcoeff", TOL, "real"),
+    Case(PIDController, "icoeff", TOL, "real"),
+    Case(PIDController, "dcoeff", TOL, "real"),
+    Case(PIDController, "safety", TOL, "real", (0.0, -0.1, 1.5)),
+    Case(PIDController, "factor_min", TOL, "real", OPEN_UNIT),
+    Case(PIDController, "factor_max", TOL, "real", (1.0, 0.5, -1.0)),
+    Case(PIDController, "h_min", TOL, "real", POS, none_ok=True),
+    Case(PIDController, "h_max", TOL, "real", POS, none_ok=True),
+    Case(PIDController, "h0", TOL, "real", POS, none_ok=True),
+    Case(PIDController, "h0", {**TOL, "h0": [1e-3, 1e-2]}, "array", ([1e-3, 0.0],), True),
+    Case(IController, "rtol", {"atol": 1e-6}, "real", POS),
+    Case(IController, "atol", {"rtol": 1e-3}, "real", NONNEG),
+    Case(IController, "safety", TOL, "real", (0.0, 1.5)),
+    Case(PIController, "pcoeff", TOL, "real"),
+    Case(PIController, "icoeff", TOL, "real"),
+    Case(PIController, "factor_max", TOL, "real", (1.0,)),
+    Case(PredictiveController, "rtol", {"atol": 1e-6}, "real", POS),
+    Case(PredictiveController, "factor_min", TOL, "real", OPEN_UNIT),
     # -- curvature -----------------------------------------------------------------------
     Case(hvp, "theta", {"problem": QUAD, "v": THETA}, "state"),
     Case(hvp, "v", {"problem": QUAD, "theta": THETA}, "state"),

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._broadcast import per_element
+from gradflow._validation import check_in_range, check_nonnegative, check_positive, check_real
 from gradflow.stepsize import Observation, StepSizePolicy, Verdict
 
 __all__ = [
@@ -94,13 +95,16 @@ def initial_step(
     return np.minimum(100.0 * h0, h1), 2
 
 
-def _check_tolerances(rtol: float, atol: float) -> tuple[float, float]:
-    rtol, atol = float(rtol), float(atol)
-    if not (math.isfinite(rtol) and rtol > 0):
-        raise ValueError(f"rtol must be a finite number > 0, got {rtol}")
-    if not (math.isfinite(atol) and atol >= 0):
-        raise ValueError(f"atol must be a finite number >= 0, got {atol}")
-    return rtol, atol
+def _check_tolerances(rtol: Any, atol: Any) -> tuple[float, float]:
+    return check_positive(rtol, "rtol"), check_nonnegative(atol, "atol")
+
+
+def _check_h0(h0: Any) -> Any:
+    """``None``, or a finite positive step: a float, or an array of them."""
+    if h0 is None:
+        return None
+    h = check_positive(h0, "h0", allow_array=True)
+    return h if h.ndim else float(h)
 
 
 class _PIDState(NamedTuple):
@@ -137,10 +141,13 @@ class PIDController(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If a number is not a real number (a bool, a string, ``None`` for ``rtol``...), or
+        ``h0`` is not a real number or an array of them.
     ValueError
         For ``rtol <= 0``, ``atol < 0``, ``factor_min`` not in (0, 1), ``factor_max <= 1``,
-        ``safety`` not in (0, 1], non-positive ``h0``/``h_min``/``h_max``, or (when the run
-        starts) a method without an embedded pair.
+        ``safety`` not in (0, 1], non-positive ``h0``/``h_min``/``h_max``, a non-finite
+        value, or (when the run starts) a method without an embedded pair.
 
     Notes
     -----
@@ -185,22 +192,17 @@ class PIDController(StepSizePolicy):
         h0: Any = None,
     ) -> None:
         self.rtol, self.atol = _check_tolerances(rtol, atol)
-        self.pcoeff, self.icoeff, self.dcoeff = float(pcoeff), float(icoeff), float(dcoeff)
-        if not 0 < safety <= 1:
-            raise ValueError(f"safety must be in (0, 1], got {safety}")
-        if not 0 < factor_min < 1:
-            raise ValueError(f"factor_min must be in (0, 1), got {factor_min}")
-        if not factor_max > 1:
-            raise ValueError(f"factor_max must be > 1, got {factor_max}")
-        for label, value in (("h_min", h_min), ("h_max", h_max)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{label} must be a finite number > 0, got {value}")
-        if h0 is not None and not np.all(np.asarray(h0, dtype=float) > 0):
-            raise ValueError(f"h0 must be > 0, got {h0}")
-        self.safety, self.factor_min, self.factor_max = safety, factor_min, factor_max
-        self.h_min = 0.0 if h_min is None else float(h_min)
-        self.h_max = math.inf if h_max is None else float(h_max)
-        self.h0 = h0
+        self.pcoeff = check_real(pcoeff, "pcoeff")
+        self.icoeff = check_real(icoeff, "icoeff")
+        self.dcoeff = check_real(dcoeff, "dcoeff")
+        self.safety = check_in_range(safety, "safety", 0.0, 1.0, low_open=True)
+        self.factor_min = check_in_range(
+            factor_min, "factor_min", 0.0, 1.0, low_open=True, high_open=True
+        )
+        self.factor_max = check_real(factor_max, "factor_max", low=1.0, low_open=True)
+        self.h_min = 0.0 if h_min is None else check_positive(h_min, "h_min")
+        self.h_max = math.inf if h_max is None else check_positive(h_max, "h_max")
+        self.h0 = _check_h0(h0)
 
     def _first_step(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any

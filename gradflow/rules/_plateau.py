@@ -13,6 +13,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._broadcast import per_element
+from gradflow._validation import (
+    check_choice,
+    check_in_range,
+    check_integer,
+    check_nonnegative,
+    check_positive,
+)
 from gradflow.stepsize import Observation, StepSizePolicy, Verdict
 
 __all__ = ["ReduceOnPlateau"]
@@ -46,26 +53,6 @@ class PlateauState(NamedTuple):
     num_bad: np.ndarray
     cooldown: np.ndarray
     min_lr: np.ndarray
-
-
-def _number(value: Any, name: str, *, low: float, strict: bool) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(x) or (x <= low if strict else x < low):
-        raise ValueError(
-            f"{name} must be finite and {'>' if strict else '>='} {low}, got {value!r}"
-        )
-    return x
-
-
-def _integer(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
 
 
 class ReduceOnPlateau(StepSizePolicy):
@@ -114,9 +101,12 @@ class ReduceOnPlateau(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If a number is not a real number (or ``lr``/``min_lr`` an array of them), a
+        count (``patience``, ``cooldown``) is not an integer, or a mode is not a string.
     ValueError
-        If an argument is out of range or a name is unknown; at the start of a run, if
-        ``lr`` or ``min_lr`` does not broadcast to the batch shape.
+        If an argument is out of range or not finite, or a mode is unknown; at the start
+        of a run, if ``lr`` or ``min_lr`` does not broadcast to the batch shape.
 
     References
     ----------
@@ -145,27 +135,15 @@ class ReduceOnPlateau(StepSizePolicy):
         min_lr: ArrayLike = 0.0,
         eps: float = 1e-8,
     ) -> None:
-        lr_arr = np.asarray(lr, dtype=np.float64)
-        if lr_arr.size == 0 or not np.all(np.isfinite(lr_arr)) or np.any(lr_arr <= 0):
-            raise ValueError(f"lr must be finite and > 0, got {lr!r}")
-        min_arr = np.asarray(min_lr, dtype=np.float64)
-        if min_arr.size == 0 or not np.all(np.isfinite(min_arr)) or np.any(min_arr < 0):
-            raise ValueError(f"min_lr must be finite and >= 0, got {min_lr!r}")
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if threshold_mode not in _THRESHOLD_MODES:
-            raise ValueError(
-                f"threshold_mode must be one of {_THRESHOLD_MODES}, got {threshold_mode!r}"
-            )
-        self.factor = _number(factor, "factor", low=0.0, strict=True)
-        if self.factor >= 1.0:
-            raise ValueError(f"factor must be < 1 (it cuts the step), got {factor!r}")
-        self.lr, self.min_lr = lr_arr, min_arr
-        self.mode, self.threshold_mode = mode, threshold_mode
-        self.patience = _integer(patience, "patience")
-        self.threshold = _number(threshold, "threshold", low=0.0, strict=False)
-        self.cooldown = _integer(cooldown, "cooldown")
-        self.eps = _number(eps, "eps", low=0.0, strict=False)
+        self.lr = check_positive(lr, "lr", allow_array=True)
+        self.min_lr = check_nonnegative(min_lr, "min_lr", allow_array=True)
+        self.mode = check_choice(mode, "mode", _MODES)
+        self.threshold_mode = check_choice(threshold_mode, "threshold_mode", _THRESHOLD_MODES)
+        self.factor = check_in_range(factor, "factor", 0.0, 1.0, low_open=True, high_open=True)
+        self.patience = check_integer(patience, "patience", 0)
+        self.threshold = check_nonnegative(threshold, "threshold")
+        self.cooldown = check_integer(cooldown, "cooldown", 0)
+        self.eps = check_nonnegative(eps, "eps")
 
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any

@@ -11,21 +11,20 @@ costs no extra evaluation).
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from gradflow._validation import (
+    check_choice,
+    check_in_range,
+    check_integer,
+    check_positive,
+    check_real,
+)
 from gradflow.stepsize import Observation, StepSizePolicy, Verdict
 
 __all__ = ["AdGD", "Armijo", "BarzilaiBorwein", "LocalLipschitz", "Polyak"]
-
-
-def _positive(value: float, label: str) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{label} must be a finite number > 0, got {value}")
-    return value
 
 
 def _sq(x: np.ndarray) -> np.ndarray:
@@ -62,8 +61,12 @@ class Armijo(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If an argument is not a real number (a bool, a string, ``None`` for ``c``,
+        ``rho`` or ``h0``...).
     ValueError
-        If ``c`` or ``rho`` is not in (0, 1), or ``h0``/``h_min`` is not positive.
+        If ``c`` or ``rho`` is not in (0, 1), or ``h0``/``h_min`` is not finite and
+        positive.
 
     References
     ----------
@@ -83,13 +86,10 @@ class Armijo(StepSizePolicy):
     def __init__(
         self, c: float = 1e-4, rho: float = 0.5, h0: float = 1.0, h_min: float | None = None
     ) -> None:
-        if not 0 < c < 1:
-            raise ValueError(f"c must be in (0, 1), got {c}")
-        if not 0 < rho < 1:
-            raise ValueError(f"rho must be in (0, 1), got {rho}")
-        self.c, self.rho = float(c), float(rho)
-        self.h0 = _positive(h0, "h0")
-        self.h_min = 1e-12 * self.h0 if h_min is None else _positive(h_min, "h_min")
+        self.c = check_in_range(c, "c", 0.0, 1.0, low_open=True, high_open=True)
+        self.rho = check_in_range(rho, "rho", 0.0, 1.0, low_open=True, high_open=True)
+        self.h0 = check_positive(h0, "h0")
+        self.h_min = 1e-12 * self.h0 if h_min is None else check_positive(h_min, "h_min")
 
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
@@ -128,8 +128,11 @@ class Polyak(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If ``f_star`` or ``h_max`` is not a real number.
     ValueError
-        If neither ``f_star`` nor ``problem.minimum`` is known.
+        If ``f_star`` is not finite or ``h_max`` not finite and positive; when the run
+        starts, if neither ``f_star`` nor ``problem.minimum`` is known.
 
     Notes
     -----
@@ -152,8 +155,8 @@ class Polyak(StepSizePolicy):
     """
 
     def __init__(self, f_star: float | None = None, h_max: float = 1e6) -> None:
-        self.f_star = None if f_star is None else float(f_star)
-        self.h_max = _positive(h_max, "h_max")
+        self.f_star = None if f_star is None else check_real(f_star, "f_star")
+        self.h_max = check_positive(h_max, "h_max")
 
     def _step(self, loss: np.ndarray, grad: np.ndarray, f_star: float) -> np.ndarray:
         g2 = _sq(grad)
@@ -193,7 +196,7 @@ class _SecantRule(StepSizePolicy):
     """Shared machinery of the rules that use s = Δθ and y = Δ∇L."""
 
     def __init__(self, h0: float) -> None:
-        self.h0 = _positive(h0, "h0")
+        self.h0 = check_positive(h0, "h0")
 
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
@@ -232,8 +235,10 @@ class BarzilaiBorwein(_SecantRule):
 
     Raises
     ------
+    TypeError
+        If ``variant`` is not an integer or ``h0`` not a real number.
     ValueError
-        If ``variant`` is not 1 or 2, or ``h0`` is not positive.
+        If ``variant`` is not 1 or 2, or ``h0`` is not finite and positive.
 
     References
     ----------
@@ -250,8 +255,7 @@ class BarzilaiBorwein(_SecantRule):
     """
 
     def __init__(self, variant: int = 1, h0: float = 1e-3) -> None:
-        if variant not in (1, 2):
-            raise ValueError(f"variant must be 1 or 2, got {variant!r}")
+        variant = check_integer(variant, "variant", 1, 2)
         super().__init__(h0)
         self.variant = variant
 
@@ -276,6 +280,13 @@ class AdGD(_SecantRule):
     ----------
     h0 : float, optional
         ``λ_0``, default 1e-6.
+
+    Raises
+    ------
+    TypeError
+        If ``h0`` is not a real number.
+    ValueError
+        If ``h0`` is not finite and positive.
 
     References
     ----------
@@ -324,8 +335,10 @@ class LocalLipschitz(_SecantRule):
 
     Raises
     ------
+    TypeError
+        If ``safety`` or ``h0`` is not a real number, or ``estimator`` not a string.
     ValueError
-        If ``safety`` or ``h0`` is not positive or ``estimator`` is unknown.
+        If ``safety`` or ``h0`` is not finite and positive, or ``estimator`` is unknown.
 
     References
     ----------
@@ -345,10 +358,8 @@ class LocalLipschitz(_SecantRule):
 
     def __init__(self, safety: float = 1.0, h0: float = 1e-3, estimator: str = "secant") -> None:
         super().__init__(h0)
-        self.safety = _positive(safety, "safety")
-        if estimator not in ("secant", "hvp"):
-            raise ValueError(f"estimator must be 'secant' or 'hvp', got {estimator!r}")
-        self.estimator = estimator
+        self.safety = check_positive(safety, "safety")
+        self.estimator = check_choice(estimator, "estimator", ("secant", "hvp"))
 
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any

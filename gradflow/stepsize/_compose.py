@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gradflow._validation import check_step_count
+from gradflow._validation import check_nonnegative, check_step_count
 from gradflow.stepsize._policy import Observation, StepSizePolicy, Verdict, as_policy
 
 __all__ = ["Clip", "Join", "Product"]
@@ -43,15 +43,6 @@ def _combine(first: Verdict, second: Verdict) -> Verdict:
     return Verdict(
         accepted, _either(first.too_small, second.too_small), _either(first.stop, second.stop)
     )
-
-
-def _bound(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_, str, bytes, complex)) or value is None:
-        raise TypeError(f"{name} must be a real number >= 0, got {value!r}")
-    x = float(value)
-    if not (np.isfinite(x) and x >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return x
 
 
 class _Parts(NamedTuple):
@@ -156,6 +147,8 @@ class Join(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If ``boundaries`` is not a sequence of integers.
     ValueError
         If the lengths disagree or the boundaries are not increasing positive integers.
 
@@ -170,7 +163,7 @@ class Join(StepSizePolicy):
     >>> import numpy as np, gradflow as gf
     >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
     >>> warmup = gf.schedules.linear(0.15, start_factor=0.1, total_steps=20)
-    >>> policy = gf.stepsize.Join([warmup, gf.stepsize.ReduceOnPlateau(0.15)], [20])
+    >>> policy = gf.stepsize.Join([warmup, gf.rules.ReduceOnPlateau(0.15)], [20])
     >>> traj = gf.solve(p, np.ones(2), stepsize=policy, steps=100, save="final")
     >>> str(traj.status)
     'ok'
@@ -178,6 +171,13 @@ class Join(StepSizePolicy):
 
     def __init__(self, parts: Sequence[Any], boundaries: Sequence[int]) -> None:
         parts = list(parts)
+        if isinstance(boundaries, (str, bytes)) or not isinstance(
+            boundaries, (Sequence, np.ndarray)
+        ):
+            raise TypeError(
+                "boundaries must be a sequence of integers >= 1, "
+                f"got {boundaries!r} ({type(boundaries).__name__})"
+            )
         if len(parts) < 2 or len(boundaries) != len(parts) - 1:
             raise ValueError(
                 f"Join needs n >= 2 parts and n - 1 boundaries, got {len(parts)} parts and "
@@ -230,8 +230,11 @@ class Clip(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If a bound is not a real number.
     ValueError
-        If neither bound is given or they are out of order.
+        If neither bound is given, a bound is negative or not finite, or they are out of
+        order.
 
     References
     ----------
@@ -253,8 +256,8 @@ class Clip(StepSizePolicy):
         if h_min is None and h_max is None:
             raise ValueError("Clip needs h_min or h_max")
         self.policy = as_policy(policy)
-        self.h_min = 0.0 if h_min is None else _bound(h_min, "h_min")
-        self.h_max = np.inf if h_max is None else _bound(h_max, "h_max")
+        self.h_min = 0.0 if h_min is None else check_nonnegative(h_min, "h_min")
+        self.h_max = np.inf if h_max is None else check_nonnegative(h_max, "h_max")
         if not self.h_min < self.h_max:
             raise ValueError(f"h_min must be < h_max, got {self.h_min} and {self.h_max}")
 

@@ -20,7 +20,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._trajectory import Status
-from gradflow._validation import check_step_count
+from gradflow._validation import (
+    as_state_array,
+    check_positive,
+    check_real,
+    check_step_count,
+    check_unit_interval,
+)
 from gradflow.methods import Euler, Method
 from gradflow.problems import Problem
 from gradflow.stepsize._policy import Observation, StepSizePolicy, Verdict
@@ -180,43 +186,22 @@ def _mark(ax: Any, x: np.ndarray, y: np.ndarray, values: dict[str, float], color
         )
 
 
-def _check_number(value: Any, name: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not np.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return x
-
-
 def _starts(problem: Problem, theta0: Any, seed: Any) -> np.ndarray:
     """Initial states ``(*batch, d)`` from ``theta0``, or from ``problem.init(seed)``."""
     if theta0 is not None:
         if seed is not None:
             raise ValueError("give either theta0 or init_seed (it draws starts with problem.init)")
-        arr = np.asarray(theta0)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"theta0 must hold real numbers, got dtype {arr.dtype}")
-        if arr.dtype.kind != "f" or arr.dtype == np.float16:
-            arr = arr.astype(np.float64)
+        return as_state_array(theta0, "theta0", problem.dim)
+    init = getattr(problem, "init", None)
+    if not callable(init):
+        raise ValueError(
+            f"theta0 is required: problem {problem.name!r} has no init(seed) to draw starts"
+        )
+    if isinstance(seed, Sequence) and not isinstance(seed, str):
+        arr = np.stack([np.asarray(init(seed=s), dtype=np.float64) for s in seed])
     else:
-        init = getattr(problem, "init", None)
-        if not callable(init):
-            raise ValueError(
-                f"theta0 is required: problem {problem.name!r} has no init(seed) to draw starts"
-            )
-        if isinstance(seed, Sequence) and not isinstance(seed, str):
-            arr = np.stack([np.asarray(init(seed=s), dtype=np.float64) for s in seed])
-        else:
-            arr = np.asarray(init(seed=seed), dtype=np.float64)
-    if arr.ndim == 0 or arr.shape[-1] != problem.dim:
-        raise ValueError(f"theta0 must have shape (*batch, {problem.dim}), got {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"theta0 must not be an empty batch, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("theta0 must be finite")
-    return arr
+        arr = np.asarray(init(seed=seed), dtype=np.float64)
+    return as_state_array(arr, "theta0", problem.dim)
 
 
 def _valley_index(smoothed: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -340,19 +325,13 @@ def _sweep(
     problem: Problem, start_lr: Any, end_lr: Any, steps: Any, smoothing: Any, diverge_factor: Any
 ) -> RangeTest:
     """The validated sweep of :func:`lr_find`; both ends hit exactly."""
-    start = _check_number(start_lr, "start_lr")
-    end = _check_number(end_lr, "end_lr")
-    if start <= 0:
-        raise ValueError(f"start_lr must be > 0, got {start_lr!r}")
+    start = check_positive(start_lr, "start_lr")
+    end = check_real(end_lr, "end_lr")
     if end <= start:
         raise ValueError(f"end_lr must be > start_lr = {start}, got {end_lr!r}")
     n = check_step_count(steps, "steps", 2)
-    beta = _check_number(smoothing, "smoothing")
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"smoothing must lie in [0, 1), got {smoothing!r}")
-    factor = _check_number(diverge_factor, "diverge_factor")
-    if factor <= 1.0:
-        raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
+    beta = check_unit_interval(smoothing, "smoothing")
+    factor = check_real(diverge_factor, "diverge_factor", low=1.0, low_open=True)
     lrs = start * (end / start) ** (np.arange(n) / (n - 1))
     lrs[0], lrs[-1] = start, end
     floor = 0.0 if problem.minimum is None else problem.minimum
@@ -448,10 +427,13 @@ def lr_find(
     Raises
     ------
     TypeError
-        If ``problem`` or ``method`` has the wrong type.
+        If ``problem`` or ``method`` has the wrong type, a number is not a real number
+        (a bool, a string...), ``steps`` is not an integer, or ``theta0`` does not hold
+        real numbers.
     ValueError
-        If an argument is out of range, ``theta0`` has the wrong shape, or both or
-        neither of ``theta0`` and a drawing ``problem.init`` are available.
+        If an argument is out of range or not finite, ``theta0`` has the wrong shape or
+        is not finite, or both or neither of ``theta0`` and a drawing ``problem.init``
+        are available.
 
     References
     ----------

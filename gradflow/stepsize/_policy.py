@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._broadcast import per_element
+from gradflow._validation import check_callable, check_positive
 
 __all__ = [
     "ConstantStep",
@@ -220,11 +221,6 @@ class StepSizePolicy(abc.ABC):
     __rmul__ = __mul__
 
 
-def _check_positive(values: np.ndarray, label: str) -> None:
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(f"{label} must be finite and > 0, got {values}")
-
-
 class _SharedStep(NamedTuple):
     h: np.ndarray  # (1,)
     SHARED = ("h",)
@@ -245,14 +241,16 @@ class ConstantStep(StepSizePolicy):
 
     Raises
     ------
+    TypeError
+        If ``h`` is not a real number or an array of them (a bool, a string, ``None``,
+        an array of booleans...).
     ValueError
-        If ``h`` is not finite and positive, or does not broadcast to the batch.
+        If ``h`` is not finite and positive, is empty or ragged, or does not broadcast
+        to the batch.
     """
 
     def __init__(self, h: ArrayLike) -> None:
-        values = np.asarray(h, dtype=float)
-        _check_positive(values, "stepsize")
-        self.h = values
+        self.h = check_positive(h, "stepsize", allow_array=True)
 
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
@@ -296,9 +294,7 @@ class ScheduledStep(StepSizePolicy):
     """
 
     def __init__(self, schedule: Callable[[int], ArrayLike]) -> None:
-        if not callable(schedule):
-            raise TypeError(f"schedule must be callable, got {type(schedule).__name__}")
-        self.schedule = schedule
+        self.schedule = check_callable(schedule, "schedule")
 
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
