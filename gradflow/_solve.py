@@ -130,9 +130,9 @@ def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
     return loss
 
 
-def _merge(accepted: np.ndarray | None, new: Any, old: Any) -> Any:
+def _merge(accepted: np.ndarray, new: Any, old: Any) -> Any:
     """Field by field: the new state where accepted, else the old one."""
-    if accepted is None or accepted.all():
+    if accepted.all():
         return new
     fields = []
     for n, o in zip(new, old, strict=True):
@@ -322,25 +322,35 @@ def _integrate(run: _Run) -> None:
         h, land = run.clock.land(h_nominal, k)
         result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
         verdict = run.update_policy(result, h)
-        new_state = _merge(verdict.accepted, result.state, run.state)
-        landed = run.clock.advance(k, h_nominal, h, verdict.accepted, land)
-        # Masks over the current rows become element ids: the check may drop rows first.
-        too_small, ended = verdict.too_small, verdict.stop
-        if landed is not None or too_small is not None or ended is not None:
-            landed, too_small, ended = run.ids(landed), run.ids(too_small), run.ids(ended)
-        run.advance(verdict.accepted)
+        accepted = verdict.accepted
+        new_state = result.state if accepted is None else _merge(accepted, result.state, run.state)
+        landed = run.clock.advance(k, h_nominal, h, accepted, land)
+        ends = _Ends.of(run, land, landed, verdict)
+        run.advance(accepted)
         run.guard.record(h, h_nominal, run.clock.state)
-        run.check(new_state, result.failed, force=land is not None or _stops(verdict))
-        run.stop_ids(too_small, Status.STEP_TOO_SMALL)
-        run.stop_ids(ended, Status.STOPPED)
-        run.land(landed)
+        run.check(new_state, result.failed, force=ends is not None)
+        if ends is not None:
+            run.end(ends)
         run.recorder.after_step(run)
         stopped = run.notify()
     run.finish(stopped)
 
 
-def _stops(verdict: Verdict) -> bool:
-    return verdict.too_small is not None or verdict.stop is not None
+class _Ends(NamedTuple):
+    """Elements a step ends or lands (element ids: the check may drop rows first)."""
+
+    too_small: np.ndarray | None
+    stopped: np.ndarray | None
+    landed: np.ndarray | None
+
+    @classmethod
+    def of(
+        cls, run: _Run, land: np.ndarray | None, landed: np.ndarray | None, verdict: Verdict
+    ) -> _Ends | None:
+        """None when the step ends nothing and lands nowhere (the common case)."""
+        if land is None and verdict.too_small is None and verdict.stop is None:
+            return None
+        return cls(run.ids(verdict.too_small), run.ids(verdict.stop), run.ids(landed))
 
 
 def _recorder(
@@ -373,6 +383,7 @@ class _Run:
     ) -> None:
         self.problem, self.method, self.policy, self.sampler = problem, method, policy, sampler
         self.batch_shape, self.d, dtype = arr.shape[:-1], arr.shape[-1], arr.dtype
+        self.dtype = dtype
         B = int(np.prod(self.batch_shape, dtype=np.int64))
         theta0 = np.array(arr.reshape(B, self.d), dtype=dtype, copy=True)
         self.steps, t_end = horizon
@@ -395,7 +406,7 @@ class _Run:
         self.clock.start(self.h_nominal)
         sparse = callback is None and not method.checks_every_step
         self.guard = DivergenceGuard(divergence_norm, sparse)
-        self.guard.snapshot(0, self.state, self.clock.state, self.counter.uniform)
+        self._snapshot()
         self.recorder.begin(self)
 
     # -- what the loop asks ------------------------------------------------------------
@@ -403,7 +414,8 @@ class _Run:
         return self.k == self.steps or self.k == self.cap
 
     def _proposal(self, k: int) -> np.ndarray:
-        return self.policy.propose(self.pstate, k).astype(self.ledger.h.dtype, copy=False)
+        h = self.policy.propose(self.pstate, k)
+        return h if h.dtype == self.dtype else h.astype(self.dtype)
 
     def propose(self) -> np.ndarray:
         if self.k > 0:
@@ -453,23 +465,27 @@ class _Run:
     def check(self, new_state: Any, failed: np.ndarray | None, force: bool) -> None:
         """Adopt ``new_state``, stopping diverged or failed rows where a check is due."""
         self.state = new_state
-        due = (
-            force
-            or failed is not None
-            or self.guard.due(self.k)
-            or self.k == self.steps
-            or self.k == self.cap
-            or self.rejected is not None
-            or self.recorder.writes_at(self.k)
-        )
-        if not due:
+        if not (
+            force or failed is not None or self.k >= self.next_check or self.rejected is not None
+        ):
             return
         bad = self.guard.bad_rows(new_state[0])
         if failed is not None and failed.any():
             bad = failed if bad is None else bad | failed
         if bad is not None:
             self._stop_failed(bad)
-        self.guard.snapshot(self.k, self.state, self.clock.state, self.counter.uniform)
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        """Take the divergence snapshot and work out the step of the next due check: the
+        guard's interval, the horizon, or a step whose state will be saved."""
+        k = self.k
+        self.guard.snapshot(k, self.state, self.clock.state, self.counter.uniform)
+        due = k + self.guard.interval
+        for limit in (self.steps, self.cap, self.recorder.next_write(k)):
+            if limit is not None and k < limit < due:
+                due = limit
+        self.next_check = due
 
     def _stop_failed(self, bad: np.ndarray) -> None:
         failure = self.guard.replay(bad, self.method, self.step_problem)
@@ -489,6 +505,12 @@ class _Run:
     def ids(self, rows: np.ndarray | None) -> np.ndarray | None:
         """Element ids of the active rows ``rows`` (a mask), or None for none."""
         return None if rows is None or not rows.any() else self.rows.index[rows]
+
+    def end(self, ends: _Ends) -> None:
+        """Stop the elements a step gave up on or ended; handle those that landed."""
+        self.stop_ids(ends.too_small, Status.STEP_TOO_SMALL)
+        self.stop_ids(ends.stopped, Status.STOPPED)
+        self.land(ends.landed)
 
     def stop_ids(self, ids: np.ndarray | None, status: Status) -> None:
         """Stop the elements ``ids`` that are still active, as they are now."""
@@ -518,7 +540,7 @@ class _Run:
         self.clock.compact(keep)
         if self.rejected is not None:
             self.rejected = self.rejected[keep]
-        self.guard.snapshot(self.k, self.state, self.clock.state, self.counter.uniform)
+        self._snapshot()
 
     def land(self, ids: np.ndarray | None) -> None:
         """Elements ``ids`` landed on a stop: saved at a save time, finished at t_final."""

@@ -93,7 +93,6 @@ class CountingProblem:
         """``problem.loss(theta)``, cached on the identity of ``theta``."""
         if theta is not self._loss_at:
             value = np.asarray(self._problem.loss(theta))
-            value.flags.writeable = False
             self._loss_at, self._loss = theta, value
         return self._loss
 
@@ -101,8 +100,10 @@ class CountingProblem:
         """``problem.grad(theta)``, counted and cached on the identity of ``theta``."""
         if theta is not self._grad_at:
             value = np.asarray(self._problem.grad(theta))
-            value.flags.writeable = False
-            self._count(1)
+            if self._subset is None:
+                self._counter.uniform += 1
+            else:
+                self._count(1)
             self._grad_at, self._grad = theta, value
         return self._grad
 

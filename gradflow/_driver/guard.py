@@ -70,9 +70,6 @@ class DivergenceGuard:
         """Remember the steps of a step since the snapshot (and the clock after it)."""
         self.history.append((h_used, h_nominal, clock))
 
-    def due(self, k: int) -> bool:
-        return k - self.k >= self.interval
-
     def bad_rows(self, theta: np.ndarray) -> np.ndarray | None:
         """Rows that diverged (a mask), or None.
 

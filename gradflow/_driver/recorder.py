@@ -54,10 +54,10 @@ class Recorder:
     def __init__(self, n_columns: int, B: int, d: int, dtype: np.dtype) -> None:
         self.columns = _Columns(n_columns, B, d, dtype)
 
-    def writes_at(self, k: int) -> bool:
-        """Whether the state after step ``k`` is saved whatever happens (it is then
-        checked for divergence first)."""
-        return False
+    def next_write(self, k: int) -> int | None:
+        """The first step after ``k`` whose state is saved whatever happens (it is then
+        checked for divergence first), or None."""
+        return None
 
     def begin(self, run: Any) -> None:
         """After the initial state."""
@@ -97,8 +97,8 @@ class Every(Recorder):
         self._write_all(self.next_column, run)
         self.next_column += 1
 
-    def writes_at(self, k: int) -> bool:
-        return k % self.every == 0
+    def next_write(self, k: int) -> int | None:
+        return (k // self.every + 1) * self.every
 
     def begin(self, run: Any) -> None:
         self._save(run)

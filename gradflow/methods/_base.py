@@ -18,7 +18,13 @@ Contract for writing a new method
    local error estimate (methods with an embedded pair), the number of gradient
    evaluations (an int, or an array of shape ``(B,)`` when it varies per element) and,
    for methods that can fail (an implicit solve), a ``(B,)`` mask of failed elements or
-   ``None`` when none failed.
+   ``None`` when none failed.  What ``problem`` returns is read-only to the method: in
+   :func:`gradflow.solve` one evaluation of ``∇L(θ)`` serves the method and the
+   step-size policy (the driver's counting view caches it), so a gradient overwritten
+   in place would corrupt what the policy reads.  ``Trajectory.n_grad`` counts the
+   evaluations the driver sees; the ``n_grad`` a step reports is informational.  A
+   method that evaluates only some rows calls ``problem.restrict(rows)`` first, so
+   those evaluations are counted for those rows.
 5. ``h`` arrives as an array broadcastable against ``theta``: shape ``(B, 1)`` or
    ``(1,)``.  A step never prints, warns or raises on overflow; the driver runs it under
    ``np.errstate(all="ignore")`` and reports non-finite states as divergence.  An update
