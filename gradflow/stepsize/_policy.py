@@ -1,28 +1,8 @@
 """The step-size policy protocol shared by constant steps, schedules and adaptive rules.
 
-A policy proposes the step size of the next step from what it has seen, and is told
-the outcome of every step.  Contract for writing a policy
----------------------------------------------------------
-1. Subclass :class:`StepSizePolicy`.  Validate the arguments in ``__init__``; keep no
-   run state on the object (a policy may be used by several runs at once).
-2. ``init(problem, theta0, batch_shape, method)`` returns the policy state for the
-   batch ``theta0`` of shape ``(B, d)`` (the user's batch shape flattened).  The state
-   is a ``NamedTuple`` whose fields are arrays with the rows on their leading axis; the
-   driver drops finished rows from every field except those the class lists in its
-   attribute ``SHARED`` (values shared by all rows: a length-1 step, a dtype, ...).
-3. ``propose(state, k)`` returns the step sizes of step ``k`` (0-based), shape ``(B,)``
-   or ``(1,)`` when equal for every row, in ``theta0``'s dtype.  Returning the very
-   same array as before says the step has not changed (the driver then keeps exact
-   times ``t_0 + k h``).
-4. ``update(state, observation) -> (state, verdict)`` is called after every step with
-   an :class:`Observation`.  Its loss, gradient and HVP at the new states are computed
-   on first access through the driver's counting, caching view of the problem (so a
-   rule that reads ``∇L(θ_{k+1})`` and a method that needs it at the next step share
-   one evaluation, and every evaluation is counted per row).  The :class:`Verdict`
-   says which rows' trial steps are accepted (rejected rows keep their old state and
-   retry with the next proposal), and which rows stop.
-
-``problem`` in ``init`` is that same counting view: evaluations made there are counted.
+A policy proposes the step size of the next step from what it has seen and is told the
+outcome of every step; the contract for writing one is the docstring of
+:class:`StepSizePolicy`.
 
 References
 ----------
@@ -86,6 +66,11 @@ class Observation:
     -----
     ``loss`` is non-finite for rows that are diverging (the driver removes them at its
     next check).
+
+    References
+    ----------
+    E. Hairer and G. Wanner, *Solving Ordinary Differential Equations II*, 2nd ed.,
+    Springer, 1996, §IV.8 (what a step-size controller is told after a step).
     """
 
     __slots__ = (
@@ -185,6 +170,11 @@ class Verdict(NamedTuple):
     stop : ndarray of bool, shape (B,), or None
         Rows the policy ends (e.g. a range test that has seen the loss blow up); they
         stop with status ``"stopped"``.
+
+    References
+    ----------
+    E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I*,
+    2nd ed., Springer, 1993, §II.4 (accepting or rejecting a trial step).
     """
 
     accepted: np.ndarray | None = None
@@ -197,7 +187,64 @@ ACCEPT = Verdict()
 
 
 class StepSizePolicy(abc.ABC):
-    """Base class of step-size policies (see the module docstring for the contract)."""
+    """Base class of step-size policies: ``init``, ``propose``, ``update``.
+
+    There are no capability flags: what a policy needs it reads from the
+    :class:`Observation` (evaluated on first access, shared with the method, counted).
+    Policies compose with ``*`` (:class:`~gradflow.stepsize.Product`),
+    :class:`~gradflow.stepsize.Join` and :class:`~gradflow.stepsize.Clip`.
+
+    Contract for writing a policy
+    -----------------------------
+    1. Subclass :class:`StepSizePolicy`.  Validate the arguments in ``__init__``; keep no
+       run state on the object (a policy may be used by several runs at once).
+    2. ``init(problem, theta0, batch_shape, method)`` returns the policy state for the
+       batch ``theta0`` of shape ``(B, d)`` (the user's batch shape flattened).  The state
+       is a ``NamedTuple`` whose fields are arrays with the rows on their leading axis; the
+       driver drops finished rows from every field except those the class lists in its
+       attribute ``SHARED`` (values shared by all rows: a length-1 step, a dtype, ...).
+    3. ``propose(state, k)`` returns the step sizes of step ``k`` (0-based), shape ``(B,)``
+       or ``(1,)`` when equal for every row, in ``theta0``'s dtype.  While the proposal
+       does not change the driver keeps exact times ``t_0 + k h`` (returning the very same
+       array as before saves it the comparison).
+    4. ``update(state, observation) -> (state, verdict)`` is called after every step with
+       an :class:`Observation`.  Its loss, gradient and HVP at the new states are computed
+       on first access through the driver's counting, caching view of the problem (so a
+       rule that reads ``∇L(θ_{k+1})`` and a method that needs it at the next step share
+       one evaluation, and every evaluation is counted per row).  The :class:`Verdict`
+       says which rows' trial steps are accepted (rejected rows keep their old state and
+       retry with the next proposal), and which rows stop.
+
+    ``problem`` in ``init`` is that same counting view: its evaluations are counted.
+
+    References
+    ----------
+    E. Hairer and G. Wanner, *Solving Ordinary Differential Equations II*, 2nd ed.,
+    Springer, 1996, §IV.8.  G. Söderlind, "Digital filters in adaptive time-stepping",
+    ACM TOMS 29, 1–26, 2003 (controllers as state machines fed by the integrator).
+
+    Examples
+    --------
+    A policy that halves the step of every element whose loss went up:
+
+    >>> from typing import NamedTuple
+    >>> import numpy as np, gradflow as gf
+    >>> class State(NamedTuple):
+    ...     h: np.ndarray
+    ...     last: np.ndarray
+    >>> class HalveOnIncrease(gf.stepsize.StepSizePolicy):
+    ...     def init(self, problem, theta0, batch_shape, method):
+    ...         return State(np.full(theta0.shape[0], 0.25), problem.loss(theta0))
+    ...     def propose(self, state, k):
+    ...         return state.h
+    ...     def update(self, state, obs):
+    ...         h = np.where(obs.loss > state.last, state.h / 2, state.h)
+    ...         return State(h, obs.loss), gf.stepsize.Verdict()
+    >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
+    >>> traj = gf.solve(p, np.ones(2), stepsize=HalveOnIncrease(), steps=50, save="final")
+    >>> float(traj.h[-1]) < 0.2, str(traj.status)
+    (True, 'ok')
+    """
 
     @abc.abstractmethod
     def init(
