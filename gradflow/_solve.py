@@ -319,13 +319,13 @@ def _integrate(run: _Run) -> None:
     while run.rows.size and not stopped and not run.at_horizon():
         k = run.k
         h_nominal = run.propose()
-        h, land = run.clock.land(h_nominal, k)
+        h, land, stalled = run.clock.land(h_nominal, k)
         result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
         verdict = run.update_policy(result, h)
         accepted = verdict.accepted
         new_state = result.state if accepted is None else _merge(accepted, result.state, run.state)
         landed = run.clock.advance(k, h_nominal, h, accepted, land)
-        ends = _Ends.of(run, land, landed, verdict)
+        ends = _Ends.of(run, land, landed, verdict, stalled)
         run.advance(accepted)
         run.guard.record(h, h_nominal, run.clock.state)
         run.check(new_state, result.failed, force=ends is not None)
@@ -336,21 +336,37 @@ def _integrate(run: _Run) -> None:
     run.finish(stopped)
 
 
+#: Statuses of elements that ended without a failure.
+_FINISHED = [s.value for s in (Status.OK, Status.MAX_STEPS, Status.STOPPED, Status.STALLED)]
+
+
 class _Ends(NamedTuple):
     """Elements a step ends or lands (element ids: the check may drop rows first)."""
 
     too_small: np.ndarray | None
     stopped: np.ndarray | None
     landed: np.ndarray | None
+    stalled: np.ndarray | None
 
     @classmethod
     def of(
-        cls, run: _Run, land: np.ndarray | None, landed: np.ndarray | None, verdict: Verdict
+        cls,
+        run: _Run,
+        land: np.ndarray | None,
+        landed: np.ndarray | None,
+        verdict: Verdict,
+        stalled: np.ndarray | None,
     ) -> _Ends | None:
         """None when the step ends nothing and lands nowhere (the common case)."""
-        if land is None and verdict.too_small is None and verdict.stop is None:
+        if (
+            land is None
+            and stalled is None
+            and verdict.too_small is None
+            and (verdict.stop is None)
+        ):
             return None
-        return cls(run.ids(verdict.too_small), run.ids(verdict.stop), run.ids(landed))
+        too_small, stop = run.ids(verdict.too_small), run.ids(verdict.stop)
+        return cls(too_small, stop, run.ids(landed), run.ids(stalled))
 
 
 def _recorder(
@@ -405,11 +421,15 @@ class _Run:
         self.h_nominal = self._proposal(0)
         self.clock.start(self.h_nominal)
         sparse = callback is None and not method.checks_every_step
-        self.guard = DivergenceGuard(divergence_norm, sparse)
+        self.guard = DivergenceGuard(divergence_norm, sparse, theta0, problem.loss, self._starts)
         self._snapshot()
         self.recorder.begin(self)
 
     # -- what the loop asks ------------------------------------------------------------
+    def _starts(self, rows: np.ndarray) -> np.ndarray:
+        """The starts of the active rows ``rows`` (the ledger holds them until they stop)."""
+        return self.ledger.theta[self.rows.index[rows]]
+
     def at_horizon(self) -> bool:
         return self.k == self.steps or self.k == self.cap
 
@@ -510,6 +530,7 @@ class _Run:
         """Stop the elements a step gave up on or ended; handle those that landed."""
         self.stop_ids(ends.too_small, Status.STEP_TOO_SMALL)
         self.stop_ids(ends.stopped, Status.STOPPED)
+        self.stop_ids(ends.stalled, Status.STALLED)
         self.land(ends.landed)
 
     def stop_ids(self, ids: np.ndarray | None, status: Status) -> None:
@@ -538,6 +559,7 @@ class _Run:
         if self.h_nominal.shape[0] > 1:
             self.h_nominal = self.h_nominal[keep]
         self.clock.compact(keep)
+        self.guard.compact(keep)
         if self.rejected is not None:
             self.rejected = self.rejected[keep]
         self._snapshot()
@@ -587,6 +609,10 @@ class _Run:
         t, theta, h, step = self.recorder.columns.trimmed()
         loss = _evaluate_loss(self.problem, theta)
         shape, n, ledger = self.batch_shape, t.shape[0], self.ledger
+        # A saved loss that is not finite is never 'ok' (the state overflowed the loss
+        # before the state itself).
+        blown = ~np.isfinite(loss).all(axis=0) & np.isin(ledger.status, _FINISHED)
+        ledger.status[blown] = Status.DIVERGED.value
         return Trajectory(
             t=t.reshape(n, *shape),
             theta=theta.reshape(n, *shape, self.d),

@@ -18,8 +18,10 @@ class Status(str, Enum):
     OK : "ok"
         Reached ``steps`` or ``t_final``.
     DIVERGED : "diverged"
-        Its state became non-finite (or left the ball ``‖θ‖₂ <= divergence_norm``); the
-        last state before is kept.
+        Its state blew up (see :func:`gradflow.solve`, Notes: a non-finite entry, or a
+        state far beyond its start's scale with a loss above the start's; or, with
+        ``divergence_norm``, outside that ball); the last state before is kept.  Also an
+        element whose saved loss is not finite.
     MAX_STEPS : "max_steps"
         Hit ``max_steps`` before ``t_final``.
     STOPPED : "stopped"
@@ -28,6 +30,9 @@ class Status(str, Enum):
         An adaptive policy asked for a step below its minimum.
     FAILED : "failed"
         The method could not complete a step (e.g. an implicit solve did not converge).
+    STALLED : "stalled"
+        Its time stopped advancing in a ``t_final`` run (a zero step, or one too small
+        to change ``t``): it would never reach ``t_final``.
     """
 
     OK = "ok"
@@ -36,6 +41,7 @@ class Status(str, Enum):
     STOPPED = "stopped"
     STEP_TOO_SMALL = "step_too_small"
     FAILED = "failed"
+    STALLED = "stalled"
 
     def __str__(self) -> str:
         return self.value

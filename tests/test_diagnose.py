@@ -16,12 +16,21 @@ def test_too_high_too_low_and_good_on_a_quadratic():
     traj = gf.solve(QUAD, np.ones((5, 2)), stepsize=hs, steps=400)
     report = diagnose(traj, QUAD)
     assert report.label.tolist() == ["diverged", "diverged", "plateau", "converging", "converging"]
-    assert traj.status[0] == "diverged" and traj.status[1] == "ok"  # 0.3: exploding, finite
+    # 0.3 (1.5 × 2/λmax) grows by |1 - 3| = 2 a step: past 10^8 × its start by step 27.
+    assert traj.status[0] == "diverged" and traj.status[1] == "diverged"
     np.testing.assert_allclose(report.lambda_max, 10.0, rtol=1e-6)
     np.testing.assert_allclose(report.critical_stepsize, 0.2, rtol=1e-6)
     np.testing.assert_allclose(report.ratio, hs / 0.2, rtol=1e-6)
     np.testing.assert_allclose(report.suggested_stepsize, [0.1, 0.1, 0.1, 0.1, 0.19], rtol=1e-6)
-    assert "non-finite at step" in report.text and "exploding" in report.text
+    # The step each blew up at, from a hand loop of θ ← θ - h H θ: the first state with
+    # an entry beyond 10^8 × its start's scale (1), its loss above the start's.
+    H = QUAD.hessian(np.ones(2))
+    for i, h in ((0, 1.0), (1, 0.3)):
+        theta, k = np.ones(2), 0
+        while np.abs(theta).max() <= 1e8:
+            theta, k = theta - h * (H @ theta), k + 1
+        assert traj.n_steps[i] == k - 1
+        assert f"element {i}: diverged (blew up at step {k})" in report.text
     assert str(report) == report.text
 
 

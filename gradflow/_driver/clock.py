@@ -76,21 +76,28 @@ class Clock:
         """Times of the active rows after ``k`` steps."""
         return self.state.at(k)
 
-    def land(self, h: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """The step to take (shortened where it would pass a stop) and the rows landing."""
+    def land(
+        self, h: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The step to take (shortened where it would pass a stop), the rows landing,
+        and the rows whose time would not advance (a zero step, or one below the
+        rounding of ``t``): they would never reach the end."""
         if self.stops is None:
-            return h, None
+            return h, None, None
         stop_t = self.stops[self.stop_index]
         h64 = np.broadcast_to(h, stop_t.shape).astype(float)
-        gap = stop_t - self.now(k)
+        t_now = self.now(k)
+        stalled = ~(t_now + h64 > t_now)
+        gap = stop_t - t_now
         slack = LANDING_RELATIVE * h64 + LANDING_ULPS * self.eps * np.abs(stop_t)
         land = h64 >= gap - slack
+        stalled = stalled if stalled.any() else None
         if not land.any():
-            return h, None
+            return h, None, stalled
         shorten = land & (h64 > gap + slack)
         if shorten.any():
             h = np.where(shorten, gap, h64).astype(self.dtype)
-        return h, land
+        return h, land, stalled
 
     def advance(
         self,

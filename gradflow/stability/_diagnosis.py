@@ -262,7 +262,7 @@ def diagnose(
         where_i = "" if not batch else f"element {index[0] if len(index) == 1 else index}: "
         extra = ""
         if labels[i] == "diverged":
-            extra = f" (non-finite at step {int(n_steps[i]) + 1})" if blew_up[i] else " (exploding)"
+            extra = f" (blew up at step {int(n_steps[i]) + 1})" if blew_up[i] else " (exploding)"
         line = f"{where_i}{labels[i]}{extra}: {advice[i]}; h = {h[i]:.4g}"
         if problem is not None and np.isfinite(lam[i]):
             line += (
