@@ -192,7 +192,8 @@ def solve(
         End time.  Each element steps until its own time reaches ``t_final``; a last
         step that would overshoot is shortened to end exactly there (a step ending
         within rounding of ``t_final`` is kept as is, so ``t_final = N h`` equals
-        ``steps = N``).
+        ``steps = N``).  An element whose time stops advancing (a zero step, or one
+        below the rounding of ``t``) ends at once with status ``"stalled"``.
     save_every : int, optional
         Save every ``save_every``-th step (and always the last state).  The default
         when no save option is given is ``save_every=1``.
@@ -209,8 +210,8 @@ def solve(
         ``callback(info: StepInfo)`` after the initial state and after every step;
         returning ``True`` stops the run (active elements get status ``"stopped"``).
     divergence_norm : float, optional
-        An element diverges when ``‖θ‖₂`` exceeds this.  By default it diverges when an
-        entry of ``θ`` becomes non-finite (overflow or NaN).
+        An element diverges when ``‖θ‖₂`` exceeds this (or an entry is not finite),
+        instead of the default rule (see Notes).
     batch_size : int, optional
         Minibatch size ``B`` in ``[1, n_samples]`` for a finite-sum problem (one with
         ``per_example_grad``): every gradient the method evaluates in step ``k`` is the
@@ -246,9 +247,17 @@ def solve(
 
     Notes
     -----
-    Failure is data: an element whose state turns non-finite (or leaves the ball
-    ``‖θ‖₂ <= divergence_norm``) is marked ``"diverged"`` at that step and keeps its last
-    state inside; the others are untouched, bit for bit.  Every zoo problem computes
+    Failure is data.  An element diverges when its state has a non-finite entry, or has
+    blown up: an entry beyond ``10^8 · max(‖θ_0‖_∞, 1)`` (its start's scale) while its
+    loss is not below its start's.  The second rule catches the slow blow-up of a step
+    just past the stability limit (growth ``ρ^k`` with ``ρ`` slightly above 1 passes
+    ``10^8`` in ``8 ln 10 / ln ρ`` steps, long before an overflow) and never flags a
+    converging run, whose loss falls however far its minimiser lies and whose transient
+    growth stays orders of magnitude below the threshold.  ``divergence_norm`` replaces
+    it by a ball.  The state is checked every 16 steps (and at every saved step); the
+    failing step is found by replaying from the last check.  A diverged element is
+    marked ``"diverged"`` at that step and keeps its last state inside, and so is an
+    element whose saved loss is not finite; the others are untouched, bit for bit.  Every zoo problem computes
     each row independently of the batch: batched = single runs bit for bit on any CPU
     (a row of a batched run equals that row run alone).  A :class:`~gradflow.Problem`
     built by the user with BLAS calls (``theta @ A``) keeps whatever their kernel does:
