@@ -202,7 +202,10 @@ def solve(
         shortened to land exactly on them (no interpolation), which changes the step
         sequence only where a save time is not a multiple of the step.
     save : {"all", "final"}, optional
-        ``"final"`` keeps only the last state, ``"all"`` every step.
+        ``"final"`` keeps only the last state, ``"all"`` every step.  Every saved point
+        stores ``t``, ``h`` and ``step`` per element beside ``θ`` (``d + 3`` numbers):
+        elements part ways as soon as one stops, lands on a save time or is rejected,
+        and a column then holds each element's own time and step.
     max_steps : int, optional
         Cap on the steps of each element in a ``t_final`` run; elements that hit it stop
         with status ``"max_steps"``.
