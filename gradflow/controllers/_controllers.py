@@ -146,8 +146,9 @@ class PIDController(StepSizePolicy):
         ``h0`` is not a real number or an array of them.
     ValueError
         For ``rtol <= 0``, ``atol < 0``, ``factor_min`` not in (0, 1), ``factor_max <= 1``,
-        ``safety`` not in (0, 1], non-positive ``h0``/``h_min``/``h_max``, a non-finite
-        value, or (when the run starts) a method without an embedded pair.
+        ``safety`` not in (0, 1], non-positive ``h0``/``h_min``/``h_max``,
+        ``h_min >= h_max``, a non-finite value, or (when the run starts) a method without
+        an embedded pair.
 
     Notes
     -----
@@ -202,6 +203,10 @@ class PIDController(StepSizePolicy):
         self.factor_max = check_real(factor_max, "factor_max", low=1.0, low_open=True)
         self.h_min = 0.0 if h_min is None else check_positive(h_min, "h_min")
         self.h_max = math.inf if h_max is None else check_positive(h_max, "h_max")
+        if self.h_min >= self.h_max:
+            raise ValueError(
+                f"h_min must be < h_max, got h_min={self.h_min!r} and h_max={self.h_max!r}"
+            )
         self.h0 = _check_h0(h0)
 
     def _first_step(
