@@ -43,7 +43,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
                 continue  # wrappers (Clipped) need arguments
             try:
                 limit = f"{real_stability_limit(inst):<8.4g}"
-            except NotImplementedError:
+            except TypeError:
                 limit = f"{'n/a':<8}"  # nonlinear (adaptive) methods
             print(f"  {name:<16} order {obj.order}   limit {limit} {obj.ode}")
     print("  RungeKutta(tableau), tableaux:")

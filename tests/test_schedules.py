@@ -221,7 +221,7 @@ def test_exponential_is_exponentiallr():
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "total"), [(1 / 3, 1.0, 5), (1.0, 0.0, 10), (0.25, 0.75, 1), (0.0, 1.0, 4)]
+    ("start", "end", "total"), [(1 / 3, 1.0, 5), (1.0, 0.0, 10), (0.25, 0.75, 1), (0.1, 1.0, 4)]
 )
 def test_linear_is_linearlr(start, end, total):
     s = S.linear(0.3, start, end, total)

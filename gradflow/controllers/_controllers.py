@@ -28,7 +28,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._broadcast import per_element
-from gradflow._validation import check_in_range, check_nonnegative, check_positive, check_real
+from gradflow._checks import check_problem
+from gradflow._validation import (
+    as_state_array,
+    check_in_range,
+    check_integer,
+    check_nonnegative,
+    check_positive,
+    check_real,
+)
 from gradflow.stepsize import Observation, StepSizePolicy, Verdict
 
 __all__ = [
@@ -55,29 +63,62 @@ def _rms(x: np.ndarray) -> np.ndarray:
 
 
 def initial_step(
-    problem: Any, theta0: np.ndarray, error_order: int, rtol: float, atol: float
+    problem: Any, theta0: Any, error_order: int, rtol: float, atol: float
 ) -> tuple[np.ndarray, int]:
     """The Hairer–Nørsett–Wanner starting step for the gradient flow, per element.
 
     Parameters
     ----------
     problem : Problem
-    theta0 : ndarray, shape (B, d)
+    theta0 : array_like, shape (*batch, d)
+        Starting points (one step each; a single point of shape ``(d,)`` gives one step).
     error_order : int
-        Order ``q`` of the method's error estimate.
+        Order ``q >= 1`` of the method's error estimate.
     rtol, atol : float
+        Relative (> 0) and absolute (>= 0) tolerances.
 
     Returns
     -------
-    h0 : ndarray, shape (B,)
+    h0 : ndarray, shape (*batch,)
     n_grad : int
         Gradient evaluations spent per element (2).
+
+    Raises
+    ------
+    TypeError
+        If ``problem`` is not a Problem, ``error_order`` is not an integer, a tolerance is
+        not a real number or ``theta0`` does not hold real numbers.
+    ValueError
+        If ``error_order < 1``, ``rtol <= 0``, ``atol < 0``, or ``theta0`` is not a finite
+        array of shape ``(*batch, d)``.
 
     References
     ----------
     E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I*,
     2nd ed., Springer, 1993, §II.4 ("Starting step size").
+
+    Examples
+    --------
+    >>> import gradflow as gf
+    >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
+    >>> h0, n_grad = gf.controllers.initial_step(p, [1.0, 1.0], 4, 1e-6, 1e-9)
+    >>> h0.shape, n_grad
+    ((), 2)
     """
+    problem = check_problem(problem)
+    points = as_state_array(theta0, "theta0", problem.dim)
+    error_order = check_integer(error_order, "error_order", 1)
+    rtol, atol = _check_tolerances(rtol, atol)
+    batch = points.shape[:-1]
+    h0, n_grad = _hnw_step(problem, points.reshape(-1, problem.dim), error_order, rtol, atol)
+    return h0.reshape(batch), n_grad
+
+
+def _hnw_step(
+    problem: Any, theta0: np.ndarray, error_order: int, rtol: float, atol: float
+) -> tuple[np.ndarray, int]:
+    """:func:`initial_step` on checked rows ``theta0`` of shape ``(B, d)`` (the driver's
+    counting view of the problem is not a Problem, hence no checks here)."""
     scale = atol + np.abs(theta0) * rtol
     f0 = -problem.grad(theta0)
     d0 = _rms(theta0 / scale)
@@ -146,8 +187,9 @@ class PIDController(StepSizePolicy):
         ``h0`` is not a real number or an array of them.
     ValueError
         For ``rtol <= 0``, ``atol < 0``, ``factor_min`` not in (0, 1), ``factor_max <= 1``,
-        ``safety`` not in (0, 1], non-positive ``h0``/``h_min``/``h_max``, a non-finite
-        value, or (when the run starts) a method without an embedded pair.
+        ``safety`` not in (0, 1], non-positive ``h0``/``h_min``/``h_max``,
+        ``h_min >= h_max``, a non-finite value, or (when the run starts) a method without
+        an embedded pair.
 
     Notes
     -----
@@ -202,6 +244,10 @@ class PIDController(StepSizePolicy):
         self.factor_max = check_real(factor_max, "factor_max", low=1.0, low_open=True)
         self.h_min = 0.0 if h_min is None else check_positive(h_min, "h_min")
         self.h_max = math.inf if h_max is None else check_positive(h_max, "h_max")
+        if self.h_min >= self.h_max:
+            raise ValueError(
+                f"h_min must be < h_max, got h_min={self.h_min!r} and h_max={self.h_max!r}"
+            )
         self.h0 = _check_h0(h0)
 
     def _first_step(
@@ -214,7 +260,7 @@ class PIDController(StepSizePolicy):
                 f"(e.g. RungeKutta(DOPRI54), BS32, HEUN_EULER); {method.name} has none"
             )
         if self.h0 is None:
-            h, _ = initial_step(problem, theta0, order, self.rtol, self.atol)
+            h, _ = _hnw_step(problem, theta0, order, self.rtol, self.atol)
         else:
             h = per_element(np.asarray(self.h0, dtype=float), "h0", batch_shape)
         return np.clip(h, self.h_min, self.h_max), order

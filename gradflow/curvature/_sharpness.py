@@ -37,7 +37,9 @@ WARM_START_NOISE = 1e-2
 class SharpnessTracker:
     """A ``solve`` callback recording the top Hessian eigenvalue every ``every`` steps.
 
-    Build it with :func:`track_sharpness`.  After the run:
+    Build it with :func:`track_sharpness`.  A tracker holds the records of one run:
+    passed to another :func:`gradflow.solve` call (any batch shape) it starts over, and
+    the records of the previous run are dropped.  After the run:
 
     Attributes
     ----------
@@ -68,6 +70,10 @@ class SharpnessTracker:
         self.tol = tol
         self.warm_start = warm_start
         self._rng = as_generator(seed)
+        self._start()
+
+    def _start(self) -> None:
+        """Forget every record: a new run begins."""
         self._steps: list[int] = []
         self._times: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
@@ -78,6 +84,10 @@ class SharpnessTracker:
     def __call__(self, info: StepInfo) -> bool:
         if info.k % self.every:
             return False
+        if self._steps and info.k <= self._steps[-1]:
+            # The step count went back: the tracker was passed to a new run (perhaps of
+            # another batch shape), whose records replace those of the last one.
+            self._start()
         theta = np.asarray(info.theta)
         batch, d = theta.shape[:-1], theta.shape[-1]
         flat = theta.reshape(-1, d)

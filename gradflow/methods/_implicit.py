@@ -168,11 +168,13 @@ class ImplicitEuler(Method):
         rows = np.arange(B)  # the working set: rows still iterating
         for _ in range(self.max_iter):
             u_w, h_w = u[rows], h_col[rows]
-            g = problem.restrict(rows).grad(u_w)
+            # The problem as seen by the working rows (their minibatches, their counts).
+            working = problem.restrict(rows)
+            g = working.grad(u_w)
             n_grad[rows] += 1
             residual = u_w - theta[rows]
             residual += h_w * g
-            H = problem.hessian(u_w)
+            H = working.hessian(u_w)
             # Rounding level of the residual (an entrywise bound, times NOISE_FACTOR).
             noise = np.abs(H) @ np.abs(u_w)[:, :, None]
             noise = noise[:, :, 0]

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._validation import check_real
+
 __all__ = ["ButcherTableau", "rooted_trees"]
 
 #: Absolute tolerance of the order conditions and of ``c_i = Σ_j a_ij`` for float input.
@@ -105,19 +107,33 @@ def _stage_weights(tree: Tree, A: Any, ones: Any) -> Any:
     return weights
 
 
-def _as_fraction_or_float(x: Any) -> Fraction | float:
+def _as_fraction_or_float(x: Any, label: str) -> Fraction | float:
+    """One coefficient: a Fraction (exact input: integers, Fractions, strings) or a float.
+
+    Raises ``TypeError`` for a bool, ``None``, a complex number or another object, and
+    ``ValueError`` for a string that is not a fraction or a float that is not finite
+    (a NaN coefficient would otherwise pass, or break, every order condition).
+    """
     if isinstance(x, Fraction):
         return x
-    if isinstance(x, (int, np.integer)):
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
         return Fraction(int(x))
     if isinstance(x, str):
-        return Fraction(x)
-    return float(x)
+        try:
+            return Fraction(x)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(
+                f"{label} must be a finite number or a fraction such as '1/3', got {x!r}"
+            ) from None
+    return check_real(x, label)
 
 
 def _parse_matrix(rows: Any) -> list[list[Fraction | float]]:
     """``A`` as a square list of lists of Fractions (exact input) or floats."""
-    A = [[_as_fraction_or_float(x) for x in row] for row in rows]
+    A = [
+        [_as_fraction_or_float(x, f"A[{i}][{j}]") for j, x in enumerate(row)]
+        for i, row in enumerate(rows)
+    ]
     s = len(A)
     if s == 0 or any(len(row) != s for row in A):
         raise ValueError(
@@ -128,7 +144,7 @@ def _parse_matrix(rows: Any) -> list[list[Fraction | float]]:
 
 def _parse_vector(values: Any, s: int, label: str) -> list[Fraction | float]:
     """A weight or node vector with one entry per stage."""
-    out = [_as_fraction_or_float(x) for x in values]
+    out = [_as_fraction_or_float(x, f"{label}[{i}]") for i, x in enumerate(values)]
     if len(out) != s:
         raise ValueError(f"{label} must have {s} entries (one per stage), got {len(out)}")
     return out
@@ -230,8 +246,12 @@ class ButcherTableau:
 
     Raises
     ------
+    TypeError
+        If a coefficient is not a number, a fraction or a string (a bool, ``None``, a
+        complex number...).
     ValueError
-        If the shapes disagree, ``A`` is not strictly lower triangular, the nodes are not
+        If a coefficient is not finite (NaN, ±inf) or a string is not a fraction, the
+        shapes disagree, ``A`` is not strictly lower triangular, the nodes are not
         the row sums, or the claimed ``order`` (or ``embedded_order``) is not the true
         order of ``b`` (of ``b̂``): too high when an order condition up to the claim fails
         (the message names the tree, the residual and the true order), too low when every

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._trajectory import Trajectory
 from gradflow._validation import check_choice
 from gradflow.plot._common import columns, element_labels, legend, new_axes, spans_decades
 
@@ -18,6 +19,41 @@ _X_LABELS = {"step": "step $k$", "t": "time $t$"}
 def _x_values(traj: Any, x: str) -> np.ndarray:
     x = check_choice(x, "x", ("step", "t"))
     return np.asarray(traj.step if x == "step" else traj.t)
+
+
+def _check_trajectory(traj: Any) -> Trajectory:
+    if not isinstance(traj, Trajectory):
+        raise TypeError(f"traj must be a gradflow Trajectory, got {type(traj).__name__}")
+    return traj
+
+
+def _loss_series(traj: Any, x: str) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """``(x values, losses, batch shape)`` of a Trajectory or of an array of losses
+    ``(n, *batch)``, whose ``k``-th row is drawn at step ``k``."""
+    if isinstance(traj, Trajectory):
+        return _x_values(traj, x), np.asarray(traj.loss, dtype=float), tuple(traj.status.shape)
+    if isinstance(traj, (str, bytes)) or traj is None:
+        raise TypeError(
+            f"traj must be a gradflow Trajectory or an array of losses, got "
+            f"{type(traj).__name__}"
+        )
+    try:
+        loss = np.asarray(traj)
+    except (TypeError, ValueError):  # ragged sequences
+        raise ValueError("traj: an array of losses must have shape (n, *batch)") from None
+    if loss.dtype.kind not in "iuf":
+        raise TypeError(
+            f"traj must be a gradflow Trajectory or an array of losses (real numbers), got "
+            f"{type(traj).__name__} of dtype {loss.dtype}"
+        )
+    if loss.ndim == 0 or loss.shape[0] == 0:
+        raise ValueError(
+            f"traj: an array of losses must have shape (n, *batch) with n >= 1, got {loss.shape}"
+        )
+    if check_choice(x, "x", ("step", "t")) == "t":
+        raise ValueError('x="t" needs a Trajectory (an array of losses has no times)')
+    steps = np.arange(loss.shape[0]).reshape(-1, *(1,) * (loss.ndim - 1))
+    return steps, loss.astype(float), loss.shape[1:]
 
 
 def _draw(ax: Any, xs: np.ndarray, ys: np.ndarray, texts: list[str | None], drawstyle: str) -> int:
@@ -43,8 +79,9 @@ def loss_curves(
 
     Parameters
     ----------
-    traj : Trajectory
-        From :func:`gradflow.solve` (any batch shape; saved points only).
+    traj : Trajectory or array_like, shape (n, *batch)
+        From :func:`gradflow.solve` (any batch shape; saved points only), or an array of
+        losses whose row ``k`` is drawn at step ``k``.
     ax : matplotlib Axes, optional
         Axes to draw on (default: a new figure).
     labels : sequence of str, optional
@@ -67,9 +104,11 @@ def loss_curves(
     Raises
     ------
     ValueError
-        If ``x`` is unknown or ``labels`` has the wrong length.
+        If ``x`` is unknown (or ``"t"`` with an array of losses), ``labels`` has the
+        wrong length, or an array of losses is empty or 0-d.
     TypeError
-        If ``x`` is not a string.
+        If ``traj`` is neither a Trajectory nor an array of real numbers, or ``x`` is not
+        a string.
 
     Examples
     --------
@@ -82,10 +121,9 @@ def loss_curves(
     >>> len(ax.get_lines()), ax.get_yscale()
     (3, 'log')
     """
-    xs = _x_values(traj, x)
-    batch_shape = tuple(np.shape(traj.status))
-    ys = columns(np.asarray(traj.loss, dtype=float), len(batch_shape))
-    xs = columns(np.broadcast_to(xs, np.shape(traj.loss)), len(batch_shape))
+    xs, loss, batch_shape = _loss_series(traj, x)
+    ys = columns(loss, len(batch_shape))
+    xs = columns(np.broadcast_to(xs, loss.shape), len(batch_shape))
     if minimum is not None:
         ys = ys - float(minimum)
     texts = element_labels(labels, ys.shape[1], batch_shape)
@@ -142,7 +180,7 @@ def stepsizes(
     ValueError
         If ``x`` is unknown or ``labels`` has the wrong length.
     TypeError
-        If ``x`` is not a string.
+        If ``traj`` is not a Trajectory or ``x`` is not a string.
 
     Examples
     --------
@@ -157,7 +195,7 @@ def stepsizes(
     >>> len(ax.get_lines()), ax.get_xlabel()
     (1, 'time $t$')
     """
-    xs = _x_values(traj, x)
+    xs = _x_values(_check_trajectory(traj), x)
     batch_shape = tuple(np.shape(traj.status))
     ys = columns(np.asarray(traj.h, dtype=float), len(batch_shape))
     xs = columns(np.broadcast_to(xs, np.shape(traj.h)), len(batch_shape))

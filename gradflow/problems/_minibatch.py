@@ -31,7 +31,7 @@ import numpy as np
 from gradflow._validation import check_integer
 from gradflow.problems._problem import Problem
 
-__all__ = ["MinibatchSampler", "check_finite_sum"]
+__all__ = ["MinibatchSampler", "MinibatchView", "check_finite_sum"]
 
 
 def check_finite_sum(problem: Problem) -> int:
@@ -110,17 +110,74 @@ class MinibatchSampler:
         keys = np.random.default_rng([self.seed, int(k)]).random((self.n_elements, n))
         return np.argpartition(keys[rows], B - 1, axis=1)[:, :B]
 
-    def view(self, k: int, rows: np.ndarray) -> Problem:
+    def view(self, k: int, rows: np.ndarray) -> MinibatchView:
         """The problem whose gradient at row ``j`` is the minibatch gradient of element
         ``rows[j]`` at step ``k``.  Its loss is the full loss; its HVP is a central
         difference of the minibatch gradient."""
-        problem = self.problem
-        idx = self.indices(k, rows)
+        return MinibatchView(self.problem, self.indices(k, rows))
 
-        def grad(theta: np.ndarray) -> np.ndarray:
-            theta = np.asarray(theta)
-            per = problem.per_example_grad(theta)  # (B_rows, n, d)
-            picked = np.take_along_axis(per, idx[:, :, None], axis=1)
-            return picked.mean(axis=1)
 
-        return Problem(loss=problem.loss, grad=grad, dim=problem.dim, name=problem.name)
+class MinibatchView(Problem):
+    """A finite-sum problem as seen by one step of a minibatch run.
+
+    Row ``j`` of a batch evaluated through the view gets the gradient averaged over the
+    examples ``indices[j]``; the loss is the full loss, the HVP and Hessian central
+    differences of the minibatch gradient.  A method that evaluates only some rows of its
+    batch asks :meth:`restrict` for the view of those rows.
+
+    Parameters
+    ----------
+    problem : Problem
+        A finite-sum problem (with ``per_example_grad``).
+    indices : ndarray of int, shape (rows, B)
+        The example indices of every row.
+
+    Examples
+    --------
+    >>> import numpy as np, gradflow as gf
+    >>> p = gf.problems.least_squares(np.eye(4), np.arange(4.0))
+    >>> view = MinibatchSampler(p, 2, seed=0, n_elements=3).view(0, np.arange(3))
+    >>> theta = np.zeros((3, 4))
+    >>> bool(np.array_equal(view.restrict([2]).grad(theta[[2]]), view.grad(theta)[[2]]))
+    True
+    """
+
+    def __init__(self, problem: Problem, indices: np.ndarray) -> None:
+        self.full = problem
+        self.indices = indices
+        super().__init__(
+            loss=problem.loss, grad=self._minibatch_grad, dim=problem.dim, name=problem.name
+        )
+
+    def _minibatch_grad(self, theta: np.ndarray) -> np.ndarray:
+        """Row ``j`` of ``theta`` (shape ``(rows, *extra, d)``: the Hessian's finite
+        differences add an axis) gets the mean over the examples ``indices[j]``."""
+        theta = np.asarray(theta)
+        idx = self.indices
+        if theta.ndim < 2 or theta.shape[0] != idx.shape[0]:
+            raise TypeError(
+                f"batch_size: a minibatch gradient is drawn for each of the {idx.shape[0]} "
+                f"rows of the batch, so the minibatch view takes states of shape "
+                f"({idx.shape[0]}, ..., {self.dim}), got {theta.shape}; a method that "
+                "evaluates some rows only (ImplicitEuler's Newton iteration) needs the "
+                "view of those rows, problem.restrict(rows), which the driver's counting "
+                "view does not forward to the minibatch view: run it without batch_size"
+            )
+        per = self.full.per_example_grad(theta)  # (rows, *extra, n, d)
+        extra = (1,) * (theta.ndim - 2)
+        picked = np.take_along_axis(per, idx.reshape(idx.shape[0], *extra, -1, 1), axis=-2)
+        return picked.mean(axis=-2)
+
+    def restrict(self, rows: np.ndarray) -> MinibatchView:
+        """The view of the rows ``rows`` (int or bool): their minibatches only.
+
+        Parameters
+        ----------
+        rows : ndarray of int or bool
+            Rows of the batch this view was drawn for.
+
+        Returns
+        -------
+        MinibatchView
+        """
+        return MinibatchView(self.full, self.indices[np.asarray(rows)])

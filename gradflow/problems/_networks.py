@@ -280,10 +280,13 @@ class MLPRegressionProblem(Problem):
         (2, 5, 12)
         """
         theta = as_batch(theta, self.dim)
-        xs, w2, hidden, r = self._forward(theta)
-        slope = 1.0 - hidden * hidden
-        delta_hidden = r[..., :, None] * w2 * slope  # (*batch, n, m)
-        parts = np.stack([delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2)
+        with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
+            xs, w2, hidden, r = self._forward(theta)
+            slope = 1.0 - hidden * hidden
+            delta_hidden = r[..., :, None] * w2 * slope  # (*batch, n, m)
+            parts = np.stack(
+                [delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2
+            )
         return parts.reshape(*parts.shape[:-2], self.dim)
 
     def init(

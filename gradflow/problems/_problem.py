@@ -18,10 +18,19 @@ Contract for writing a problem
    assembled from ``d`` batched HVPs against the unit vectors.
 5. Floating dtype is preserved: float32 in, float32 out (write constants as Python
    floats, which do not promote numpy arrays).
+
+What :class:`Problem` adds around these functions: each call runs under
+``numpy.errstate(all="ignore")`` (overflow gives ±inf and invalid operations NaN,
+silently: the driver reports a non-finite state as divergence, and no numpy
+floating-point warning reaches the caller), and what each returns is checked, by its
+type and shape only (a few hundred nanoseconds): a list, or an array of the wrong shape,
+is an error naming the function (``loss``, ``grad``, ``hvp`` or ``hessian``) instead of
+a numpy broadcasting error deep inside a method.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +47,29 @@ LossFn = Callable[[Array], Array]
 GradFn = Callable[[Array], Array]
 HvpFn = Callable[[Array, Array], Array]
 HessianFn = Callable[[Array], Array]
+
+def _returned(value: Any, name: str, expected: tuple[int, ...], what: str) -> Any:
+    """``value``, as returned by the function ``name``, checked to be real numbers of
+    shape ``expected`` (``what`` spells the shape for the message)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.shape == expected and value.dtype.kind in "fiu":
+            return value
+        if value.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{name} must return real numbers, an array of shape {what} = {expected}; "
+                f"it returned an array of dtype {value.dtype}"
+            )
+        raise ValueError(
+            f"{name} must return an array of shape {what} = {expected}; it returned "
+            f"shape {value.shape}"
+        )
+    if expected == () and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value
+    raise TypeError(
+        f"{name} must return a numpy array of shape {what} = {expected}; it returned "
+        f"{type(value).__name__}"
+    )
+
 
 def as_batch(theta: ArrayLike, dim: int) -> np.ndarray:
     """Check and convert a batch of parameter vectors for a problem's functions.
@@ -188,13 +220,49 @@ class Problem:
         self.minimizers: np.ndarray | None = minimizers
 
     # -- evaluation ------------------------------------------------------------------
+    # Every public evaluation runs under errstate and checks what the user's function
+    # returned (see the module docstring); the ``_checked_*`` helpers do the checking.
+    def _checked_grad(self, theta: Array) -> Array:
+        return _returned(self._grad(theta), "grad", np.shape(theta), "theta.shape")
+
+    def _checked_hvp(self, theta: Array, v: Array) -> Array:
+        if self._hvp is not None:
+            out = self._hvp(theta, v)
+            shape = np.shape(theta)
+            if np.shape(v) != shape:
+                shape = np.broadcast_shapes(shape, np.shape(v))
+            return _returned(out, "hvp", shape, "theta.shape")
+        if self._hessian is not None:
+            return np.einsum("...ij,...j->...i", self._checked_hessian(theta), v)
+        return central_difference_hvp(self._checked_grad, theta, v)
+
+    def _checked_hessian(self, theta: Array) -> Array:
+        shape = (*np.shape(theta), self.dim)
+        return _returned(self._hessian(theta), "hessian", shape, "(*theta.shape, d)")
+
     def loss(self, theta: Array) -> Array:
-        """Loss values, shape ``theta.shape[:-1]``."""
-        return self._loss(theta)
+        """Loss values, shape ``theta.shape[:-1]``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If the loss function returns something other than real numbers of that shape.
+        """
+        with np.errstate(all="ignore"):
+            out = self._loss(theta)
+        return _returned(out, "loss", np.shape(theta)[:-1], "theta.shape[:-1]")
 
     def grad(self, theta: Array) -> Array:
-        """Gradient ``∇L(θ)``, shape ``theta.shape`` (a new array)."""
-        return self._grad(theta)
+        """Gradient ``∇L(θ)``, shape ``theta.shape`` (a new array).
+
+        Raises
+        ------
+        TypeError, ValueError
+            If the gradient function returns something other than real numbers of that
+            shape.
+        """
+        with np.errstate(all="ignore"):
+            return self._checked_grad(theta)
 
     def hvp(self, theta: Array, v: Array) -> Array:
         """Hessian-vector product ``∇²L(θ) v``, shape ``(*batch, d)``.
@@ -202,11 +270,8 @@ class Problem:
         Exact when the problem provides an HVP or a Hessian; otherwise a central
         difference of the gradient (:func:`central_difference_hvp`).
         """
-        if self._hvp is not None:
-            return self._hvp(theta, v)
-        if self._hessian is not None:
-            return np.einsum("...ij,...j->...i", self._hessian(theta), v)
-        return central_difference_hvp(self._grad, theta, v)
+        with np.errstate(all="ignore"):
+            return self._checked_hvp(theta, v)
 
     def hessian(self, theta: Array) -> Array:
         """Hessian ``∇²L(θ)``, shape ``(*batch, d, d)``.
@@ -214,18 +279,19 @@ class Problem:
         Exact when the problem provides it, else assembled from ``d`` batched HVPs
         against the unit vectors and symmetrised.
         """
-        if self._hessian is not None:
-            return self._hessian(theta)
-        theta = np.asarray(theta)
-        d = self.dim
-        eye = np.eye(d, dtype=theta.dtype)
-        rows = np.broadcast_to(theta[..., None, :], (*theta.shape[:-1], d, d))
-        basis = np.broadcast_to(eye, rows.shape)
-        # hvp(theta, e_j) is column j of H; stacked on axis -2 it is H^T.
-        h_t = self.hvp(rows, basis)
-        # Symmetrise: exact HVPs agree with their transpose only to rounding, finite
-        # differences only to O(eps^(2/3)).
-        return 0.5 * (h_t + np.swapaxes(h_t, -1, -2))
+        with np.errstate(all="ignore"):
+            if self._hessian is not None:
+                return self._checked_hessian(theta)
+            theta = np.asarray(theta)
+            d = self.dim
+            eye = np.eye(d, dtype=theta.dtype)
+            rows = np.broadcast_to(theta[..., None, :], (*theta.shape[:-1], d, d))
+            basis = np.broadcast_to(eye, rows.shape)
+            # hvp(theta, e_j) is column j of H; stacked on axis -2 it is H^T.
+            h_t = self._checked_hvp(rows, basis)
+            # Symmetrise: exact HVPs agree with their transpose only to rounding, finite
+            # differences only to O(eps^(2/3)).
+            return 0.5 * (h_t + np.swapaxes(h_t, -1, -2))
 
     def restrict(self, rows: np.ndarray) -> Problem:
         """The problem as seen by the rows ``rows`` of the batch being evaluated.

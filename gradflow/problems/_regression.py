@@ -183,8 +183,9 @@ class LeastSquaresProblem(_DataProblem):
         """
         theta = as_batch(theta, self.dim)
         xx, yy, xt = self._data(theta.dtype)
-        r = row_matmul(theta, xt) - yy
-        return r[..., :, None] * xx
+        with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
+            r = row_matmul(theta, xt) - yy
+            return r[..., :, None] * xx
 
 
 class LogisticRegressionProblem(_DataProblem):
@@ -315,9 +316,10 @@ class LogisticRegressionProblem(_DataProblem):
         """
         theta = as_batch(theta, self.dim)
         xx, yy, xt = self._data(theta.dtype)
-        m = row_matmul(theta, xt) * yy
-        coef = -yy * _expit(-m)
-        return coef[..., :, None] * xx + self.l2 * theta[..., None, :]
+        with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
+            m = row_matmul(theta, xt) * yy
+            coef = -yy * _expit(-m)
+            return coef[..., :, None] * xx + self.l2 * theta[..., None, :]
 
 
 def least_squares(X: ArrayLike, y: ArrayLike) -> LeastSquaresProblem:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gradflow._validation import check_real
 from gradflow.schedules._base import (
     Schedule,
     _count,
@@ -287,8 +288,14 @@ class _Linear(Schedule):
         self, lr: ArrayLike, start_factor: ArrayLike, end_factor: ArrayLike, total_steps: int
     ) -> None:
         self.lr = _values(lr, "lr")
-        self.start_factor = _values(start_factor, "start_factor", positive=False)
-        self.end_factor = _values(end_factor, "end_factor", positive=False)
+        # PyTorch's LinearLR ranges: 0 < s <= 1 (a zero start is a zero first step:
+        # warm up from 0 with linear_warmup) and 0 <= e <= 1.
+        self.start_factor = check_real(
+            start_factor, "start_factor", low=0.0, high=1.0, low_open=True, allow_array=True
+        )
+        self.end_factor = check_real(
+            end_factor, "end_factor", low=0.0, high=1.0, allow_array=True
+        )
         self.total_steps = _count(total_steps, "total_steps", 1)
         self.shape = _shape(self.lr, self.start_factor, self.end_factor)
         self.horizon = self.total_steps
@@ -323,9 +330,10 @@ def linear(
     lr : float or array_like
         Base step size(s), ``> 0``.
     start_factor, end_factor : float or array_like, optional
-        Multipliers of ``lr`` at ``k = 0`` and ``k >= T``, ``>= 0`` (PyTorch's defaults
-        1/3 and 1; PyTorch also requires ``0 < s <= 1`` and ``e <= 1``, gradflow only
-        non-negativity).
+        Multipliers of ``lr`` at ``k = 0`` and ``k >= T``: ``0 < s <= 1`` and
+        ``0 <= e <= 1``, PyTorch's ranges and defaults (1/3 and 1).  A ramp above ``lr``
+        is a larger ``lr`` with smaller factors; a warmup from zero is
+        :func:`linear_warmup`.
     total_steps : int, optional
         ``T >= 1`` (default 5).
 
@@ -335,8 +343,16 @@ def linear(
 
     Raises
     ------
+    TypeError
+        If a value is not a real number (or an array of them), or ``total_steps`` is not
+        an integer.
     ValueError
-        If ``lr`` is not positive, a factor is negative, or ``total_steps < 1``.
+        If ``lr`` is not positive, ``start_factor`` is not in ``(0, 1]``, ``end_factor``
+        is not in ``[0, 1]``, or ``total_steps < 1``.
+
+    References
+    ----------
+    PyTorch, ``torch.optim.lr_scheduler.LinearLR``.
 
     Examples
     --------

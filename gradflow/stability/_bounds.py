@@ -55,6 +55,10 @@ CANDIDATES, ROUNDS = 17, 3
 BRACKET_HALF_WIDTH, MAX_EXPANSIONS = 0.25, 8
 #: Runs leaving the ball of radius DIVERGENCE_FACTOR · max(1, ‖θ0‖, ‖θ*‖) have diverged.
 DIVERGENCE_FACTOR = 1e6
+#: The point reached is a minimiser only if its Hessian has no eigenvalue below
+#: ``-INDEFINITE_RTOL · λmax`` (a rounding margin for flat directions, ``λ ≈ 0``);
+#: otherwise it is a saddle (or a maximum) and there is no bound to verify there.
+INDEFINITE_RTOL = 1e-8
 #: Finding θ*: the method runs at SAFE_FRACTION · min(β, 2)/λ(θ0) and halvings of it, in
 #: chunks of SEARCH_CHUNK steps (at most SEARCH_CHUNKS), then Newton's method polishes
 #: the result where the dense Hessian is affordable (d <= NEWTON_MAX_DIM).
@@ -204,6 +208,20 @@ def _classify(
         converging = (g_end <= CONVERGED_RTOL * g0) | (g_end <= SHRINKING * g_mid)
         near = np.linalg.norm(end - star, axis=-1) <= SAME_MINIMIZER_RTOL * gap0
     return traj.ok & converging & near
+
+
+def _check_minimum(star: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> None:
+    """``ValueError`` unless the Hessian at every point ``star`` is positive semidefinite
+    (to ``INDEFINITE_RTOL``): a saddle has no stability bound to verify."""
+    saddle = np.flatnonzero(bottom < -INDEFINITE_RTOL * top)
+    if saddle.size:
+        i = int(saddle[0])
+        raise ValueError(
+            f"there is no minimiser to verify the bound at: the stationary point reached "
+            f"from theta0 (element {i}), {np.array2string(star[i], precision=6)}, has an "
+            f"indefinite Hessian (λmin = {bottom[i]:.6g}, λmax = {top[i]:.6g}): a saddle; "
+            "start in the basin of a minimum"
+        )
 
 
 def _auto_steps(method: Method, beta: float, kappa: np.ndarray) -> tuple[int, float]:
@@ -356,7 +374,8 @@ def verify_bound(
         If ``problem`` or ``method`` has the wrong type.
     ValueError
         If ``theta0`` has the wrong shape or is not finite, is a stationary point, or
-        the Hessian at the minimiser reached has no positive eigenvalue.
+        the point reached is not a minimiser (its Hessian is indefinite: a saddle) or
+        has a Hessian without a positive eigenvalue.
 
     References
     ----------
@@ -400,6 +419,7 @@ def verify_bound(
     bottom = _extreme(problem, star, 1e-12, "SA")
     if np.any(top <= 0):
         raise ValueError("the Hessian at the minimiser reached has no positive eigenvalue")
+    _check_minimum(star, top, bottom)
     predicted = beta / top
     kappa = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.inf)
 
@@ -432,7 +452,8 @@ def verify_bound(
     eps = float(np.finfo(loss.dtype).eps)
     # Once converged the loss only moves by the rounding of its own evaluation, which is
     # relative to the size of its terms: measure ulps against the largest loss met.
-    rise = np.diff(loss, axis=0) > DESCENT_ULPS * eps * np.abs(loss).max(axis=0)
+    with np.errstate(all="ignore"):  # a run that diverged has inf - inf = nan: not a rise
+        rise = np.diff(loss, axis=0) > DESCENT_ULPS * eps * np.abs(loss).max(axis=0)
     monotone = traj.ok & ~rise.any(axis=0)
 
     return BoundCheck(

@@ -45,6 +45,18 @@ def _check_method(method: Any) -> Method:
     return method
 
 
+def _amplification_matrix(method: Any) -> Any:
+    """The method's ``M(z)``; a method without one (it is not linear in its state on
+    ``y' = λy``: Adam, Lion...) is a ``TypeError`` naming it and saying why."""
+    try:
+        return _check_method(method).amplification_matrix()
+    except NotImplementedError as exc:
+        raise TypeError(
+            f"method must have a linear stability analysis (an amplification matrix); "
+            f"{method.name} has none: {exc}"
+        ) from None
+
+
 def stability_function(method: Method) -> Any:
     r"""The exact stability function of ``method`` as a sympy expression in ``z``.
 
@@ -66,9 +78,8 @@ def stability_function(method: Method) -> Any:
     Raises
     ------
     TypeError
-        If ``method`` is not a gradflow Method.
-    NotImplementedError
-        If the method defines no amplification matrix.
+        If ``method`` is not a gradflow Method, or defines no amplification matrix (a
+        method that is not linear in its state, such as Adam).
 
     References
     ----------
@@ -83,7 +94,7 @@ def stability_function(method: Method) -> Any:
     """
     import sympy as sp
 
-    M = _check_method(method).amplification_matrix()
+    M = _amplification_matrix(method)
     if M.shape == (1, 1):
         return sp.simplify(M[0, 0])
     zeta = sp.Symbol("zeta")
@@ -94,7 +105,7 @@ def _amplification_function(method: Method) -> Any:
     """A numpy function ``z -> ρ(M(z))`` for complex arrays ``z``."""
     import sympy as sp
 
-    M = _check_method(method).amplification_matrix()
+    M = _amplification_matrix(method)
     z = sp.Symbol("z")
     n = M.shape[0]
     entries = sp.lambdify(z, list(M), modules="numpy")
@@ -132,7 +143,8 @@ def amplification(method: Method, z: ArrayLike) -> np.ndarray:
     Raises
     ------
     TypeError
-        If ``method`` is not a gradflow Method.
+        If ``method`` is not a gradflow Method, or has no linear stability analysis (no
+        amplification matrix: Adam, Lion, ...).
 
     Examples
     --------
@@ -166,7 +178,8 @@ def real_stability_limit(method: Method) -> float:
     Raises
     ------
     TypeError
-        If ``method`` is not a gradflow Method.
+        If ``method`` is not a gradflow Method, or has no linear stability analysis (no
+        amplification matrix: Adam, Lion, ...).
 
     References
     ----------
@@ -253,7 +266,8 @@ def critical_stepsize(
     Raises
     ------
     TypeError
-        If ``method`` is not a gradflow Method.
+        If ``method`` is not a gradflow Method, or has no linear stability analysis (no
+        amplification matrix: Adam, Lion, ...).
     ValueError
         If the eigenvalues are empty or not finite, or a problem without a known
         minimiser or spectrum is given without ``theta``.
@@ -311,7 +325,8 @@ def stability_region(method: Method, re: ArrayLike, im: ArrayLike) -> StabilityR
     Raises
     ------
     TypeError
-        If ``method`` is not a gradflow Method.
+        If ``method`` is not a gradflow Method, or has no linear stability analysis (no
+        amplification matrix: Adam, Lion, ...).
     ValueError
         If ``re`` or ``im`` is not a non-empty 1-D array.
 

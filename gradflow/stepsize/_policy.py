@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._broadcast import per_element
-from gradflow._validation import check_callable, check_positive
+from gradflow._validation import _got, check_callable, check_positive
 
 __all__ = [
     "ConstantStep",
@@ -335,7 +335,8 @@ class ScheduledStep(StepSizePolicy):
     Raises
     ------
     TypeError
-        If ``schedule`` is not callable.
+        If ``schedule`` is not callable; during the run, if it returns something other
+        than real numbers (a string, a bool, a complex number, ``None``...).
     ValueError
         During the run, if the schedule returns a negative or non-finite value.
     """
@@ -349,7 +350,14 @@ class ScheduledStep(StepSizePolicy):
         return _ScheduledState(np.arange(theta0.shape[0]), batch_shape, theta0.dtype)
 
     def propose(self, state: Any, k: int) -> np.ndarray:
-        value = np.asarray(self.schedule(k), dtype=state.dtype)
+        raw = self.schedule(k)
+        value = np.asarray(raw)
+        if value.dtype.kind not in "iuf":  # a string, a bool, a complex number, None...
+            raise TypeError(
+                f"stepsize schedule must return a number >= 0 or an array of them, "
+                f"{_got(raw)} at step {k}"
+            )
+        value = value.astype(state.dtype, copy=False)
         # Zero is allowed (warmup from 0, decay to 0): that step leaves θ unchanged.
         if value.ndim == 0:
             if not (np.isfinite(value) and value >= 0):
@@ -357,7 +365,14 @@ class ScheduledStep(StepSizePolicy):
             return value.reshape(1)
         if not np.all(np.isfinite(value)) or np.any(value < 0):
             raise ValueError(f"stepsize schedule value at step {k} must be finite and >= 0")
-        return np.broadcast_to(value, state.batch_shape).reshape(-1)[state.index]
+        try:
+            per_row = np.broadcast_to(value, state.batch_shape)
+        except ValueError:
+            raise ValueError(
+                f"stepsize schedule value at step {k} has shape {value.shape}, which does "
+                f"not broadcast to the batch shape {state.batch_shape}"
+            ) from None
+        return per_row.reshape(-1)[state.index]
 
     def __repr__(self) -> str:
         return f"ScheduledStep({self.schedule!r})"
