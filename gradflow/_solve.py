@@ -260,8 +260,9 @@ def solve(
     it by a ball.  The state is checked every 16 steps (and at every saved step); the
     failing step is found by replaying from the last check.  A diverged element is
     marked ``"diverged"`` at that step and keeps its last state inside, and so is an
-    element whose saved loss is not finite; the others are untouched, bit for bit.  Every zoo problem computes
-    each row independently of the batch: batched = single runs bit for bit on any CPU
+    element whose saved loss is not finite; the others are untouched, bit for bit.
+    Every zoo problem computes each row independently of the batch: batched = single
+    runs bit for bit on any CPU
     (a row of a batched run equals that row run alone).  A :class:`~gradflow.Problem`
     built by the user with BLAS calls (``theta @ A``) keeps whatever their kernel does:
     BLAS may round a row differently depending on the batch size, by a few ulp.  No
@@ -308,6 +309,8 @@ def solve(
         sampler = MinibatchSampler(problem, batch_size, seed, n_elements)
     elif seed is not None:
         raise ValueError("seed seeds the minibatches: give batch_size with it")
+    # The library's arithmetic is quiet; the user's callback runs under the user's state.
+    user_errstate = np.geterr()
     with np.errstate(all="ignore"):
         run = _Run(
             problem,
@@ -321,6 +324,7 @@ def solve(
             divergence_norm,
             sampler,
         )
+        run.user_errstate = user_errstate
         _integrate(run)
         return run.result()
 
@@ -416,6 +420,7 @@ class _Run:
         theta0 = np.array(arr.reshape(B, self.d), dtype=dtype, copy=True)
         self.steps, t_end = horizon
         self.cap, self.callback = cap, callback
+        self.user_errstate: dict[str, str] = {}  # numpy's error state of the caller
         self.rows = ActiveRows(B)
         self.counter = GradientCounter(B)
         self.view = CountingProblem(problem, self.rows, self.counter)
@@ -603,7 +608,8 @@ class _Run:
             theta.reshape(*self.batch_shape, self.d),
             active.reshape(self.batch_shape),
         )
-        return bool(self.callback(info))
+        with np.errstate(**self.user_errstate):
+            return bool(self.callback(info))
 
     def finish(self, stopped: bool) -> None:
         """Elements still active: finished (steps reached), capped or stopped."""

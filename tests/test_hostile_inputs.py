@@ -249,12 +249,6 @@ def test_implicit_euler_takes_minibatches(data):
     np.testing.assert_allclose(traj.theta[1:], expected, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the driver's counting view (gradflow/_driver/counting.py, CountingProblem."
-    "restrict) does not forward restrict(rows) to the minibatch view it wraps, so a "
-    "Newton iteration on some rows of a batch gets the other rows' minibatches refused",
-)
 def test_implicit_euler_takes_minibatches_on_a_batch(data):
     X, y = data
     p = gf.problems.least_squares(X, y)
@@ -386,12 +380,6 @@ def test_user_problems_are_silent_when_they_overflow():
         assert not np.isfinite(p.hvp(np.full(2, 1e3), np.ones(2))).any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gradflow.solve runs the whole loop, the user's callback included, under "
-    "np.errstate(all='ignore') (gradflow/_solve.py), which hides the callback's own numpy "
-    "warnings",
-)
 def test_callback_warnings_reach_the_user(quad):
     def callback(info: gf.StepInfo) -> None:
         np.log(np.zeros(1) - 1.0)  # the user's own invalid operation

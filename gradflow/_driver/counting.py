@@ -85,7 +85,7 @@ class CountingProblem:
 
     def restrict(self, rows: np.ndarray) -> CountingProblem:
         """The same problem, counting evaluations for the active rows ``rows`` only."""
-        view = CountingProblem(self._problem, self._rows, self._counter)
+        view = CountingProblem(self._problem.restrict(rows), self._rows, self._counter)
         view._subset = np.asarray(rows) if self._subset is None else self._subset[rows]
         return view
 
