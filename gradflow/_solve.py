@@ -571,7 +571,9 @@ class _Run:
 
     def _drop(self, rows: np.ndarray) -> None:
         keep = self.rows.drop(rows)
+        old = self.state
         self.state = compact(self.state, keep)
+        self.view.compact(keep, old[0], self.state[0])
         self.pstate = compact(self.pstate, keep)
         if self.h_nominal.shape[0] > 1:
             self.h_nominal = self.h_nominal[keep]

@@ -83,6 +83,15 @@ class CountingProblem:
         elif self._rows is not None:
             self._counter.totals[self._rows.index[self._subset]] += amount
 
+    def compact(self, keep: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        """Rows were dropped: the state ``old`` became ``new`` (``old[keep]``).  Cached
+        evaluations at ``old`` become those at ``new``, so what an element costs does
+        not depend on when other elements stop."""
+        if self._grad_at is old:
+            self._grad_at, self._grad = new, self._grad[keep]
+        if self._loss_at is old:
+            self._loss_at, self._loss = new, self._loss[keep]
+
     def restrict(self, rows: np.ndarray) -> CountingProblem:
         """The same problem, counting evaluations for the active rows ``rows`` only."""
         view = CountingProblem(self._problem.restrict(rows), self._rows, self._counter)

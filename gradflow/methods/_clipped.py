@@ -87,14 +87,24 @@ def clip_gradient(
     return np.array(g, copy=True) if clip_value is None and clip_norm is None else g
 
 
+class _ClippedProblem(Problem):
+    """A problem with its gradient clipped; restricting it restricts the problem below."""
+
+    def __init__(self, problem: Any, clip_norm: float | None, clip_value: float | None) -> None:
+        def grad(theta: np.ndarray) -> np.ndarray:
+            return clip_gradient(problem.grad(theta), clip_norm, clip_value)
+
+        super().__init__(loss=problem.loss, grad=grad, dim=problem.dim, name=problem.name)
+        self._inner, self._clip = problem, (clip_norm, clip_value)
+
+    def restrict(self, rows: np.ndarray) -> Problem:
+        return _ClippedProblem(self._inner.restrict(rows), *self._clip)
+
+
 def clipped_problem(problem: Problem, clip_norm: float | None, clip_value: float | None) -> Problem:
     """``problem`` with its gradient clipped (HVPs by central differences of the clipped
     gradient, the loss unchanged)."""
-
-    def grad(theta: np.ndarray) -> np.ndarray:
-        return clip_gradient(problem.grad(theta), clip_norm, clip_value)
-
-    return Problem(loss=problem.loss, grad=grad, dim=problem.dim, name=problem.name)
+    return _ClippedProblem(problem, clip_norm, clip_value)
 
 
 @dataclass(frozen=True)

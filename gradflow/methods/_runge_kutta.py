@@ -34,7 +34,9 @@ def _combine(
     allocates only its result.
     """
     total = None
-    for w, g in zip(weights, grads, strict=False):
+    for weight, g in zip(weights, grads, strict=False):
+        # A Python float: a numpy float64 weight would promote a float32 run to float64.
+        w = float(weight)
         if w == 0.0:
             continue
         if total is None:
