@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._numerics import NonFiniteDerivative
+from gradflow._numerics import MAX_NON_FINITE_PER_STEP, NonFiniteDerivative
 from gradflow._trajectory import STATUS_DTYPE, Status, Trajectory
 from gradflow._validation import (
     as_state_array,
@@ -96,14 +96,17 @@ def gradient_flow(
     ``OdeSolver`` steps with output at ``t_eval`` from its dense output, exactly as
     ``solve_ivp`` does (same bits when nothing fails), with two ways to fail:
 
-    * a **non-finite gradient** (NaN or ±inf, e.g. an overflow on an unbounded loss) in
-      some rows at any evaluation ends those elements at once: they are ``"failed"``,
-      and the rows still finite go on from the last accepted state as a smaller stacked
-      system.  (Without this, a NaN derivative makes scipy's step size NaN and its step
-      loop never ends.)  A NaN at a trial stage of a step that scipy would have
-      rejected counts too: the reference is meant for smooth, finite landscapes.
-    * a **scipy failure** (step size too small, Newton iteration failing) ends every
-      element still running.
+    * a **non-finite gradient** (NaN or ±inf, e.g. an overflow on an unbounded loss).
+      At a trial stage of a step scipy rejects the step and retries with a smaller
+      one, as ``solve_ivp`` does.  The elements fail (status ``"failed"``) when it is
+      non-finite at their initial state (where scipy's step size would turn NaN and
+      its step loop never end), when scipy gives up on a step in which they were
+      non-finite, or after ``MAX_NON_FINITE_PER_STEP`` (1000) non-finite evaluations
+      in one step.  The other elements go on from the last accepted state as a
+      smaller stacked system (from then on their steps are chosen without the
+      failed rows).
+    * a **scipy failure** without non-finite values (step size too small, Newton
+      iteration failing) ends every element still running.
 
     A failed element keeps its last saved state in the later columns of ``theta`` (and
     ``theta0`` at ``t = 0`` if it failed before the first step; NaN if ``t_eval`` does
@@ -164,11 +167,19 @@ def gradient_flow(
 class _Run:
     """One :func:`gradient_flow` integration, as segments of scipy ``OdeSolver`` steps.
 
-    Each segment integrates the rows still active from the last accepted state.  A
-    segment ends at ``t_eval[-1]``, on a scipy failure (every active row fails), or on a
-    non-finite derivative (those rows fail, the others go on in a new segment).  The
-    loop over steps and the output at ``t_eval`` through the solver's dense output are
-    those of ``solve_ivp``, so a run without failure gives its bits.
+    Each segment integrates the rows still active from the last accepted state, with the
+    step loop and the output at ``t_eval`` (the solver's dense output) of ``solve_ivp``,
+    so a run without failure gives its bits.  A segment ends at ``t_eval[-1]`` or when
+    rows fail; the others then go on in a new segment.  Rows fail when
+
+    1. their derivative is not finite at the segment's initial state (an accepted state
+       of the flow), or
+    2. scipy fails within a step in which their derivative was not finite at a trial
+       stage (otherwise a scipy failure fails every active row), or
+    3. a step meets more than :data:`MAX_NON_FINITE_PER_STEP` non-finite derivatives.
+
+    A non-finite derivative at a trial stage alone is returned to scipy, which rejects
+    the step and retries with a smaller one, as ``solve_ivp`` would.
     """
 
     def __init__(
@@ -197,16 +208,23 @@ class _Run:
         self.n_grad = np.zeros(B, dtype=np.int64)
         self.active = np.arange(B)
         self.t, self.y = 0.0, y0.copy()
-        self.scipy_message = ""
-        self.non_finite: list[tuple[float, int]] = []
+        self.start = y0.reshape(-1)  # the segment's initial state, stacked
+        self.bad = np.zeros(B, dtype=bool)  # rows non-finite in the current step
+        self.n_bad = 0  # non-finite evaluations in the current step
+        self.events: list[str] = []
 
-    def rhs(self, _t: float, y: np.ndarray) -> np.ndarray:
-        """``-∇L`` of the active rows, stacked; raises on a non-finite entry."""
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        """``-∇L`` of the active rows, stacked (see the class docstring for failures)."""
         self.n_grad[self.active] += 1
         g = self.problem.grad(y.reshape(-1, self.d))
         bad = ~np.isfinite(g).all(axis=-1)
         if bad.any():
-            raise NonFiniteDerivative(bad, _t)
+            if t == self.t and np.array_equal(y, self.start):
+                raise NonFiniteDerivative(bad, t)
+            self.bad[: bad.size] |= bad
+            self.n_bad += 1
+            if self.n_bad > MAX_NON_FINITE_PER_STEP:
+                raise NonFiniteDerivative(self.bad[: bad.size].copy(), t)
         return -g.reshape(-1)
 
     def jac(self, _t: float, y: np.ndarray) -> Any:
@@ -232,21 +250,35 @@ class _Run:
         options = dict(self.options)
         if self.implicit:
             options["jac"] = self.jac
-        y0 = self.y[self.active].reshape(-1)
+        self.start = self.y[self.active].reshape(-1)
+        self._new_step()
         try:
-            solver = self.solver_class(self.rhs, self.t, y0, t_end, vectorized=False, **options)
+            solver = self.solver_class(
+                self.rhs, self.t, self.start, t_end, vectorized=False, **options
+            )
             while solver.status == "running":
                 scipy_message = solver.step()
                 if solver.status == "failed":
-                    self.scipy_message = str(scipy_message)
-                    self._fail(np.ones(self.active.size, dtype=bool))
+                    self._scipy_failed(str(scipy_message), solver.t)
                     return
                 self._save(solver)
+                self._new_step()
         except NonFiniteDerivative as exc:
-            self.non_finite.append((exc.t, int(exc.rows.sum())))
-            self._fail(exc.rows)
+            self._fail(exc.rows, f"non-finite derivative in {int(exc.rows.sum())}", exc.t)
             return
         self.active = self.active[:0]
+
+    def _new_step(self) -> None:
+        self.bad[:] = False
+        self.n_bad = 0
+
+    def _scipy_failed(self, message: str, t: float) -> None:
+        """Fail the rows non-finite in the failed step, or all of them if none was."""
+        rows = self.bad[: self.active.size].copy()
+        if rows.any():
+            self._fail(rows, f"{message} after a non-finite derivative in {rows.sum()}", t)
+        else:
+            self._fail(np.ones(self.active.size, dtype=bool), message, None)
 
     def _save(self, solver: Any) -> None:
         """Write the ``t_eval`` points of the last step (as ``solve_ivp`` does)."""
@@ -260,10 +292,14 @@ class _Run:
         self.t = solver.t
         self.y[rows] = solver.y.reshape(rows.size, self.d)
 
-    def _fail(self, rows: np.ndarray) -> None:
+    def _fail(self, rows: np.ndarray, what: str, t: float | None) -> None:
         """Mark active rows ``rows`` failed; they keep their last saved state."""
         ids = self.active[rows]
         self.status[ids] = Status.FAILED.value
+        if t is None:
+            self.events.append(what)
+        else:
+            self.events.append(f"{what} element(s) at t = {t:.6g}")
         for i in ids:
             k = int(self.saved[i])
             if k == 0 and self.ts[0] == 0.0:
@@ -276,9 +312,4 @@ class _Run:
         """``solve_ivp``'s message, or what failed and when."""
         if self.ts[-1] == 0.0:
             return "t_eval is only t = 0"
-        parts = [
-            f"non-finite derivative in {k} element(s) at t = {t:.6g}" for t, k in self.non_finite
-        ]
-        if self.scipy_message:
-            parts.append(self.scipy_message)
-        return "; ".join(parts) if parts else SUCCESS_MESSAGE
+        return "; ".join(self.events) if self.events else SUCCESS_MESSAGE

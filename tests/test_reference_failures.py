@@ -129,3 +129,15 @@ def test_check_allocation_contract() -> None:
     assert MAX_ALLOCATION_BYTES == 16 * 2**30
     with pytest.raises(ValueError, match=r"limit is 9.537e-07 GiB"):
         check_allocation(200, 8, "x", limit=1024)
+
+
+def test_overflow_at_a_rejected_trial_stage_is_not_a_failure() -> None:
+    # Müller–Brown overflows at the first trial stage from (-1, 1.2); scipy rejects the
+    # step and recovers, and so must the references.
+    p = gf.problems.muller_brown()
+    starts = np.array([[-0.2, 0.8], [0.3, 0.2], [-1.0, 1.2]])
+    ref = gf.reference.gradient_flow(p, starts, [0.02])
+    assert (ref.status == "ok").all()
+    assert np.all(np.isfinite(ref.theta))
+    out = gf.modified.flow_reference(lambda th: -p.grad(th), starts, [0.02])
+    np.testing.assert_allclose(out, ref.theta, rtol=1e-9)

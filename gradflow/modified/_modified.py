@@ -53,7 +53,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT, NonFiniteDerivative
+from gradflow._numerics import (
+    CENTRAL_DIFFERENCE_EXPONENT,
+    MAX_NON_FINITE_PER_STEP,
+    NonFiniteDerivative,
+)
 from gradflow._validation import check_allocation
 from gradflow.methods import ButcherTableau, Method, RungeKutta
 from gradflow.problems import Problem
@@ -480,9 +484,11 @@ def flow_reference(
         If ``t_eval`` is empty, not increasing or negative, ``theta0`` is not finite, or
         the output would exceed :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
     RuntimeError
-        If ``solve_ivp`` fails (its message is included), or ``field`` returns NaN or
-        ±inf at any point the solver evaluates it (the integration stops there, instead
-        of shrinking a NaN step size forever).
+        If ``solve_ivp`` fails (its message is included), or ``field`` is NaN or ±inf
+        at ``theta0`` or at :data:`gradflow._numerics.MAX_NON_FINITE_PER_STEP`
+        evaluations in a row (the integration stops there instead of shrinking a NaN
+        step size forever).  A non-finite value at a trial stage alone makes scipy
+        reject that step and retry with a smaller one.
 
     Examples
     --------
@@ -510,11 +516,19 @@ def flow_reference(
     shape = arr.shape
     check_allocation(float(ts.size) * arr.size, 8, f"t_eval ({ts.size} times x {arr.size} states)")
 
+    y0 = arr.reshape(-1)
+    in_a_row = [0]  # non-finite evaluations since the last finite one
+
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
         out = np.asarray(field(y.reshape(shape)), dtype=float).reshape(-1)
-        if not np.all(np.isfinite(out)):
-            # A NaN derivative can make scipy's step size NaN, and its step loop then
-            # never ends: stop at the first one instead.
+        if np.all(np.isfinite(out)):
+            in_a_row[0] = 0
+            return out
+        # At a rejected trial stage scipy retries with a smaller step; at the initial
+        # state it would start from a NaN step size and never end, and a long run of
+        # non-finite values means it is stuck: stop then.
+        in_a_row[0] += 1
+        if (t == 0.0 and np.array_equal(y, y0)) or in_a_row[0] > MAX_NON_FINITE_PER_STEP:
             raise NonFiniteDerivative(np.zeros(0, dtype=bool), t)
         return out
 
@@ -525,7 +539,7 @@ def flow_reference(
             sol = solve_ivp(
                 rhs,
                 (0.0, ts[-1]),
-                arr.reshape(-1),
+                y0,
                 method=scipy_method,
                 t_eval=ts,
                 rtol=rtol,
