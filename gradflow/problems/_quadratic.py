@@ -37,9 +37,9 @@ SYMMETRY_RTOL = 1e-12
 BASES = ("haar", "householder", "identity")
 
 #: Largest dimension whose default basis is ``"haar"``.  The QR factorisation behind it
-#: costs O(d³): with one BLAS thread 0.3 s at d = 1000 and about 2.5 s at d = 2000 on a
-#: 2-vCPU AMD EPYC (``benchmarks/README.md``, "Quadratic build time"), and much more when
-#: BLAS threads compete for the cores.
+#: costs O(d³): on the 2-vCPU benchmark VM, 0.3 s at d = 1000 with one BLAS thread and
+#: 10-90 s at d = 2000 depending on the load (``benchmarks/README.md``, "Quadratic build
+#: time"); OpenBLAS's threaded QR slows down badly when its threads compete for cores.
 HAAR_MAX_DIM = 1000
 
 #: Number ``k`` of reflections in the ``"householder"`` basis.  The rotation
