@@ -192,10 +192,10 @@ class _Run:
         atol: float,
         max_step: float,
     ) -> None:
-        from scipy.integrate._ivp.ivp import METHODS
+        import scipy.integrate
 
         self.problem = problem
-        self.solver_class = METHODS[scipy_method]
+        self.solver_class = getattr(scipy.integrate, scipy_method)  # the OdeSolver class
         self.implicit = scipy_method in IMPLICIT_SCIPY_METHODS
         self.dense_jac = scipy_method == "LSODA"
         self.options = {"rtol": rtol, "atol": atol, "max_step": max_step}
