@@ -29,8 +29,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "MAX_ALLOCATION_BYTES",
     "as_generator",
     "as_state_array",
+    "check_allocation",
     "check_bool",
     "check_callable",
     "check_choice",
@@ -45,6 +47,11 @@ __all__ = [
 
 #: Longest text of a rejected value quoted in a message.
 SHOWN_CHARS = 60
+
+#: Largest array a public entry point allocates from a user-given size before it
+#: refuses (:func:`check_allocation`): 16 GiB, beyond the memory of a typical
+#: workstation, so a request above it is almost surely a mistyped size.
+MAX_ALLOCATION_BYTES = 16 * 2**30
 
 
 def _shown(value: Any) -> str:
@@ -444,3 +451,58 @@ def as_state_array(
     if finite and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
     return np.ascontiguousarray(arr)
+
+
+def check_allocation(n_items: Any, itemsize: int, what: str, *, limit: int | None = None) -> int:
+    """Refuse a preallocation above :data:`MAX_ALLOCATION_BYTES`, saying its size.
+
+    An entry point that preallocates from user sizes (a number of output times, of grid
+    points, of steps) calls this first, so that a huge request fails at once with the
+    size it would have taken instead of a ``MemoryError`` (or swapping) later.
+
+    Parameters
+    ----------
+    n_items : int or float
+        Number of array entries (a product of user sizes; a float is accepted so that the
+        product may be formed without integer overflow).
+    itemsize : int
+        Bytes per entry (8 for float64).
+    what : str
+        What the array is and which argument sizes it, e.g.
+        ``"t_eval (len(t_eval) x batch x d output array)"``; the message starts with it.
+    limit : int, optional
+        The limit in bytes; default :data:`MAX_ALLOCATION_BYTES`.
+
+    Returns
+    -------
+    int
+        The size in bytes.
+
+    Raises
+    ------
+    ValueError
+        If ``n_items * itemsize`` exceeds the limit; the message gives the size in GiB.
+
+    References
+    ----------
+    C. R. Harris et al., "Array programming with NumPy", Nature 585, 357–362, 2020
+    (arrays are preallocated contiguous blocks of ``size * itemsize`` bytes).
+
+    Examples
+    --------
+    >>> check_allocation(10**6, 8, "t_eval")
+    8000000
+    >>> check_allocation(10**12, 8, "t_eval")
+    Traceback (most recent call last):
+    ...
+    ValueError: t_eval asks for an array of 7451 GiB (1e+12 entries of 8 bytes); the limit is 16 GiB
+    """
+    cap = MAX_ALLOCATION_BYTES if limit is None else int(limit)
+    n_bytes = float(n_items) * float(itemsize)
+    if not n_bytes <= cap:
+        raise ValueError(
+            f"{what} asks for an array of {n_bytes / 2**30:.4g} GiB "
+            f"({float(n_items):.4g} entries of {itemsize} bytes); "
+            f"the limit is {cap / 2**30:.4g} GiB"
+        )
+    return int(n_bytes)

@@ -34,6 +34,7 @@ from gradflow._checks import check_problem
 from gradflow._validation import (
     as_generator,
     as_state_array,
+    check_allocation,
     check_integer,
     check_positive,
     check_real,
@@ -141,7 +142,9 @@ def spectral_density(
         If ``problem`` is not a Problem or a count or ``seed`` has the wrong type.
     ValueError
         If ``theta`` has the wrong shape or is not finite, a count is below 1 (2 for
-        ``n_grid``), ``sigma`` is not positive, or ``grid`` is not a finite 1-D array.
+        ``n_grid``), ``sigma`` is not positive, ``grid`` is not a finite 1-D array, or
+        the ``(batch, n_grid, n_lanczos)`` work array would exceed
+        :data:`gradflow._validation.MAX_ALLOCATION_BYTES` (the message gives its size).
 
     References
     ----------
@@ -179,6 +182,11 @@ def spectral_density(
     B = flat.shape[0]
     m = min(m, d)
     dtype = flat.dtype
+    n_points = n_grid if shared_grid is None else shared_grid.size
+    # The largest array: one probe's Gaussians, (B, n_grid, m), in float64.
+    check_allocation(
+        float(B) * n_points * m, 8, f"n_grid ({n_points} grid points x {B} points x {m} nodes)"
+    )
 
     # One Lanczos run per (probe, point), rows ordered probe-major.
     op = BatchHVP(problem, np.tile(flat, (P, 1)))

@@ -33,6 +33,7 @@ from gradflow._checks import check_problem, check_which
 from gradflow._validation import (
     as_generator,
     as_state_array,
+    check_allocation,
     check_bool,
     check_choice,
     check_integer,
@@ -162,7 +163,8 @@ def eigenvalues(
     ValueError
         If ``theta`` or ``v0`` has the wrong shape or is not finite, ``k`` is not in
         ``[1, d]``, ``algorithm`` or ``which`` is unknown, ``tol`` is not positive, or
-        ``max_iter < k`` for Lanczos.
+        ``max_iter < k`` for Lanczos, or (``restart=False``) the growing Lanczos basis
+        would exceed :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
 
     Notes
     -----
@@ -218,6 +220,12 @@ def eigenvalues(
         steps = default if max_iter is None else check_integer(max_iter, "max_iter", 1)
         if algorithm == "lanczos" and steps < k:
             raise ValueError(f"max_iter must be >= k = {k} for Lanczos, got {steps}")
+        if algorithm == "lanczos" and not restart:  # the basis grows to ``steps`` vectors
+            check_allocation(
+                float(B) * (min(steps, d) + 1) * d,
+                flat.dtype.itemsize,
+                f"max_iter ({steps} Lanczos vectors x {B} points x d = {d})",
+            )
         gen = as_generator(seed)
         start = _start_vectors(v0, batch, d, flat.dtype, gen)
         op = BatchHVP(problem, flat)

@@ -36,7 +36,13 @@ from numpy.typing import ArrayLike
 
 from gradflow._checks import check_problem
 from gradflow._trajectory import Trajectory
-from gradflow._validation import as_generator, as_state_array, check_integer, check_positive
+from gradflow._validation import (
+    as_generator,
+    as_state_array,
+    check_allocation,
+    check_integer,
+    check_positive,
+)
 from gradflow.curvature._eigen import eigenvalues
 from gradflow.problems import Problem
 
@@ -222,8 +228,9 @@ def lipschitz(
     TypeError
         If ``problem`` is not a Problem.
     ValueError
-        If ``region`` is missing for a non-quadratic problem, or the box or points have
-        the wrong shape or are not finite.
+        If ``region`` is missing for a non-quadratic problem, the box or points have
+        the wrong shape or are not finite, or the ``(n_samples, d)`` samples would exceed
+        :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
 
     References
     ----------
@@ -268,6 +275,7 @@ def lipschitz(
             except NotImplementedError:
                 pass  # a function without an interval rule: fall back to sampling
         n = check_integer(n_samples, "n_samples", 1)
+        check_allocation(float(n) * d, 8, f"n_samples ({n} samples x d = {d})")
         gen = as_generator(seed)
         samples = [lower + (upper - lower) * gen.random((n, d)), 0.5 * (lower + upper)[None]]
         if d <= MAX_CORNER_DIM:

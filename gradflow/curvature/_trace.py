@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._checks import check_problem
-from gradflow._validation import as_generator, as_state_array, check_integer
+from gradflow._validation import as_generator, as_state_array, check_allocation, check_integer
 from gradflow.problems import Problem
 
 __all__ = ["TraceEstimate", "rademacher", "trace"]
@@ -82,7 +82,9 @@ def trace(
     TypeError
         If ``problem`` is not a Problem or ``n_probes``/``seed`` has the wrong type.
     ValueError
-        If ``theta`` has the wrong shape or is not finite, or ``n_probes < 2``.
+        If ``theta`` has the wrong shape or is not finite, ``n_probes < 2``, or the
+        ``(n_probes, *batch)`` samples would exceed
+        :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
 
     References
     ----------
@@ -106,6 +108,7 @@ def trace(
     batch, d = points.shape[:-1], problem.dim
     flat = points.reshape(-1, d)
     B = flat.shape[0]
+    check_allocation(float(n) * B, flat.dtype.itemsize, f"n_probes ({n} probes x {B} points)")
     samples = np.empty((n, B), dtype=flat.dtype)
     per_chunk = max(1, CHUNK_NUMBERS // (B * d))
     with np.errstate(all="ignore"):

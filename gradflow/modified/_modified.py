@@ -53,7 +53,12 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._numerics import CENTRAL_DIFFERENCE_EXPONENT
+from gradflow._numerics import (
+    CENTRAL_DIFFERENCE_EXPONENT,
+    MAX_NON_FINITE_PER_STEP,
+    NonFiniteDerivative,
+)
+from gradflow._validation import check_allocation
 from gradflow.methods import ButcherTableau, Method, RungeKutta
 from gradflow.problems import Problem
 
@@ -476,9 +481,14 @@ def flow_reference(
     Raises
     ------
     ValueError
-        If ``t_eval`` is not increasing and non-negative, or ``theta0`` is not finite.
+        If ``t_eval`` is empty, not increasing or negative, ``theta0`` is not finite, or
+        the output would exceed :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
     RuntimeError
-        If ``solve_ivp`` fails (its message is included).
+        If ``solve_ivp`` fails (its message is included), or ``field`` is NaN or ±inf
+        at ``theta0`` or at :data:`gradflow._numerics.MAX_NON_FINITE_PER_STEP`
+        evaluations in a row (the integration stops there instead of shrinking a NaN
+        step size forever).  A non-finite value at a trial stage alone makes scipy
+        reject that step and retry with a smaller one.
 
     Examples
     --------
@@ -495,25 +505,49 @@ def flow_reference(
     if arr.ndim == 0 or arr.size == 0 or not np.all(np.isfinite(arr)):
         raise ValueError(f"theta0 must be a finite array of shape (*batch, d), got {arr.shape}")
     ts = np.atleast_1d(np.asarray(t_eval, dtype=float))
-    if ts.ndim != 1 or not np.all(np.isfinite(ts)) or ts[0] < 0 or np.any(np.diff(ts) <= 0):
+    if (
+        ts.ndim != 1
+        or ts.size == 0
+        or not np.all(np.isfinite(ts))
+        or ts[0] < 0
+        or np.any(np.diff(ts) <= 0)
+    ):
         raise ValueError("t_eval must be a finite, strictly increasing 1-D array of times >= 0")
     shape = arr.shape
+    check_allocation(float(ts.size) * arr.size, 8, f"t_eval ({ts.size} times x {arr.size} states)")
 
-    def rhs(_t: float, y: np.ndarray) -> np.ndarray:
-        return np.asarray(field(y.reshape(shape)), dtype=float).reshape(-1)
+    y0 = arr.reshape(-1)
+    in_a_row = [0]  # non-finite evaluations since the last finite one
+
+    def rhs(t: float, y: np.ndarray) -> np.ndarray:
+        out = np.asarray(field(y.reshape(shape)), dtype=float).reshape(-1)
+        if np.all(np.isfinite(out)):
+            in_a_row[0] = 0
+            return out
+        # At a rejected trial stage scipy retries with a smaller step; at the initial
+        # state it would start from a NaN step size and never end, and a long run of
+        # non-finite values means it is stuck: stop then.
+        in_a_row[0] += 1
+        if (t == 0.0 and np.array_equal(y, y0)) or in_a_row[0] > MAX_NON_FINITE_PER_STEP:
+            raise NonFiniteDerivative(np.zeros(0, dtype=bool), t)
+        return out
 
     if ts[-1] == 0.0:
         return np.broadcast_to(arr, (ts.size, *shape)).copy()
     with np.errstate(all="ignore"):
-        sol = solve_ivp(
-            rhs,
-            (0.0, ts[-1]),
-            arr.reshape(-1),
-            method=scipy_method,
-            t_eval=ts,
-            rtol=rtol,
-            atol=atol,
-        )
+        try:
+            sol = solve_ivp(
+                rhs,
+                (0.0, ts[-1]),
+                y0,
+                method=scipy_method,
+                t_eval=ts,
+                rtol=rtol,
+                atol=atol,
+            )
+        except NonFiniteDerivative as exc:
+            message = f"the field is not finite at t = {exc.t:.6g}"
+            raise RuntimeError(f"solve_ivp failed: {message}") from None
     if not sol.success:
         raise RuntimeError(f"solve_ivp failed: {sol.message}")
     return sol.y.T.reshape(ts.size, *shape)

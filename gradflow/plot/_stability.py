@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validation import check_integer
+from gradflow._validation import check_allocation, check_integer
 from gradflow.plot._common import fmt, new_axes
 
 __all__ = ["stability_region"]
@@ -70,7 +70,9 @@ def stability_region(
     TypeError
         If an entry is not a gradflow Method.
     ValueError
-        If ``method`` is empty, ``labels`` has the wrong length or ``resolution < 2``.
+        If ``method`` is empty, ``labels`` has the wrong length, ``resolution < 2``, or
+        the ``resolution²`` grid would exceed
+        :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
 
     References
     ----------
@@ -97,6 +99,8 @@ def stability_region(
         if len(labels) != len(methods):
             raise ValueError(f"labels must have {len(methods)} entries, got {len(labels)}")
     resolution = check_integer(resolution, "resolution", 2)
+    # The amplification on a resolution x resolution grid of complex z.
+    check_allocation(float(resolution) ** 2, 16, f"resolution ({resolution} x {resolution} grid)")
     betas = [real_stability_limit(m) for m in methods]
     re, im = _window(betas, re, im)
     import matplotlib.pyplot as plt

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradflow._validation import check_integer
+from gradflow._validation import check_allocation, check_integer
 from gradflow.plot._common import columns, element_labels, legend, new_axes
 
 __all__ = ["trajectories"]
@@ -96,7 +96,8 @@ def trajectories(
     ------
     ValueError
         If ``problem.dim != 2``, the trajectory's states are not 2-D, ``labels`` has the
-        wrong length, or ``levels`` / ``resolution`` is below 2.
+        wrong length, ``levels`` / ``resolution`` is below 2, or the ``resolution²``
+        grid would exceed :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
     TypeError
         If ``levels`` or ``resolution`` is not an integer.
 
@@ -120,6 +121,8 @@ def trajectories(
         raise ValueError(f"trajectory states must be 2-D, got shape {theta.shape}")
     levels = check_integer(levels, "levels", 2)
     resolution = check_integer(resolution, "resolution", 2)
+    grid_text = f"resolution ({resolution} x {resolution} grid of 2-D points)"
+    check_allocation(float(resolution) ** 2 * 2, 8, grid_text)
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm, to_hex
     from matplotlib.ticker import LogFormatterSciNotation, LogLocator

@@ -54,7 +54,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._trajectory import Status
-from gradflow._validation import as_state_array, check_integer, check_positive, check_real
+from gradflow._validation import (
+    as_state_array,
+    check_allocation,
+    check_integer,
+    check_positive,
+    check_real,
+)
 from gradflow.methods import Euler, Method
 from gradflow.problems import Problem
 
@@ -118,6 +124,8 @@ def _exponents(n: int, order: float, step: float) -> np.ndarray:
 def _tableau(values: np.ndarray, ratio: float, exponents: np.ndarray) -> np.ndarray:
     """The Romberg tableau ``R[k, j]`` (NaN for ``j > k``), shape ``(n, n, *trailing)``."""
     n = values.shape[0]
+    size = float(n) * values.size
+    check_allocation(size, values.dtype.itemsize, f"levels ({n}: an n x n tableau)")
     table = np.full((n, n, *values.shape[1:]), np.nan, dtype=values.dtype)
     table[:, 0] = values
     for j in range(1, n):
@@ -173,7 +181,8 @@ def weights(levels: int, ratio: float = 2.0, order: float = 1.0, step: float = 1
     Raises
     ------
     ValueError
-        If ``levels < 2``, ``ratio <= 1``, or ``order`` or ``step`` is not positive.
+        If ``levels < 2``, ``ratio <= 1``, ``order`` or ``step`` is not positive, or the
+        ``levels³`` tableau would exceed :data:`gradflow._validation.MAX_ALLOCATION_BYTES`.
     TypeError
         If an argument is not a number of the right kind (a bool, a string, a float
         where an integer is needed...).
@@ -191,6 +200,7 @@ def weights(levels: int, ratio: float = 2.0, order: float = 1.0, step: float = 1
     [1.0, -6.0, 8.0]
     """
     n = check_integer(levels, "levels", 2)
+    check_allocation(float(n) ** 3, 8, f"levels ({n}: an n x n tableau of n-vectors)")
     return extrapolate(np.eye(n), ratio, order, step, terms=n - 1).value
 
 
@@ -243,7 +253,8 @@ def extrapolate(
     ValueError
         If ``values`` has fewer than two levels, is ragged (levels of different shapes)
         or empty; if ``ratio <= 1``; if ``order`` or ``step`` is not positive; if
-        ``terms`` is out of range.
+        ``terms`` is out of range; if the ``(n, n, *trailing)`` tableau would exceed
+        :data:`gradflow._validation.MAX_ALLOCATION_BYTES` (the message gives its size).
     TypeError
         If ``values`` does not hold real numbers, or an argument is not a number of the
         right kind (a bool, a string, a float ``terms``...).

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from gradflow._trajectory import Status
 from gradflow._validation import (
     as_state_array,
+    check_allocation,
     check_positive,
     check_real,
     check_step_count,
@@ -321,6 +322,11 @@ class RangeTest(StepSizePolicy):
         return _RangeState(average, best, state.lrs), verdict
 
 
+def _is_count(value: Any) -> bool:
+    """Whether ``value`` is an integer (not a bool); :func:`_sweep` checks it fully."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _sweep(
     problem: Problem, start_lr: Any, end_lr: Any, steps: Any, smoothing: Any, diverge_factor: Any
 ) -> RangeTest:
@@ -330,6 +336,7 @@ def _sweep(
     if end <= start:
         raise ValueError(f"end_lr must be > start_lr = {start}, got {end_lr!r}")
     n = check_step_count(steps, "steps", 2)
+    check_allocation(n, 8, f"steps ({n} step sizes)")
     beta = check_unit_interval(smoothing, "smoothing")
     factor = check_real(diverge_factor, "diverge_factor", low=1.0, low_open=True)
     lrs = start * (end / start) ** (np.arange(n) / (n - 1))
@@ -432,8 +439,9 @@ def lr_find(
         real numbers.
     ValueError
         If an argument is out of range or not finite, ``theta0`` has the wrong shape or
-        is not finite, or both or neither of ``theta0`` and a drawing ``problem.init``
-        are available.
+        is not finite, both or neither of ``theta0`` and a drawing ``problem.init``
+        are available, or the ``steps + 1`` saved states would exceed
+        :data:`gradflow._validation.MAX_ALLOCATION_BYTES` (the message gives the size).
 
     References
     ----------
@@ -457,10 +465,17 @@ def lr_find(
     method = Euler() if method is None else method
     if not isinstance(method, Method):
         raise TypeError(f"method must be a gradflow Method, got {type(method).__name__}")
-    sweep = _sweep(problem, start_lr, end_lr, steps, smoothing, diverge_factor)
-    n, beta, lrs = sweep.lrs.size, sweep.smoothing, sweep.lrs
     arr = _starts(problem, theta0, init_seed)
     batch_shape = arr.shape[:-1]
+    if _is_count(steps):  # the saved states (steps + 1, *batch, d), before the sweep
+        check_allocation(
+            float(steps + 1) * arr.size,
+            arr.dtype.itemsize,
+            f"steps ({steps + 1} saved states x {arr.size // arr.shape[-1]} starts"
+            f" x d = {arr.shape[-1]})",
+        )
+    sweep = _sweep(problem, start_lr, end_lr, steps, smoothing, diverge_factor)
+    n, beta, lrs = sweep.lrs.size, sweep.smoothing, sweep.lrs
     traj = solve(problem, arr, method, sweep, steps=n, batch_size=batch_size, seed=seed)
     B = int(np.prod(batch_shape, dtype=np.int64))
     status = traj.status.reshape(B)
