@@ -180,3 +180,8 @@ def test_stalled_rows_stop_and_the_others_go_on():
     traj = gf.solve(p, np.ones((2, 2)), stepsize=sched, t_final=1.0, save="final")
     assert traj.status.tolist() == ["ok", "stalled"]
     assert traj.t[-1, 0] == pytest.approx(1.0) and traj.t[-1, 1] == 0.0
+
+
+def test_a_huge_save_fails_fast_and_says_the_size():
+    with pytest.raises(ValueError, match="GiB"):
+        gf.solve(P.rosenbrock(), np.zeros(2), stepsize=1e-3, steps=10**12, save="all")

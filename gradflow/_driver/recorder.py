@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from gradflow._driver.clock import LANDING_ULPS
+from gradflow._validation import check_allocation
 
 __all__ = ["AtTimes", "Every", "Final", "Recorder"]
 
@@ -22,6 +23,10 @@ class _Columns:
     """The saved arrays, column-major in time."""
 
     def __init__(self, n: int, B: int, d: int, dtype: np.dtype) -> None:
+        # θ and h in the state's dtype, t and step: at most 8 bytes each.
+        check_allocation(
+            float(n) * B * (d + 3), 8, "the saved output (steps / save_every x batch x (d + 3))"
+        )
         self.t = np.zeros((n, B))
         self.theta = np.zeros((n, B, d), dtype=dtype)
         self.h = np.zeros((n, B), dtype=dtype)
