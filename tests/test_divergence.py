@@ -64,12 +64,12 @@ MINIMISERS = {name: _minimiser(name, p) for name, p in PROBLEMS.items()}
 
 
 def _cases() -> list:
-    """Every problem × method; RK4 (four gradients a step) on the nonlinear problems
-    runs with the slow checks."""
+    """Every problem × method; RK4 and Nesterov on the nonlinear problems run with the
+    slow checks (the quick suite keeps GD and heavy ball on every problem)."""
     out = []
     for name in PROBLEMS:
         for method in METHODS:
-            slow = method == "RK4" and name not in LINEAR
+            slow = method in ("RK4", "Nesterov") and name not in LINEAR
             marks = [pytest.mark.slow] if slow else []
             out.append(pytest.param(name, method, marks=marks, id=f"{name}-{method}"))
     return out

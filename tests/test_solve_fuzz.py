@@ -475,7 +475,7 @@ def check_config(config: Config) -> None:
 
 
 QUICK = settings(
-    max_examples=400,
+    max_examples=150,
     deadline=None,
     database=None,
     derandomize=True,
