@@ -30,7 +30,16 @@ def test_there_are_examples():
     assert len(EXAMPLES) >= 4
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
+#: Examples whose quick run takes more than a few seconds (what they call is validated
+#: by the tests of verify_bound and Richardson extrapolation).
+LONG = {"stability_bound", "richardson_order"}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [pytest.param(p, marks=[pytest.mark.slow] if p.stem in LONG else []) for p in EXAMPLES],
+    ids=lambda p: p.stem,
+)
 def test_example_runs_quick(script, tmp_path):
     result = run(script, tmp_path, "--quick")
     assert result.returncode == 0, result.stderr[-2000:]

@@ -32,7 +32,14 @@ def test_registry_lists_six_papers_with_claims_and_run():
         load("nope")
 
 
-@pytest.mark.parametrize("name", NAMES)
+#: Quick runs of more than a few seconds: CI runs every paper with ``gradflow papers run
+#: --all --quick`` after the tests, so here they are slow checks.
+LONG = {"stability_bounds", "edge_of_stability", "schedules", "implicit_regularization"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[pytest.mark.slow] if n in LONG else []) for n in NAMES]
+)
 def test_quick_run_passes_and_writes_figures(name, tmp_path):
     result = load(name).run(tmp_path, quick=True)
     assert isinstance(result, PaperResult)
