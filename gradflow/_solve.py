@@ -337,6 +337,7 @@ def _integrate(run: _Run) -> None:
         h_nominal = run.propose()
         h, land, stalled = run.clock.land(h_nominal, k)
         result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
+        run.view.release()
         verdict = run.update_policy(result, h)
         accepted = verdict.accepted
         new_state = result.state if accepted is None else _merge(accepted, result.state, run.state)
@@ -438,15 +439,16 @@ class _Run:
         self.h_nominal = self._proposal(0)
         self.clock.start(self.h_nominal)
         sparse = callback is None and not method.checks_every_step
-        self.guard = DivergenceGuard(divergence_norm, sparse, theta0, problem.loss, self._starts)
+        # (A function of the ledger and the rows, not a method of the run: the guard
+        # must not hold the run, or a finished run waits for the cyclic collector.)
+        ledger, rows = self.ledger, self.rows
+        self.guard = DivergenceGuard(
+            divergence_norm, sparse, theta0, problem.loss, lambda r: ledger.theta[rows.index[r]]
+        )
         self._snapshot()
         self.recorder.begin(self)
 
     # -- what the loop asks ------------------------------------------------------------
-    def _starts(self, rows: np.ndarray) -> np.ndarray:
-        """The starts of the active rows ``rows`` (the ledger holds them until they stop)."""
-        return self.ledger.theta[self.rows.index[rows]]
-
     def at_horizon(self) -> bool:
         return self.k == self.steps or self.k == self.cap
 

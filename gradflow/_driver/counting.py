@@ -83,6 +83,11 @@ class CountingProblem:
         elif self._rows is not None:
             self._counter.totals[self._rows.index[self._subset]] += amount
 
+    def release(self) -> None:
+        """Forget the cached evaluations (after a method's step: what it evaluated at
+        the start of the step is not needed again, and holding it keeps memory busy)."""
+        self._grad_at = self._grad = self._loss_at = self._loss = None
+
     def compact(self, keep: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
         """Rows were dropped: the state ``old`` became ``new`` (``old[keep]``).  Cached
         evaluations at ``old`` become those at ``new``, so what an element costs does
