@@ -344,7 +344,7 @@ def _integrate(run: _Run) -> None:
         landed = run.clock.advance(k, h_nominal, h, accepted, land)
         ends = _Ends.of(run, land, landed, verdict, stalled)
         run.advance(accepted)
-        run.guard.record(h, h_nominal, run.clock.state)
+        run.guard.record(h, h_nominal, run.clock.state, accepted)
         run.check(new_state, result.failed, force=ends is not None)
         if ends is not None:
             run.end(ends)

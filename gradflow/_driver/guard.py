@@ -59,6 +59,7 @@ class _Entry(NamedTuple):
     h_used: np.ndarray
     h_nominal: np.ndarray
     clock: Any  # ClockState after the step
+    accepted: np.ndarray | None  # rows whose trial step was kept (None: all)
 
 
 class DivergenceGuard:
@@ -101,9 +102,12 @@ class DivergenceGuard:
         self.k, self.state, self.clock, self.uniform = k, state, clock, uniform
         self.history = []
 
-    def record(self, h_used: np.ndarray, h_nominal: np.ndarray, clock: Any) -> None:
-        """Remember the steps of a step since the snapshot (and the clock after it)."""
-        self.history.append((h_used, h_nominal, clock))
+    def record(
+        self, h_used: np.ndarray, h_nominal: np.ndarray, clock: Any, accepted: Any
+    ) -> None:
+        """Remember a step since the snapshot: its steps, the clock after it, and which
+        rows' trial steps were kept."""
+        self.history.append((h_used, h_nominal, clock, accepted))
 
     def bad_rows(self, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray | None:
         """Rows of ``theta`` that diverged (a mask), or None.
@@ -144,7 +148,17 @@ class DivergenceGuard:
         kept = _Kept(n, sub[0].shape[-1], sub[0].dtype)
         alive = np.ones(n, dtype=bool)
         clock = self.clock
+        # A row may be outside already at the snapshot (a start outside the ball, or a
+        # state a rejected step kept): it ends there.
+        start = self.bad_rows(sub[0], rows)
+        if start is not None:
+            nominal = np.broadcast_to(self.history[0][1], (bad.size,))[rows]
+            kept.keep(start, self.k, sub[0], clock.at(self.k, rows), nominal)
+            kept.grads[start] = self.uniform
+            alive &= ~start
         for j, entry in enumerate(map(_Entry._make, self.history)):
+            if not alive.any():
+                break
             h_rows = entry.h_used[rows] if entry.h_used.shape[0] > 1 else entry.h_used
             h_rows = np.broadcast_to(h_rows, (n,))
             counted = CountingProblem(problem_at(self.k + j, rows), None, counter)
@@ -163,7 +177,16 @@ class DivergenceGuard:
                 alive &= ~now_bad
                 if not alive.any():
                     break
-            sub, clock = result.state, entry.clock
+            new = result.state
+            if entry.accepted is not None:
+                keep = entry.accepted[rows]
+                new = type(new)(
+                    *(
+                        np.where(keep.reshape(keep.shape + (1,) * (np.ndim(f) - 1)), f, o)
+                        for f, o in zip(new, sub, strict=True)
+                    )
+                )
+            sub, clock = new, entry.clock
         if alive.any():  # pragma: no cover - the replay is deterministic
             raise RuntimeError("divergence replay did not reproduce the failure")
         return Failure(bad, kept.step, kept.theta, kept.t, kept.h, kept.grads, kept.failed)
