@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ActiveRows", "compact"]
+__all__ = ["ActiveRows", "compact", "merge_rows"]
 
 
 def compact(tree: Any, keep: np.ndarray) -> Any:
@@ -37,6 +37,16 @@ def compact(tree: Any, keep: np.ndarray) -> Any:
             )
         )
     return tree
+
+
+def merge_rows(keep: np.ndarray, new: Any, old: Any) -> Any:
+    """Field by field: ``new`` in the rows where ``keep`` is true, ``old`` elsewhere (the
+    state after a step whose rejected rows keep their old state)."""
+    fields = []
+    for n, o in zip(new, old, strict=True):
+        mask = keep.reshape(keep.shape + (1,) * (np.ndim(n) - 1))
+        fields.append(np.where(mask, n, o))
+    return type(new)(*fields)
 
 
 class ActiveRows:

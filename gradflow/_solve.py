@@ -25,7 +25,7 @@ from gradflow._driver.counting import CountingProblem, GradientCounter
 from gradflow._driver.guard import DivergenceGuard
 from gradflow._driver.ledger import Ledger
 from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
-from gradflow._rows import ActiveRows, compact
+from gradflow._rows import ActiveRows, compact, merge_rows
 from gradflow._trajectory import Status, Trajectory
 from gradflow._validation import (
     as_state_array,
@@ -131,14 +131,8 @@ def _evaluate_loss(problem: Problem, theta: np.ndarray) -> np.ndarray:
 
 
 def _merge(accepted: np.ndarray, new: Any, old: Any) -> Any:
-    """Field by field: the new state where accepted, else the old one."""
-    if accepted.all():
-        return new
-    fields = []
-    for n, o in zip(new, old, strict=True):
-        mask = accepted.reshape(accepted.shape + (1,) * (np.ndim(n) - 1))
-        fields.append(np.where(mask, n, o))
-    return type(new)(*fields)
+    """The new state where accepted, else the old one (rejected rows retry)."""
+    return new if accepted.all() else merge_rows(accepted, new, old)
 
 
 # ---------------------------------------------------------------------------------------

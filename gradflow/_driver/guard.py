@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gradflow._driver.counting import CountingProblem, GradientCounter
-from gradflow._rows import compact
+from gradflow._rows import compact, merge_rows
 
 __all__ = ["CHECK_INTERVAL", "DivergenceGuard", "Failure"]
 
@@ -179,13 +179,7 @@ class DivergenceGuard:
                     break
             new = result.state
             if entry.accepted is not None:
-                keep = entry.accepted[rows]
-                new = type(new)(
-                    *(
-                        np.where(keep.reshape(keep.shape + (1,) * (np.ndim(f) - 1)), f, o)
-                        for f, o in zip(new, sub, strict=True)
-                    )
-                )
+                new = merge_rows(entry.accepted[rows], new, sub)
             sub, clock = new, entry.clock
         if alive.any():  # pragma: no cover - the replay is deterministic
             raise RuntimeError("divergence replay did not reproduce the failure")
