@@ -72,11 +72,6 @@ class CountingProblem:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._problem, name)
 
-    @property
-    def problem(self) -> Any:
-        """The problem being counted."""
-        return self._problem
-
     def _count(self, amount: int) -> None:
         if self._subset is None:
             self._counter.uniform += amount

@@ -46,7 +46,6 @@ GROWTH = 1e8
 class Failure(NamedTuple):
     """Where each failed row ended: the step and state of its last good point."""
 
-    rows: np.ndarray  # mask over the active rows
     step: np.ndarray  # (n,) step index of the kept state
     theta: np.ndarray  # (n, d)
     t: np.ndarray  # (n,)
@@ -183,7 +182,7 @@ class DivergenceGuard:
             sub, clock = new, entry.clock
         if alive.any():  # pragma: no cover - the replay is deterministic
             raise RuntimeError("divergence replay did not reproduce the failure")
-        return Failure(bad, kept.step, kept.theta, kept.t, kept.h, kept.grads, kept.failed)
+        return Failure(kept.step, kept.theta, kept.t, kept.h, kept.grads, kept.failed)
 
 
 class _Kept:
