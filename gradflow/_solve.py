@@ -47,6 +47,9 @@ LOSS_CHUNK = 1 << 20
 
 _SAVE_MODES = ("all", "final")
 
+#: The verdict of a policy that does not observe (the default ``update``).
+_ACCEPT = Verdict()
+
 
 class StepInfo(NamedTuple):
     """What a ``callback`` receives after the initial state and after every step.
@@ -327,24 +330,82 @@ def _integrate(run: _Run) -> None:
     """The loop: propose → land → step → update → merge → check → advance → record."""
     stopped = run.notify()
     while run.rows.size and not stopped and not run.at_horizon():
-        k = run.k
-        h_nominal = run.propose()
-        h, land, stalled = run.clock.land(h_nominal, k)
-        result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
-        run.view.release()
-        verdict = run.update_policy(result, h)
-        accepted = verdict.accepted
-        new_state = result.state if accepted is None else _merge(accepted, result.state, run.state)
-        landed = run.clock.advance(k, h_nominal, h, accepted, land)
-        ends = _Ends.of(run, land, landed, verdict, stalled)
-        run.advance(accepted)
-        run.guard.record(h, h_nominal, run.clock.state, accepted)
-        run.check(new_state, result.failed, force=ends is not None)
-        if ends is not None:
-            run.end(ends)
-        run.recorder.after_step(run)
+        result = _quiet_stretch(run)
+        if result is None:
+            k = run.k
+            h_nominal = run.propose()
+            h, land, stalled = run.clock.land(h_nominal, k)
+            result = run.method.step(run.step_problem(k), run.state, run.for_method(h))
+            run.view.release()
+            _conclude(run, result, h_nominal, h, land, stalled)
+        else:
+            _conclude(run, result, run.h_nominal, run.h_nominal, None, None)
         stopped = run.notify()
     run.finish(stopped)
+
+
+def _conclude(
+    run: _Run,
+    result: Any,
+    h_nominal: np.ndarray,
+    h: np.ndarray,
+    land: np.ndarray | None,
+    stalled: np.ndarray | None,
+) -> None:
+    """Everything after a method's step: update → merge → advance → check → record."""
+    k = run.k
+    verdict = run.update_policy(result, h)
+    accepted = verdict.accepted
+    new_state = result.state if accepted is None else _merge(accepted, result.state, run.state)
+    landed = run.clock.advance(k, h_nominal, h, accepted, land)
+    ends = _Ends.of(run, land, landed, verdict, stalled)
+    run.advance(accepted)
+    run.guard.record(h, h_nominal, run.clock.state, accepted)
+    run.check(new_state, result.failed, force=ends is not None)
+    if ends is not None:
+        run.end(ends)
+    run.recorder.after_step(run)
+
+
+def _quiet_stretch(run: _Run) -> Any:
+    """Take the quiet steps before the next due check in a tight loop.
+
+    A step is quiet when nothing but the method has work in it: the policy keeps its
+    proposal (the very same array) and does not observe (its ``update`` is the default,
+    which accepts everything), no callback, no minibatches, no save, no landing, no check
+    due.  For such a step the general loop's bookkeeping is the identity — the clock keeps
+    its anchors, the recorder writes nothing — except the guard's history, which is
+    extended here.  So the stretch is bit for bit the general loop, without its per-step
+    Python cost.
+
+    Returns
+    -------
+    StepResult or None
+        The result of a step that reported failed rows (the caller concludes it through
+        the general path), else None.  The step that reaches the check is left to the
+        general path.
+    """
+    n = run.quiet_steps()
+    if n <= 0:
+        return None
+    method, view, policy, pstate = run.method, run.view, run.policy, run.pstate
+    h_nominal = run.h_nominal
+    h = run.for_method(h_nominal)
+    state, k, taken = run.state, run.k, 0
+    pending = None
+    while taken < n:
+        if policy.propose(pstate, k + taken) is not h_nominal:
+            break
+        result = method.step(view, state, h)
+        view.release()
+        if result.failed is not None:
+            pending = result
+            break
+        state = result.state
+        taken += 1
+    run.state, run.k = state, k + taken
+    run.guard.history.extend([(h_nominal, h_nominal, run.clock.state, None)] * taken)
+    return pending
 
 
 #: Statuses of elements that ended without a failure.
@@ -433,6 +494,9 @@ class _Run:
         self.h_nominal = self._proposal(0)
         self.clock.start(self.h_nominal)
         sparse = callback is None and not method.checks_every_step
+        # A policy that keeps the default update never observes, rejects or stops.
+        self.observes = type(policy).update is not StepSizePolicy.update
+        self.quiet = sparse and sampler is None and not self.observes
         # (A function of the ledger and the rows, not a method of the run: the guard
         # must not hold the run, or a finished run waits for the cyclic collector.)
         ledger, rows = self.ledger, self.rows
@@ -463,6 +527,17 @@ class _Run:
         """Accepted steps of the active rows (an int while none was rejected)."""
         return self.k if self.rejected is None else self.k - self.rejected
 
+    def quiet_steps(self) -> int:
+        """How many of the next steps are quiet (see :func:`_quiet_stretch`): up to the
+        step before the next due check (which also falls on every save and the
+        horizon), and none that could land on a stop or stall."""
+        if not self.quiet:
+            return 0
+        n = self.next_check - 1 - self.k
+        if n > 0 and self.clock.timed:
+            n = min(n, self.clock.quiet_steps(self.h_nominal, self.k))
+        return n
+
     @staticmethod
     def for_method(h: np.ndarray) -> np.ndarray:
         """``h`` as the method takes it: ``(rows, 1)`` or ``(1,)``."""
@@ -480,6 +555,8 @@ class _Run:
         )
 
     def update_policy(self, result: Any, h: np.ndarray) -> Verdict:
+        if not self.observes:
+            return _ACCEPT
         state = result.state
         obs = Observation(
             self.k + 1, state[0], None, None, self.state[0], result.error, h, None, self.view, state

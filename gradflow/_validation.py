@@ -384,6 +384,9 @@ def as_generator(seed: Any, name: str = "seed") -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+_STATE_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def as_state_array(
     x: ArrayLike,
     name: str,
@@ -435,6 +438,16 @@ def as_state_array(
     ...
     TypeError: theta0 must hold real numbers, got dtype bool
     """
+    if (
+        not finite
+        and type(x) is np.ndarray
+        and x.dtype in _STATE_DTYPES
+        and x.ndim
+        and (dim is None or x.shape[-1] == dim)
+        and (allow_empty or x.size)
+        and x.flags.c_contiguous
+    ):
+        return x  # the driver's own states: nothing to convert (a hot path)
     shape = f"(*batch, {dim})" if dim is not None else "(*batch, d)"
     try:
         arr = np.asarray(x)

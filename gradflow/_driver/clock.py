@@ -99,6 +99,25 @@ class Clock:
             h = np.where(shorten, gap, h64).astype(self.dtype)
         return h, land, stalled
 
+    def quiet_steps(self, h: np.ndarray, k: int) -> int:
+        """A number of steps of ``h`` from step ``k`` that :meth:`land` would neither
+        shorten, land nor find stalled for any row (a safe lower bound, possibly 0).
+
+        Times grow monotonically, so a step that still advances the time at the last of
+        them advances it at every earlier one (the rounding of ``t`` only grows)."""
+        stop_t = self.stops[self.stop_index]
+        h64 = np.broadcast_to(np.asarray(h, dtype=float), stop_t.shape)
+        t_now = self.now(k)
+        slack = LANDING_RELATIVE * h64 + LANDING_ULPS * self.eps * np.abs(stop_t)
+        # Two steps of margin for the rounding of t = t_anchor + (k - k_anchor) h.
+        ahead = np.floor((stop_t - t_now - 2.0 * slack) / h64) - 2.0
+        n = ahead.min(initial=np.inf)
+        if not (n >= 1.0):  # NaN, zero or negative steps included
+            return 0
+        n = int(min(n, 2**62))
+        t_last = t_now + n * h64
+        return n if bool((t_last + h64 > t_last).all()) else 0
+
     def advance(
         self,
         k: int,

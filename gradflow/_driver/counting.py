@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from gradflow.problems import Problem
+
 __all__ = ["CountingProblem", "GradientCounter"]
 
 #: Gradient-equivalent cost of one Hessian-vector product.
@@ -55,12 +57,18 @@ class CountingProblem:
 
     Notes
     -----
-    Attributes other than ``loss``, ``grad``, ``hvp`` and ``restrict`` are those of
-    ``problem`` (``dim``, ``name``, ``minimum``, ``hessian``, ...).
+    Evaluations run under the driver's ``np.errstate(all="ignore")``: a view is made and
+    used only inside :func:`gradflow.solve`.  Attributes other than ``loss``, ``grad``,
+    ``hvp`` and ``restrict`` are those of ``problem`` (``dim``, ``name``, ``minimum``,
+    ``hessian``, ...).
     """
 
     def __init__(self, problem: Any, rows: Any, counter: GradientCounter) -> None:
         self._problem = problem
+        # Inside the driver numpy's errors are already ignored: a plain Problem's
+        # gradient is evaluated without entering errstate again (same checks, same bits).
+        plain = isinstance(problem, Problem) and type(problem).grad is Problem.grad
+        self._evaluate_grad = problem._checked_grad if plain else problem.grad
         self._rows = rows
         self._counter = counter
         self._subset: np.ndarray | None = None
@@ -108,7 +116,7 @@ class CountingProblem:
     def grad(self, theta: np.ndarray) -> np.ndarray:
         """``problem.grad(theta)``, counted and cached on the identity of ``theta``."""
         if theta is not self._grad_at:
-            value = np.asarray(self._problem.grad(theta))
+            value = np.asarray(self._evaluate_grad(theta))
             if self._subset is None:
                 self._counter.uniform += 1
             else:
