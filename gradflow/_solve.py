@@ -521,7 +521,8 @@ class _Run:
 
     def row_h(self) -> np.ndarray:
         """Nominal step sizes of the active rows, shape ``(rows,)``."""
-        return np.broadcast_to(self.h_nominal, (self.rows.size,))
+        h, n = self.h_nominal, self.rows.size
+        return h if h.shape[0] == n else np.repeat(h, n)
 
     def row_steps(self) -> Any:
         """Accepted steps of the active rows (an int while none was rejected)."""
@@ -644,6 +645,8 @@ class _Run:
 
     def _drop(self, rows: np.ndarray) -> None:
         keep = self.rows.drop(rows)
+        if not self.rows.size:
+            return  # the run is over: nothing reads the working arrays again
         old = self.state
         self.state = compact(self.state, keep)
         self.view.compact(keep, old[0], self.state[0])
@@ -704,8 +707,10 @@ class _Run:
         shape, n, ledger = self.batch_shape, t.shape[0], self.ledger
         # A saved loss that is not finite is never 'ok' (the state overflowed the loss
         # before the state itself).
-        blown = ~np.isfinite(loss).all(axis=0) & np.isin(ledger.status, _FINISHED)
-        ledger.status[blown] = Status.DIVERGED.value
+        finite = np.isfinite(loss).all(axis=0)
+        if not finite.all():
+            blown = ~finite & np.isin(ledger.status, _FINISHED)
+            ledger.status[blown] = Status.DIVERGED.value
         return Trajectory(
             t=t.reshape(n, *shape),
             theta=theta.reshape(n, *shape, self.d),

@@ -21,6 +21,7 @@ documented default is tested by the caller first (``None if x is None else check
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -113,6 +114,22 @@ def _in_range(
     return bool(np.all(ok))
 
 
+def _scalar_ok(
+    x: float,
+    low: float | None,
+    high: float | None,
+    low_open: bool,
+    high_open: bool,
+    finite: bool,
+) -> bool:
+    """Whether the float ``x`` passes :func:`check_real` (NaN never does)."""
+    if x != x or (finite and not math.isfinite(x)):
+        return False
+    if low is not None and not (x > low if low_open else x >= low):
+        return False
+    return high is None or (x < high if high_open else x <= high)
+
+
 def check_real(
     value: Any,
     name: str,
@@ -169,6 +186,12 @@ def check_real(
     ...
     ValueError: h0 must be a finite number > 0, got -1.0
     """
+    if (type(value) is float or (type(value) is int and abs(value) < 2**53)) and _scalar_ok(
+        float(value), low, high, low_open, high_open, finite
+    ):
+        # The common case, a plain number in range, without numpy calls (a hot path of
+        # every solve); anything else takes the general path, which also words errors.
+        return np.array(float(value)) if allow_array else float(value)
     kind = "a finite number" if finite else "a number"
     if allow_array:
         kind += " or array of numbers"

@@ -302,10 +302,10 @@ class ConstantStep(StepSizePolicy):
     def init(
         self, problem: Any, theta0: np.ndarray, batch_shape: tuple[int, ...], method: Any
     ) -> Any:
-        full = per_element(self.h, "stepsize", batch_shape)
         if self.h.size == 1:
             # One step for all: a length-1 array keeps the update a scalar broadcast.
             return _SharedStep(self.h.reshape(1).astype(theta0.dtype))
+        full = per_element(self.h, "stepsize", batch_shape)
         return _RowStep(np.ascontiguousarray(full, dtype=theta0.dtype))
 
     def propose(self, state: Any, k: int) -> np.ndarray:
