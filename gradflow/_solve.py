@@ -64,12 +64,21 @@ class StepInfo(NamedTuple):
         Current state of every element (a read-only view; copy to keep it).
     active : ndarray of bool, shape batch
         Elements still advancing.
+    h : ndarray, shape batch
+        The nominal step size of each element's next step (stopped ones: their last).
+    method_state : NamedTuple
+        The method's state of the active elements, rows in the order of
+        ``np.flatnonzero(active)`` (read it, do not modify it): what an adaptive
+        method's :meth:`~gradflow.methods.Method.next_effective_stepsize` needs (see
+        :func:`gradflow.analysis.track_effective_stepsize`).
     """
 
     k: int
     t: np.ndarray
     theta: np.ndarray
     active: np.ndarray
+    h: np.ndarray | None = None
+    method_state: Any = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -492,6 +501,7 @@ class _Run:
         self.state = method.init(self.view, theta0)
         self.pstate = policy.init(self.view, theta0, self.batch_shape, method)
         self.h_nominal = self._proposal(0)
+        self.proposed_at = 0  # the step h_nominal was proposed for
         self.clock.start(self.h_nominal)
         sparse = callback is None and not method.checks_every_step
         # A policy that keeps the default update never observes, rejects or stops.
@@ -515,8 +525,9 @@ class _Run:
         return h if h.dtype == self.dtype else h.astype(self.dtype)
 
     def propose(self) -> np.ndarray:
-        if self.k > 0:
+        if self.proposed_at != self.k:
             self.h_nominal = self._proposal(self.k)
+            self.proposed_at = self.k
         return self.h_nominal
 
     def row_h(self) -> np.ndarray:
@@ -673,11 +684,12 @@ class _Run:
         if self.callback is None:
             return False
         ledger = self.ledger
-        theta, t = ledger.theta.copy(), ledger.t.copy()
+        theta, t, h = ledger.theta.copy(), ledger.t.copy(), ledger.h.copy()
         active = np.zeros(theta.shape[0], dtype=bool)
         if self.rows.size:
             theta[self.rows.index] = self.state[0]
             t[self.rows.index] = self.clock.now(self.k)
+            h[self.rows.index] = self.propose()
             active[self.rows.index] = True
         theta.flags.writeable = False
         info = StepInfo(
@@ -685,6 +697,8 @@ class _Run:
             t.reshape(self.batch_shape),
             theta.reshape(*self.batch_shape, self.d),
             active.reshape(self.batch_shape),
+            h.reshape(self.batch_shape),
+            self.state,
         )
         with np.errstate(**self.user_errstate):
             return bool(self.callback(info))

@@ -8,10 +8,12 @@ from gradflow.analysis._adaptive_stability import (
     track_preconditioned_sharpness,
 )
 from gradflow.analysis._convergence import OrderFit, fit_order
+from gradflow.analysis._effective import EffectiveStepTracker, track_effective_stepsize
 from gradflow.analysis._noise import GradientNoise, gradient_noise, simple_noise_scale
 
 __all__ = [
     "AdaptiveSharpnessTracker",
+    "EffectiveStepTracker",
     "GradientNoise",
     "OrderFit",
     "adam_preconditioner",
@@ -20,5 +22,6 @@ __all__ = [
     "gradient_noise",
     "preconditioned_sharpness",
     "simple_noise_scale",
+    "track_effective_stepsize",
     "track_preconditioned_sharpness",
 ]

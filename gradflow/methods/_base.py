@@ -123,6 +123,23 @@ class ModifiedCoefficients(NamedTuple):
     shift: float = 0.0
 
 
+class _GivenGradient:
+    """A stand-in problem whose gradient at ``theta`` is ``grad`` (and nowhere else)."""
+
+    def __init__(self, theta: np.ndarray, grad: np.ndarray) -> None:
+        self.theta, self.value = theta, np.asarray(grad, dtype=theta.dtype)
+        self.dim = theta.shape[-1]
+
+    def grad(self, theta: np.ndarray) -> np.ndarray:
+        if theta is not self.theta and not np.array_equal(theta, self.theta):
+            raise TypeError(
+                "next_effective_stepsize: the method evaluates its gradient away from "
+                "the state (a lookahead or a multi-stage step): give its effective step "
+                "size from a run instead"
+            )
+        return self.value
+
+
 @dataclass(frozen=True)
 class Method(abc.ABC):
     """Base class of all integrators (see the module docstring for the contract).
@@ -162,6 +179,48 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def step(self, problem: Problem, state: Any, h: np.ndarray) -> StepResult:
         """Advance every element of ``state`` by one step of size ``h``."""
+
+    def next_effective_stepsize(self, state: Any, h: Any, grad: np.ndarray) -> np.ndarray:
+        """The effective step size of the next update, from ``state`` with gradient ``grad``.
+
+        An adaptive method's :meth:`effective_stepsize` reports the per-parameter step of
+        the update that *led* to a state (undefined at the initial state).  This is the
+        step of the update that *leaves* ``state`` when the gradient there is ``grad``: it
+        takes that step (on a problem whose gradient is ``grad``) and reads the
+        effective step size of the new state, so it is finite at the initial state too
+        and always equals what the step does.
+
+        Parameters
+        ----------
+        state : NamedTuple
+            A state of this method (rows ``(B, d)``).
+        h : float or array_like
+            The step size (scalar or ``(B, 1)``).
+        grad : ndarray, shape (B, d)
+            The gradient at ``state.theta`` (a minibatch gradient for a stochastic run).
+
+        Returns
+        -------
+        ndarray, shape (B, d)
+
+        Raises
+        ------
+        TypeError
+            If the method reports no effective step size (it has no
+            ``effective_stepsize``), or it evaluates the gradient elsewhere than at
+            ``state.theta``.
+
+        References
+        ----------
+        D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015,
+        §2 (the effective step ``α m̂/(√v̂ + ε)``).
+        """
+        if not callable(getattr(self, "effective_stepsize", None)):
+            raise TypeError(f"{self.name} does not report an effective step size")
+        h_arr = np.asarray(h, dtype=state[0].dtype)
+        with np.errstate(all="ignore"):  # overflow on a diverging state is data
+            new = self.step(_GivenGradient(state[0], grad), state, h_arr).state
+            return self.effective_stepsize(new, h_arr)
 
     def amplification_matrix(self) -> Any:
         """The method's linear map on ``y' = λy`` as a sympy Matrix in ``z = hλ``.

@@ -109,8 +109,8 @@ class ScaledStep(NamedTuple):
         The scaled step size for the new batch size.
     schedule : Schedule
         Linear warmup from the base step to ``h`` over ``warmup_steps``, then constant ``h``
-        (pass it to :func:`gradflow.solve` as ``stepsize``; compose it with a decay by
-        hand if needed).
+        (pass it, or the ``ScaledStep`` itself, to :func:`gradflow.solve` as
+        ``stepsize``; compose it with a decay by hand if needed).
     warmup_steps : int
         Length of the warmup.
     """
@@ -118,6 +118,11 @@ class ScaledStep(NamedTuple):
     h: float
     schedule: Schedule
     warmup_steps: int
+
+    def __call__(self, k: ArrayLike) -> Any:
+        """``schedule(k)``: a scaling rule's result is itself a step schedule, so it can
+        be passed to :func:`gradflow.solve` as ``stepsize`` directly."""
+        return self.schedule(k)
 
 
 def _scaled(
