@@ -24,11 +24,13 @@ from gradflow._driver.clock import Clock
 from gradflow._driver.counting import CountingProblem, GradientCounter
 from gradflow._driver.guard import DivergenceGuard
 from gradflow._driver.ledger import Ledger
+from gradflow._driver.progress import Progress
 from gradflow._driver.recorder import AtTimes, Every, Final, Recorder
 from gradflow._rows import ActiveRows, compact, merge_rows
 from gradflow._trajectory import Status, Trajectory
 from gradflow._validation import (
     as_state_array,
+    check_bool,
     check_callable,
     check_choice,
     check_integer,
@@ -166,6 +168,7 @@ def solve(
     divergence_norm: float | None = None,
     batch_size: int | None = None,
     seed: int | np.random.Generator | None = None,
+    progress: bool = False,
 ) -> Trajectory:
     r"""Integrate the gradient flow of ``problem`` from a batch of starts.
 
@@ -231,6 +234,10 @@ def solve(
         step-size policies, use the full problem.  Default: full-batch gradients.
     seed : int or numpy.random.Generator, optional
         Seed of the minibatches (only with ``batch_size``); same seed, same bits.
+    progress : bool, default False
+        Show a progress bar on standard error: steps done (time, for a ``t_final``
+        run), elements active and diverged.  Needs tqdm (``pip install
+        "gradflow[progress]"``); refreshed at most every 0.2 s.
 
     Returns
     -------
@@ -308,6 +315,7 @@ def solve(
     cap = None if max_steps is None else check_step_count(max_steps, "max_steps", 1)
     if divergence_norm is not None:
         divergence_norm = check_positive(divergence_norm, "divergence_norm")
+    progress = check_bool(progress, "progress")
     policy = as_policy(stepsize)
     sampler = None
     if batch_size is not None:
@@ -331,7 +339,13 @@ def solve(
             sampler,
         )
         run.user_errstate = user_errstate
-        _integrate(run)
+        if progress:
+            run.progress = Progress(*horizon, desc=f"solve {problem.name}")
+        try:
+            _integrate(run)
+        finally:
+            if run.progress is not None:
+                run.progress.close(run)
         return run.result()
 
 
@@ -349,6 +363,8 @@ def _integrate(run: _Run) -> None:
             _conclude(run, result, h_nominal, h, land, stalled)
         else:
             _conclude(run, result, run.h_nominal, run.h_nominal, None, None)
+        if run.progress is not None:
+            run.progress.update(run)
         stopped = run.notify()
     run.finish(stopped)
 
@@ -486,6 +502,7 @@ class _Run:
         self.steps, t_end = horizon
         self.cap, self.callback = cap, callback
         self.user_errstate: dict[str, str] = {}  # numpy's error state of the caller
+        self.progress: Progress | None = None
         self.rows = ActiveRows(B)
         self.counter = GradientCounter(B)
         self.view = CountingProblem(problem, self.rows, self.counter)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import inspect
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from gradflow._version import __version__
 
@@ -78,6 +80,26 @@ def _cmd_papers_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _papers_bar(requested: bool | None, total: int) -> Any:
+    """A progress bar over the papers: on when asked, or by default when standard error
+    is a terminal and tqdm is installed."""
+    if requested is None:
+        requested = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
+    if not requested:
+        return None
+    from gradflow._driver.progress import progress_bar
+
+    return progress_bar(total, "papers", "paper")
+
+
+def _log(bar: Any, line: str) -> None:
+    """A progress line on standard error (above the bar, when there is one)."""
+    if bar is None:
+        print(line, file=sys.stderr, flush=True)
+    else:
+        bar.write(line, file=sys.stderr)
+
+
 def _cmd_papers_run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -99,25 +121,32 @@ def _cmd_papers_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     size = "quick" if args.quick else "full"
     print(f"running {len(names)} paper(s), {size} size, output in {out}/", file=sys.stderr)
+    bar = _papers_bar(args.progress, len(names))
     results = []
     start = time.perf_counter()
-    for i, name in enumerate(names, 1):
-        print(f"[{i}/{len(names)}] {name}: running ...", file=sys.stderr, flush=True)
-        try:
-            result = load(name).run(out, quick=args.quick)
-        except Exception as exc:  # a crash is a failed claim, reported, not a traceback
-            print(f"[{i}/{len(names)}] {name}: ERROR {type(exc).__name__}: {exc}", file=sys.stderr)
-            results.append((name, None))
-            continue
-        verdict = "pass" if result.passed else "FAIL"
-        n_ok = sum(c.passed for c in result.checks)
-        print(
-            f"[{i}/{len(names)}] {name}: {verdict} ({n_ok}/{len(result.checks)} checks, "
-            f"{result.runtime:.1f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-        results.append((name, result))
+    try:
+        for i, name in enumerate(names, 1):
+            _log(bar, f"[{i}/{len(names)}] {name}: running ...")
+            try:
+                result = load(name).run(out, quick=args.quick)
+            except Exception as exc:  # a crash is a failed claim, reported, not a traceback
+                _log(bar, f"[{i}/{len(names)}] {name}: ERROR {type(exc).__name__}: {exc}")
+                results.append((name, None))
+                continue
+            finally:
+                if bar is not None:
+                    bar.update(1)
+            verdict = "pass" if result.passed else "FAIL"
+            n_ok = sum(c.passed for c in result.checks)
+            _log(
+                bar,
+                f"[{i}/{len(names)}] {name}: {verdict} ({n_ok}/{len(result.checks)} checks, "
+                f"{result.runtime:.1f} s)",
+            )
+            results.append((name, result))
+    finally:
+        if bar is not None:
+            bar.close()
     print(f"\nclaims checked ({size} size, {time.perf_counter() - start:.1f} s):")
     for name, result in results:
         if result is None:
@@ -202,6 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--quick", action="store_true", help="the small CI size (seconds)")
     running.add_argument(
         "--out", default="papers-out", metavar="DIR", help="output folder (default papers-out)"
+    )
+    running.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on standard error (default: on in a terminal, with tqdm)",
     )
     running.set_defaults(func=_cmd_papers_run)
 

@@ -21,14 +21,15 @@ this budget is what limits the accuracy of the measurement (reported as
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._checks import check_problem
+from gradflow._driver.progress import progress_bar
 from gradflow._solve import solve
-from gradflow._validation import as_state_array, check_integer
+from gradflow._validation import as_state_array, check_bool, check_integer
 from gradflow.curvature import eigenvalues
 from gradflow.methods import Method
 from gradflow.problems import Problem
@@ -134,7 +135,7 @@ def _extreme(problem: Problem, points: np.ndarray, tol: float, which: str) -> np
 
 
 def _find_minimizer(
-    problem: Problem, theta0: np.ndarray, method: Method, h_base: np.ndarray
+    problem: Problem, theta0: np.ndarray, method: Method, h_base: np.ndarray, bar: Any = None
 ) -> np.ndarray:
     """Run ``method`` from ``theta0`` (B, d) at a ladder of safe steps until the gradient
     is ``CONVERGED_RTOL`` times smaller, then polish by Newton's method."""
@@ -145,6 +146,7 @@ def _find_minimizer(
     alive = np.ones((LADDER, B), dtype=bool)
     for _ in range(SEARCH_CHUNKS):
         traj = solve(problem, theta, method, ladder, steps=SEARCH_CHUNK, save="final")
+        _tick(bar, "minimiser")
         alive &= traj.ok
         theta = np.where(alive[..., None], traj.theta[-1], theta)
         g = np.where(alive, _gradnorm(problem, theta), np.inf)
@@ -181,6 +183,7 @@ def _classify(
     hs: np.ndarray,
     steps: int,
     radius: float,
+    bar: Any = None,
 ) -> np.ndarray:
     """Stable (converging to θ*) or not, for step sizes ``hs`` (n, B) from ``theta0`` (B, d).
 
@@ -200,6 +203,7 @@ def _classify(
         save_every=steps // 2,
         divergence_norm=radius,
     )
+    _tick(bar, "threshold")
     mid, end = traj.theta[1], traj.theta[-1]
     g0 = _gradnorm(problem, theta0)
     gap0 = np.linalg.norm(theta0 - star, axis=-1)
@@ -269,6 +273,7 @@ def _measure(
     ref: np.ndarray,
     steps: int,
     radius: float,
+    bar: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched bisection: bracket (largest stable, smallest unstable) step per element."""
     B = theta0.shape[0]
@@ -290,7 +295,7 @@ def _measure(
             lo[idx] * (hi[idx] / lo[idx]) ** frac,
             lo[idx] + (hi[idx] - lo[idx]) * frac,
         )
-        ok = _classify(problem, theta0[idx], star[idx], method, hs, steps, radius)
+        ok = _classify(problem, theta0[idx], star[idx], method, hs, steps, radius, bar)
         unstable = ~ok
         none = ~unstable.any(axis=0)  # all stable: move the bracket up
         first = np.argmax(unstable, axis=0)
@@ -329,6 +334,7 @@ def verify_bound(
     method: Method,
     *,
     steps: int | None = None,
+    progress: bool = False,
 ) -> BoundCheck:
     r"""Check the stability bound ``h < β / λmax(θ*)`` of ``method`` against real runs.
 
@@ -360,6 +366,10 @@ def verify_bound(
         Steps per run; by default chosen from the method's amplification function to
         resolve a relative ``2e-3`` below the limit and to converge the slowest mode
         (between 500 and 200,000).
+    progress : bool, default False
+        Show a progress bar on standard error counting the batched runs made, with the
+        stage (minimiser, threshold, descent).  Needs tqdm (``pip install
+        "gradflow[progress]"``).
 
     Returns
     -------
@@ -406,13 +416,37 @@ def verify_bound(
     if np.any(_gradnorm(problem, flat) == 0):
         raise ValueError("theta0 must not be a stationary point (its gradient is zero)")
     beta = real_stability_limit(method)
+    bar = progress_bar(None, "verify_bound", "run") if check_bool(progress, "progress") else None
+    try:
+        return _verify(problem, flat, batch, method, beta, steps, bar)
+    finally:
+        if bar is not None:
+            bar.close()
 
+
+def _tick(bar: Any, stage: str) -> None:
+    """One batched run done (for the progress bar, when there is one)."""
+    if bar is not None:
+        bar.set_postfix(stage=stage, refresh=False)
+        bar.update(1)
+
+
+def _verify(
+    problem: Problem,
+    flat: np.ndarray,
+    batch: tuple[int, ...],
+    method: Method,
+    beta: float,
+    steps: int | None,
+    bar: Any,
+) -> BoundCheck:
+    """Steps 1-4 of :func:`verify_bound` for the starts ``flat`` (B, d)."""
     # 1. The minimiser the run reaches.
     lam0 = np.abs(_extreme(problem, flat, 1e-6, "LM"))
     if np.any(lam0 == 0):
         lam0 = np.where(lam0 == 0, 1.0, lam0)
     h_base = SAFE_FRACTION * min(beta, 2.0) / lam0
-    star = _find_minimizer(problem, flat, method, h_base)
+    star = _find_minimizer(problem, flat, method, h_base, bar)
 
     # 2. The prediction.
     top = _extreme(problem, star, 1e-12, "LA")
@@ -431,7 +465,7 @@ def verify_bound(
     radius = DIVERGENCE_FACTOR * max(
         1.0, float(np.linalg.norm(flat, axis=-1).max()), float(np.linalg.norm(star, axis=-1).max())
     )
-    lo, hi = _measure(problem, flat, star, method, predicted, 2.0 / top, steps, radius)
+    lo, hi = _measure(problem, flat, star, method, predicted, 2.0 / top, steps, radius, bar)
     with np.errstate(all="ignore"):
         measured = np.where(np.isfinite(hi), 0.5 * (lo + hi), np.inf)
         gap = np.where(
@@ -442,6 +476,7 @@ def verify_bound(
     lip = np.maximum(lam0, np.maximum(np.abs(top), np.abs(bottom)))
     for _ in range(2):
         traj = solve(problem, flat, method, 1.0 / lip, steps=DESCENT_STEPS, save="all")
+        _tick(bar, "descent")
         every = max(1, traj.theta.shape[0] // DESCENT_SAMPLES)
         samples = traj.theta[::every]
         along = np.abs(_extreme(problem, samples, 1e-8, "LM")).max(axis=0)
@@ -464,7 +499,7 @@ def verify_bound(
         beta,
         top.reshape(batch)[()],
         bottom.reshape(batch)[()],
-        star.reshape(*batch, d),
+        star.reshape(*batch, flat.shape[-1]),
         lip.reshape(batch)[()],
         (1.0 / lip).reshape(batch)[()],
         monotone.reshape(batch)[()],
