@@ -312,9 +312,7 @@ class MLPRegressionProblem(Problem):
             xs, w2, hidden, r = self._forward(theta)
             slope = 1.0 - hidden * hidden
             delta_hidden = r[..., :, None] * w2 * slope  # (*batch, n, m)
-            parts = np.stack(
-                [delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2
-            )
+            parts = np.stack([delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2)
         return parts.reshape(*parts.shape[:-2], self.dim)
 
     def init(
