@@ -288,16 +288,20 @@ def test_column_kernel_is_einsum(k: int, dtype: type) -> None:
         m[0, 0] = -0.0
         got = _rowstable.row_matmul(a, m)
         _same_bits(got, np.einsum("...k,kn->...n", a, m))
+        minus = np.array([0.0, -0.0, 1.5, -2.0], dtype=dtype)[:n]
+        _same_bits(_rowstable.row_matmul(a, m, minus), np.einsum("...k,kn->...n", a, m) - minus)
         # and a row alone (einsum's path) has the bits it has in the batch
         _same_bits(np.stack([_rowstable.row_matmul(row, m) for row in a[:50]]), got[:50])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_quadratic_same_bits(dtype: type) -> None:
-    problem = quadratic([1.0, 10.0], b=[0.5, -1.0], seed=0)
+@pytest.mark.parametrize("b", [[0.5, -1.0], [0.0, 2.0]])
+def test_quadratic_same_bits(b: list[float], dtype: type) -> None:
+    problem = quadratic([1.0, 10.0], b=b, seed=0)
     rng = np.random.default_rng(RNG_SEED + 2)
-    a, b = (_rowstable.fixed_matrix(problem.A, dtype), problem.b.astype(dtype))
-    for theta in _thetas(2, dtype, rng)[:3]:
+    a, b = _rowstable.fixed_matrix(problem.A, dtype), problem.b.astype(dtype)
+    zeros = rng.choice(np.array([0.0, -0.0, 1.0]), (_rowstable.COLUMNS_MIN_ROWS + 1, 2))
+    for theta in [*_thetas(2, dtype, rng)[:3], zeros.astype(dtype)]:
         _same_bits(problem.grad(theta), np.einsum("...k,kn->...n", theta, a) - b)
         v = rng.standard_normal(theta.shape).astype(dtype)
         _same_bits(problem.hvp(theta, v), np.einsum("...k,kn->...n", v, a))

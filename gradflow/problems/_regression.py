@@ -149,13 +149,15 @@ class LeastSquaresProblem(_DataProblem):
         def loss(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             _, yy, xt = self._data(theta.dtype)
-            r = row_matmul(theta, xt) - yy
+            r = row_matmul(theta, xt, minus=yy)
             return np.sum(r * r, axis=-1) / (2.0 * n)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             xx, yy, xt = self._data(theta.dtype)
-            return row_matmul(row_matmul(theta, xt) - yy, xx) / float(n)
+            g = row_matmul(row_matmul(theta, xt, minus=yy), xx)
+            g /= float(n)
+            return g
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -164,7 +166,9 @@ class LeastSquaresProblem(_DataProblem):
                 np.asarray(v, dtype=theta.dtype), np.broadcast_shapes(theta.shape, np.shape(v))
             )
             # X^T (X v) / n costs O(nd) per row, cheaper than the dense d x d Hessian.
-            return row_matmul(row_matmul(v, xt), xx) / float(n)
+            out = row_matmul(row_matmul(v, xt), xx)
+            out /= float(n)
+            return out
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -217,7 +221,7 @@ class LeastSquaresProblem(_DataProblem):
         theta = as_batch(theta, self.dim)
         xx, yy, xt = self._data(theta.dtype)
         with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
-            r = row_matmul(theta, xt) - yy
+            r = row_matmul(theta, xt, minus=yy)
             return r[..., :, None] * xx
 
 
@@ -286,7 +290,10 @@ class LogisticRegressionProblem(_DataProblem):
             theta = as_batch(theta, d)
             m, xx, yy, _ = margins(theta)
             # d/dm log(1 + e^{-m}) = -σ(-m); chain rule through m = y x^T θ.
-            return row_matmul(_label_slope(m, yy), xx) / float(n) + l2 * theta
+            g = row_matmul(_label_slope(m, yy), xx)
+            g /= float(n)
+            g += l2 * theta
+            return g
 
         def curvature(m: np.ndarray) -> np.ndarray:
             return _sigmoid_slope(m)  # σ'(m), accurate in both tails; overwrites m
@@ -299,7 +306,10 @@ class LogisticRegressionProblem(_DataProblem):
             # (1/n) X^T (s * X v) + l2 v: O(nd) per row, y_i^2 = 1 drops out.
             s = curvature(m)
             s *= row_matmul(v, xt)
-            return row_matmul(s, xx) / float(n) + l2 * v
+            out = row_matmul(s, xx)
+            out /= float(n)
+            out += l2 * v
+            return out
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)

@@ -158,23 +158,28 @@ def _blocks_are_row_stable(m: np.ndarray) -> bool:
     return _BLOCK_CHECK[key]
 
 
-def _column_products(a: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``a @ m`` as einsum sums it for ``n >= k``, one whole output column at a time."""
+def _column_products(a: np.ndarray, m: np.ndarray, minus: np.ndarray | None) -> np.ndarray:
+    """``a @ m [- minus]`` as einsum sums it for ``n >= k``, one output column at a time."""
     k, n = m.shape
     rows = a.reshape(-1, k)
     out = np.empty((rows.shape[0], n), dtype=a.dtype)
     cols = [rows[:, j] for j in range(k)]
     for c in range(n):
         acc = cols[0] * m[0, c]
-        acc += 0.0  # einsum adds the first product to zeros: -0 becomes +0
         for j in range(1, k):
             acc += cols[j] * m[j, c]
-        out[:, c] = acc
+        # einsum starts from zeros, so its running sum is never -0; adding +0 last gives
+        # the same bits (a running sum is -0 only while every product so far is -0), and
+        # so does subtracting a nonzero offset instead (-0 - b = +0 - b for b != 0).
+        if minus is not None and minus[c] != 0:
+            np.subtract(acc, minus[c], out=out[:, c])
+        else:
+            np.add(acc, 0.0, out=out[:, c])  # (s + 0) - 0 = s + 0
     return out.reshape(*a.shape[:-1], n)
 
 
-def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """``a @ m`` with each row of ``a`` computed independently of the others.
+def row_matmul(a: np.ndarray, m: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray:
+    """``a @ m`` (or ``a @ m - minus``) with each row of ``a`` computed on its own.
 
     Parameters
     ----------
@@ -182,6 +187,9 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
         Rows, of the dtype of ``m``.
     m : ndarray, shape (k, n)
         A fixed matrix, ideally from :func:`fixed_matrix`.
+    minus : ndarray, shape (n,), optional
+        Subtracted from every row: the bits of ``row_matmul(a, m) - minus``, without
+        the extra temporary (and folded into the column kernel's last pass).
 
     Returns
     -------
@@ -198,11 +206,20 @@ def row_matmul(a: np.ndarray, m: np.ndarray) -> np.ndarray:
            [ 3.,  4.,  5.]])
     """
     k, n = m.shape
+    if k * n <= EINSUM_MAX and n >= k and n <= COLUMNS_MAX and a.size >= COLUMNS_MIN_ROWS * k:
+        return _column_products(a, m, minus)
+    out = _products(a, m)
+    if minus is not None:
+        out -= minus
+    return out
+
+
+def _products(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``a @ m`` by einsum, fixed BLAS blocks or one ``gemv`` per row (module docstring)."""
+    k, n = m.shape
     batch = a.shape[:-1]
     if k * n <= EINSUM_MAX:
         if n >= k:
-            if n <= COLUMNS_MAX and a.size >= COLUMNS_MIN_ROWS * k:
-                return _column_products(a, m)
             return np.einsum("...k,kn->...n", a, m)
         return np.einsum("...k,nk->...n", a, np.ascontiguousarray(m.T))
     count = math.prod(batch)
