@@ -63,15 +63,22 @@ class RosenbrockProblem(Problem):
 
         def loss(theta: ArrayLike) -> np.ndarray:
             x = as_batch(theta, d)
+            batch = x.shape[:-1]
             if d == 2:
-                x0 = x[..., 0]
-                valley = x[..., 1] - x0 * x0
-                left = a - x0
-                return b * (valley * valley) + left * left
-            head, tail = x[..., :-1], x[..., 1:]
-            valley = tail - head * head
+                x = x.reshape(-1, 2)  # 1-D columns, never 0-d scalars, for in-place work
+                head, tail = x[:, 0], x[:, 1]
+            else:
+                head, tail = x[..., :-1], x[..., 1:]
+            valley = head * head
+            np.subtract(tail, valley, out=valley)
+            valley *= valley
+            valley *= b  # b (x_{i+1} - x_i^2)^2
             left = a - head
-            return np.sum(b * (valley * valley) + left * left, axis=-1)
+            left *= left
+            valley += left
+            if d == 2:
+                return valley.reshape(batch)[()]  # [()]: a scalar for a single θ, as np.sum
+            return np.sum(valley, axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             x = as_batch(theta, d)
