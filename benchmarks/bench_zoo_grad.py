@@ -25,14 +25,16 @@ skipped.
 Method: ``time.perf_counter`` (``--cpu-time``: ``time.process_time``, the CPU time of
 the process, which other processes on a busy machine do not inflate; every candidate
 runs on one thread, so the two clocks measure the same work), garbage collector off
-during a call, one warm-up call,
-candidates interleaved (A, B, A, B, ...), best of N (median alongside); ratios are
-library / floor on the best times.  Every library result is checked against its floor
+during a call, large arrays served from the heap (glibc ``mallopt``, see
+:func:`heap_allocations`; ``--default-malloc`` keeps the adaptive default), one warm-up
+call, candidates interleaved (A, B, A, B, ...), best of N (median alongside); ratios
+are library / floor on the best times.  Every library result is checked against its floor
 (``allclose``) so a ratio never compares different work.
 
 Usage::
 
-    python benchmarks/bench_zoo_grad.py [--quick] [--cpu-time] [--no-jax] [--out FILE.json]
+    python benchmarks/bench_zoo_grad.py [--quick] [--cpu-time] [--default-malloc] [--no-jax]
+    [--out FILE.json]
 
 ``--quick`` runs small sizes in a few seconds (a CI smoke test; its ratios say nothing
 about the targets).  Exits 0 whether or not a target is met: it reports, it does not
@@ -126,6 +128,31 @@ def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict
             finally:
                 gc.enable()
     return samples
+
+
+#: ``mallopt`` parameters of glibc (``malloc.h``).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def heap_allocations() -> bool:
+    """Serve large arrays from the heap instead of fresh ``mmap`` pages (glibc only).
+
+    By default glibc maps every allocation above a threshold that adapts to the
+    process's history of frees, so whether a 2 MB temporary costs 512 page faults depends
+    on what ran before: the same BLAS floor measured 1.9 ms in one process and 4.4 ms in
+    another.  With one fixed policy for the whole process, every candidate pays for its
+    arithmetic and memory traffic only.  Returns whether the setting was applied.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        big = 1 << 30
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, big)) and bool(
+            libc.mallopt(_M_TRIM_THRESHOLD, big)
+        )
+    except (OSError, AttributeError):
+        return False
 
 
 def summary(seconds: list[float], scale: float = 1.0) -> dict[str, float]:
@@ -484,21 +511,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cpu-time", action="store_true", help="time with the process's CPU clock (busy machines)"
     )
+    parser.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="keep glibc's adaptive mmap threshold (page-fault costs vary between processes)",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     sz = QUICK if args.quick else FULL
     CLOCK[0] = time.process_time if args.cpu_time else time.perf_counter
+    heap = False if args.default_malloc else heap_allocations()
     rows = [run_case(c, sz.repeats) for c in cases(sz)]
     res: dict[str, Any] = {
         "quick": args.quick,
         "cpu_time": args.cpu_time,
+        "heap_allocations": heap,
         "sizes": asdict(sz),
         "rows": rows,
     }
     print(
         f"gradflow {gf.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
-        f"clock: {'process CPU time' if args.cpu_time else 'wall'}"
+        f"clock: {'process CPU time' if args.cpu_time else 'wall'}, "
+        f"large arrays from the heap (mallopt): {heap}"
         + (" [--quick: sizes too small for the targets]" if args.quick else "")
     )
     print("ratios: best (median)\n")
