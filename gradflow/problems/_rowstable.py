@@ -7,7 +7,9 @@ kernel, and each path rounds its ``k``-term sums in its own order.  OpenBLAS's d
 kernel on an AVX2/FMA CPU puts 1-15 ulp between a row of ``(1000, 2) @ A`` and the same
 row multiplied alone.  A zoo problem therefore never hands its batch to one BLAS call:
 its products with data go through :func:`row_matmul`, which picks a kernel from the
-shape and dtype of the matrix ``m`` alone, never from the batch:
+shape and dtype of the matrix ``m`` alone (the one exception, the column kernel below,
+computes einsum's sums in einsum's order, so which of the two a batch gets changes no
+bit):
 
 * ``k * n <= EINSUM_MAX``: :func:`numpy.einsum` without ``optimize`` (numpy's own C
   loop, no BLAS).  Its loop runs over the batch outermost and over one output row
