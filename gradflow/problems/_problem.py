@@ -48,7 +48,6 @@ GradFn = Callable[[Array], Array]
 HvpFn = Callable[[Array, Array], Array]
 HessianFn = Callable[[Array], Array]
 
-
 def _returned(value: Any, name: str, expected: tuple[int, ...], what: str) -> Any:
     """``value``, as returned by the function ``name``, checked to be real numbers of
     shape ``expected`` (``what`` spells the shape for the message)."""
