@@ -188,55 +188,83 @@ class MLPRegressionProblem(Problem):
             r = forward(theta)[-1]
             return np.sum(r * r, axis=-1) / (2.0 * n)
 
-        def backward(
-            xs: np.ndarray,
-            w2: np.ndarray,
-            hidden: np.ndarray,
-            delta: np.ndarray,
-            delta_hidden: np.ndarray,
-        ) -> np.ndarray:
-            """Stack ``(∂/∂w1, ∂/∂b1, ∂/∂w2)`` from output and hidden-layer errors."""
-            parts = np.stack(
-                [delta_hidden * xs, delta_hidden, delta[..., :, None] * hidden], axis=-3
-            )  # (*batch, 3, n, m): sum over the n examples
-            return _sum_axis(parts, -2).reshape(*parts.shape[:-3], 3 * m)
+        # The gradient and HVP sum over the n examples for every hidden unit: they work
+        # in the layout (*batch, m, n), where that sum is numpy's pairwise sum over a
+        # contiguous last axis, the order the (*batch, n, m) layout gets only from a
+        # transposed copy.  The products are those of ``forward``, operand for operand.
+        def columns(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            # Each (*batch, m, 1), ready to broadcast against the (n,) inputs.
+            t = theta[..., :, None]
+            return t[..., :m, :], t[..., m : 2 * m, :], t[..., 2 * m :, :]
+
+        def over_units(left: np.ndarray, right_t: np.ndarray) -> np.ndarray:
+            """``left * right`` in (*batch, n, m) from ``right_t`` in (*batch, m, n)."""
+            shape = np.broadcast_shapes(left.shape, right_t.shape[:-2] + right_t.shape[:-3:-1])
+            out = np.empty(shape, dtype=right_t.dtype)
+            return np.multiply(left, np.swapaxes(right_t, -1, -2), out=out)
+
+        def forward_t(theta: np.ndarray) -> tuple[np.ndarray, ...]:
+            """Inputs ``(n,)``, ``w2`` (*batch, m, 1), hidden activations (*batch, m, n)
+            and residuals (*batch, n): ``forward``'s values, the hidden layer transposed."""
+            w1, b1, w2 = columns(theta)
+            xs = x.astype(theta.dtype)
+            hidden = w1 * xs
+            hidden += b1
+            np.tanh(hidden, out=hidden)
+            # The sum over units, in the (*batch, n, m) layout as in ``forward``.
+            out = np.sum(over_units(np.swapaxes(w2, -1, -2), hidden), axis=-1)
+            out -= y.astype(theta.dtype)
+            return xs, w2, hidden, out
+
+        def sums(parts: tuple[np.ndarray, np.ndarray, np.ndarray], like: np.ndarray) -> np.ndarray:
+            """``(∂/∂w1, ∂/∂b1, ∂/∂w2)``: each part (*batch, m, n) summed over examples."""
+            g = np.empty_like(like)
+            for k, part in enumerate(parts):
+                np.sum(part, axis=-1, out=g[..., k * m : (k + 1) * m])
+            return g
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, 3 * m)
-            xs, w2, hidden, r = forward(theta)
-            delta = r / float(n)  # ∂L/∂f_i
-            slope = 1.0 - hidden * hidden  # tanh' = 1 - tanh^2
-            delta_hidden = delta[..., :, None] * w2 * slope  # ∂L/∂z_ij
-            return backward(xs, w2, hidden, delta, delta_hidden)
+            xs, w2, hidden, r = forward_t(theta)
+            delta = (r / float(n))[..., None, :]  # ∂L/∂f_i
+            slope = hidden * hidden
+            np.subtract(1.0, slope, out=slope)  # tanh' = 1 - tanh^2
+            delta_hidden = delta * w2  # ∂L/∂z_ij = δ_i w2_j tanh'(z_ij)
+            delta_hidden *= slope
+            return sums((delta_hidden * xs, delta_hidden, delta * hidden), theta)
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, 3 * m)
             v = np.asarray(v, dtype=theta.dtype)
             theta, v = np.broadcast_arrays(theta, v)
             v = np.ascontiguousarray(v)
-            xs, w2, hidden, r = forward(theta)
-            u1, c1, u2 = unpack(v)
-            slope = 1.0 - hidden * hidden
+            xs, w2, hidden, r = forward_t(theta)
+            u1, c1, u2 = columns(v)
+            slope = hidden * hidden
+            np.subtract(1.0, slope, out=slope)
             # Forward pass of the R-operator: directional derivatives R{.} along v.
-            r_hidden = slope * (u1 * xs + c1)  # R{tanh(z)} = tanh'(z) R{z}
-            r_out = np.sum(u2 * hidden + w2 * r_hidden, axis=-1)  # R{f} = R{r}
-            delta = r / float(n)
-            r_delta = r_out / float(n)
+            r_hidden = u1 * xs
+            r_hidden += c1
+            r_hidden *= slope  # R{tanh(z)} = tanh'(z) R{z}
+            # R{f} = sum_j (u2_j h_ij + w2_j R{h_ij}), summed over units as in ``forward``.
+            r_units = over_units(np.swapaxes(u2, -1, -2), hidden)
+            r_units += over_units(np.swapaxes(w2, -1, -2), r_hidden)
+            r_out = np.sum(r_units, axis=-1)
+            delta = (r / float(n))[..., None, :]
+            r_delta = (r_out / float(n))[..., None, :]
             # Backward pass differentiated along v: R{δ_z} with δ_z = δ w2 (1 - tanh^2).
-            r_delta_hidden = (
-                r_delta[..., :, None] * w2 * slope
-                + delta[..., :, None] * u2 * slope
-                - 2.0 * delta[..., :, None] * w2 * hidden * r_hidden
-            )
-            parts = np.stack(
-                [
-                    r_delta_hidden * xs,
-                    r_delta_hidden,
-                    r_delta[..., :, None] * hidden + delta[..., :, None] * r_hidden,
-                ],
-                axis=-3,
-            )
-            return _sum_axis(parts, -2).reshape(*parts.shape[:-3], 3 * m)
+            r_delta_hidden = r_delta * w2
+            r_delta_hidden *= slope
+            term = delta * u2
+            term *= slope
+            r_delta_hidden += term
+            np.multiply(2.0 * delta, w2, out=term)
+            term *= hidden
+            term *= r_hidden
+            r_delta_hidden -= term
+            r_w2 = r_delta * hidden
+            r_w2 += np.multiply(delta, r_hidden, out=term)
+            return sums((r_delta_hidden * xs, r_delta_hidden, r_w2), theta)
 
         self._forward = forward
         self.n_samples = n
@@ -284,9 +312,7 @@ class MLPRegressionProblem(Problem):
             xs, w2, hidden, r = self._forward(theta)
             slope = 1.0 - hidden * hidden
             delta_hidden = r[..., :, None] * w2 * slope  # (*batch, n, m)
-            parts = np.stack(
-                [delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2
-            )
+            parts = np.stack([delta_hidden * xs, delta_hidden, r[..., :, None] * hidden], axis=-2)
         return parts.reshape(*parts.shape[:-2], self.dim)
 
     def init(

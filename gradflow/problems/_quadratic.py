@@ -179,7 +179,7 @@ class QuadraticProblem(Problem):
             a, bb = self._data(theta.dtype)
             # A is symmetric, so theta @ A is the row-vector form of A theta; row_matmul
             # computes each row on its own (batched = single, bit for bit).
-            return row_matmul(theta, a) - bb
+            return row_matmul(theta, a, minus=bb)
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)

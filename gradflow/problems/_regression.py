@@ -23,13 +23,46 @@ __all__ = [
 
 
 def _expit(m: np.ndarray) -> np.ndarray:
-    """The logistic sigmoid ``1 / (1 + e^{-m})`` without overflow in either tail.
+    """The logistic sigmoid ``1 / (1 + e^{-m})`` for every ``m``, without a warning.
 
-    Written as ``exp(-log(1 + e^{-m}))`` with :func:`numpy.logaddexp`, which is
-    accurate to ~1e-14 relative for every finite ``m`` and keeps the dtype.  (numpy has no
-    sigmoid; scipy's would cost scipy.special's import time at ``import gradflow``.)
+    Where ``e^{-m}`` overflows (``m < -709`` in float64, ``m < -88`` in float32) the
+    quotient is 0, the nearest normal number to ``σ(m) < 2^-1022``; elsewhere it is
+    within a few ulp of ``σ(m)``.  One exponential per entry, and it keeps the dtype.
+    (numpy has no sigmoid; scipy's would cost scipy.special's import time at
+    ``import gradflow``.)
     """
-    return np.exp(-np.logaddexp(0.0, -m))
+    with np.errstate(over="ignore"):
+        e = np.exp(-m)
+    e += 1.0
+    return np.divide(1.0, e, out=e)
+
+
+def _label_slope(m: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``-y σ(-m) = -y / (1 + e^m)``, the derivative of ``log(1 + e^{-m})`` times ``y``.
+
+    Computed in place in ``m`` (which it returns) with one exponential; exact in the
+    division for labels ``y = ±1`` (``-y / t`` is ``-y · (1 / t)`` to the bit).  Where
+    ``e^m`` overflows the result is 0 (see :func:`_expit`); the caller runs under
+    ``numpy.errstate`` (every :class:`~gradflow.Problem` evaluation does), so the
+    overflow is silent.
+    """
+    e = np.exp(m, out=m)
+    e += 1.0
+    return np.divide(-y, e, out=e)
+
+
+def _sigmoid_slope(m: np.ndarray) -> np.ndarray:
+    """``σ'(m) = σ(m) σ(-m) = e / (1 + e)^2`` with ``e = e^{-|m|}``, in place in ``m``.
+
+    ``e <= 1`` never overflows, and the formula is symmetric in ``m``, so it is accurate
+    to a few ulp in both tails with a single exponential.
+    """
+    np.abs(m, out=m)
+    np.negative(m, out=m)
+    e = np.exp(m, out=m)
+    denom = e + 1.0
+    denom *= denom
+    return np.divide(e, denom, out=e)
 
 
 def _validate_data(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -116,13 +149,15 @@ class LeastSquaresProblem(_DataProblem):
         def loss(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             _, yy, xt = self._data(theta.dtype)
-            r = row_matmul(theta, xt) - yy
+            r = row_matmul(theta, xt, minus=yy)
             return np.sum(r * r, axis=-1) / (2.0 * n)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             xx, yy, xt = self._data(theta.dtype)
-            return row_matmul(row_matmul(theta, xt) - yy, xx) / float(n)
+            g = row_matmul(row_matmul(theta, xt, minus=yy), xx)
+            g /= float(n)
+            return g
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -131,7 +166,9 @@ class LeastSquaresProblem(_DataProblem):
                 np.asarray(v, dtype=theta.dtype), np.broadcast_shapes(theta.shape, np.shape(v))
             )
             # X^T (X v) / n costs O(nd) per row, cheaper than the dense d x d Hessian.
-            return row_matmul(row_matmul(v, xt), xx) / float(n)
+            out = row_matmul(row_matmul(v, xt), xx)
+            out /= float(n)
+            return out
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -184,7 +221,7 @@ class LeastSquaresProblem(_DataProblem):
         theta = as_batch(theta, self.dim)
         xx, yy, xt = self._data(theta.dtype)
         with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
-            r = row_matmul(theta, xt) - yy
+            r = row_matmul(theta, xt, minus=yy)
             return r[..., :, None] * xx
 
 
@@ -237,23 +274,29 @@ class LogisticRegressionProblem(_DataProblem):
         def margins(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             """Margins ``y_i x_i^T theta`` (*batch, n), and the data ``X``, ``y``, ``X^T``."""
             xx, yy, xt = self._data(theta.dtype)
-            return row_matmul(theta, xt) * yy, xx, yy, xt
+            m = row_matmul(theta, xt)  # a new array: the margins are formed in place
+            m *= yy
+            return m, xx, yy, xt
 
         def loss(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             m = margins(theta)[0]
+            np.negative(m, out=m)
             # log(1 + e^{-m}) = logaddexp(0, -m): no overflow for very negative margins.
-            data = np.sum(np.logaddexp(0.0, -m), axis=-1) / float(n)
+            data = np.sum(np.logaddexp(0.0, m, out=m), axis=-1) / float(n)
             return data + (0.5 * l2) * np.sum(theta * theta, axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
             m, xx, yy, _ = margins(theta)
-            # d/dm log(1 + e^{-m}) = -sigma(-m); expit is the overflow-free sigmoid.
-            return row_matmul(-yy * _expit(-m), xx) / float(n) + l2 * theta
+            # d/dm log(1 + e^{-m}) = -σ(-m); chain rule through m = y x^T θ.
+            g = row_matmul(_label_slope(m, yy), xx)
+            g /= float(n)
+            g += l2 * theta
+            return g
 
         def curvature(m: np.ndarray) -> np.ndarray:
-            return _expit(m) * _expit(-m)  # sigma'(m), accurate in both tails
+            return _sigmoid_slope(m)  # σ'(m), accurate in both tails; overwrites m
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -261,7 +304,12 @@ class LogisticRegressionProblem(_DataProblem):
             theta, v = np.broadcast_arrays(theta, v)
             m, xx, _, xt = margins(theta)
             # (1/n) X^T (s * X v) + l2 v: O(nd) per row, y_i^2 = 1 drops out.
-            return row_matmul(curvature(m) * row_matmul(v, xt), xx) / float(n) + l2 * v
+            s = curvature(m)
+            s *= row_matmul(v, xt)
+            out = row_matmul(s, xx)
+            out /= float(n)
+            out += l2 * v
+            return out
 
         def hessian(theta: ArrayLike) -> np.ndarray:
             theta = as_batch(theta, d)
@@ -317,8 +365,9 @@ class LogisticRegressionProblem(_DataProblem):
         theta = as_batch(theta, self.dim)
         xx, yy, xt = self._data(theta.dtype)
         with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
-            m = row_matmul(theta, xt) * yy
-            coef = -yy * _expit(-m)
+            m = row_matmul(theta, xt)
+            m *= yy
+            coef = _label_slope(m, yy)
             return coef[..., :, None] * xx + self.l2 * theta[..., None, :]
 
 

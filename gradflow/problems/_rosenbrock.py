@@ -57,31 +57,89 @@ class RosenbrockProblem(Problem):
         self.b = b
         d = dim
 
+        # The products keep the operand order of the formulas, so the bits are those of
+        # ``2(x_i - a) - 4b x_i v_i + 2b v_{i-1}`` summed left to right, whatever the path.
+        b2, b4, b12, mb4 = 2.0 * b, 4.0 * b, 12.0 * b, -4.0 * b
+
         def loss(theta: ArrayLike) -> np.ndarray:
             x = as_batch(theta, d)
-            head, tail = x[..., :-1], x[..., 1:]
-            return np.sum(b * (tail - head * head) ** 2 + (a - head) ** 2, axis=-1)
+            batch = x.shape[:-1]
+            if d == 2:
+                x = x.reshape(-1, 2)  # 1-D columns, never 0-d scalars, for in-place work
+                head, tail = x[:, 0], x[:, 1]
+            else:
+                head, tail = x[..., :-1], x[..., 1:]
+            valley = head * head
+            np.subtract(tail, valley, out=valley)
+            valley *= valley
+            valley *= b  # b (x_{i+1} - x_i^2)^2
+            left = a - head
+            left *= left
+            valley += left
+            if d == 2:
+                return valley.reshape(batch)[()]  # [()]: a scalar for a single θ, as np.sum
+            return np.sum(valley, axis=-1)
 
         def grad(theta: ArrayLike) -> np.ndarray:
             x = as_batch(theta, d)
+            g = np.empty_like(x)
+            if d == 2:
+                # Whole columns, not (B, 1) slices: numpy's 1-D loops (and arrays, never
+                # 0-d scalars, for the in-place operations).
+                x, g2 = x.reshape(-1, 2), g.reshape(-1, 2)
+                x0 = x[:, 0]
+                valley = x[:, 1] - x0 * x0  # residual of the coupling x_1 = x_0^2
+                first = x0 - a
+                first *= 2.0
+                coupling = b4 * x0
+                coupling *= valley
+                np.subtract(first, coupling, out=g2[:, 0])
+                # 0.0 + 2b v, as a sum onto zeros gives: a zero residual is +0.
+                np.multiply(b2, valley, out=valley)
+                np.add(valley, 0.0, out=g2[:, 1])
+                return g
             head, tail = x[..., :-1], x[..., 1:]
-            valley = tail - head * head  # residual of the coupling term x_{i+1} = x_i^2
-            g = np.zeros_like(x)
-            g[..., :-1] = 2.0 * (head - a) - 4.0 * b * head * valley
-            g[..., 1:] += 2.0 * b * valley
+            valley = tail - head * head
+            first = head - a
+            first *= 2.0
+            coupling = b4 * head
+            coupling *= valley
+            np.subtract(first, coupling, out=g[..., :-1])
+            g[..., -1] = 0.0
+            valley *= b2
+            g[..., 1:] += valley
             return g
 
         def bands(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """Diagonal ``(*batch, d)`` and super-diagonal ``(*batch, d-1)``."""
             head, tail = x[..., :-1], x[..., 1:]
-            diag = np.zeros_like(x)
-            diag[..., :-1] = 12.0 * b * head * head - 4.0 * b * tail + 2.0
-            diag[..., 1:] += 2.0 * b
-            return diag, -4.0 * b * head
+            diag = np.empty_like(x)
+            curv = b12 * head
+            curv *= head
+            curv -= b4 * tail
+            np.add(curv, 2.0, out=diag[..., :-1])
+            diag[..., -1] = 0.0
+            diag[..., 1:] += b2
+            return diag, mb4 * head
 
         def hvp(theta: ArrayLike, v: ArrayLike) -> np.ndarray:
             x = as_batch(theta, d)
             v = np.asarray(v, dtype=x.dtype)
+            if d == 2 and v.shape == x.shape:
+                out = np.empty_like(x)
+                x, v, out2 = x.reshape(-1, 2), v.reshape(-1, 2), out.reshape(-1, 2)
+                x0, v0, v1 = x[:, 0], v[:, 0], v[:, 1]
+                diag0 = b12 * x0
+                diag0 *= x0
+                diag0 -= b4 * x[:, 1]
+                diag0 += 2.0
+                off = mb4 * x0
+                # H v = (d0 v0 + o v1, 2b v1 + o v0), summed in the general path's order.
+                diag0 *= v0
+                np.add(diag0, off * v1, out=out2[:, 0])
+                off *= v0
+                np.add(b2 * v1, off, out=out2[:, 1])
+                return out
             x, v = np.broadcast_arrays(x, v)
             diag, off = bands(x)
             out = diag * v
