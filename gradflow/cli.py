@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import inspect
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -202,6 +203,13 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     return 0
 
 
+def _missing_subcommand(parser: argparse.ArgumentParser, choices: str) -> int:
+    """Usage on stderr and status 2, as argparse does for a missing argument."""
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: a command is required ({choices})", file=sys.stderr)
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``gradflow`` command (exposed for extension and tests)."""
     parser = argparse.ArgumentParser(
@@ -220,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     papers = sub.add_parser("papers", help="reproduce published results and check their claims")
     papers_sub = papers.add_subparsers(dest="papers_command", metavar="{list,run}")
-    papers.set_defaults(func=lambda args: (papers.print_help(), 0)[1])
+    papers.set_defaults(func=lambda args: _missing_subcommand(papers, "list or run"))
     listing = papers_sub.add_parser("list", help="list the reproduced papers and their claims")
     listing.set_defaults(func=_cmd_papers_list)
     running = papers_sub.add_parser(
@@ -256,9 +264,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    return int(args.func(args))
+        # argparse's convention for a missing command: usage on stderr, status 2.
+        parser.print_usage(sys.stderr)
+        print("gradflow: error: a command is required (see gradflow --help)", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:
+        # The reader went away (``gradflow ... | head``): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ def test_version_and_help(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert gradflow.__version__ in capsys.readouterr().out
-    assert main([]) == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
     assert "demo" in capsys.readouterr().out
 
 
