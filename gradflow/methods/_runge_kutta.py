@@ -138,9 +138,7 @@ class RungeKutta(Method):
 
     def __post_init__(self) -> None:
         if not isinstance(self.tableau, ButcherTableau):
-            raise TypeError(
-                f"tableau must be a ButcherTableau, got {type(self.tableau).__name__}"
-            )
+            raise TypeError(f"tableau must be a ButcherTableau, got {type(self.tableau).__name__}")
         # Python-float weights and non-zero terms, worked out once: a step on a small
         # batch is otherwise dominated by per-step conversions of the tableau.
         object.__setattr__(self, "_plan", _plan(self.tableau))
@@ -177,7 +175,7 @@ class RungeKutta(Method):
         last = len(plan.stages)
         scratch = np.empty_like(state.grad) if last > 1 else None
         stage = theta
-        for i, terms in enumerate(plan.stages, 1):
+        for terms in plan.stages:
             increment = _combine(terms, grads, scratch)
             if increment is None:
                 stage = theta
