@@ -2,7 +2,7 @@ r"""Explicit Runge–Kutta methods on the gradient flow, from a Butcher tableau.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -25,28 +25,61 @@ class RungeKuttaState(NamedTuple):
     grad: np.ndarray
 
 
-def _combine(
-    weights: np.ndarray, grads: list[np.ndarray], scratch: np.ndarray | None = None
-) -> np.ndarray | None:
-    """``Σ_j w_j g_j`` over the non-zero weights (None when all are zero).
+#: A linear combination ``Σ_j w_j g_j``: the ``(j, w_j)`` of its non-zero weights, with
+#: ``w_j`` a Python float (a numpy float64 weight would promote a float32 run to float64).
+Terms = tuple[tuple[int, float], ...]
 
-    ``scratch`` (same shape as the gradients) holds the products, so a combination
-    allocates only its result.
+
+class _Plan(NamedTuple):
+    """The tableau as the step loop reads it (worked out once per method)."""
+
+    stages: tuple[Terms, ...]  # stage i = 1 .. s-1: the terms of Σ_j a_ij g_j
+    solution: Terms  # Σ_i b_i g_i (unused for FSAL tableaux)
+    error: Terms | None  # Σ_i (b̂_i - b_i) g_i, None without an embedded pair
+    fsal: bool
+    grads_per_step: int
+
+
+def _terms(weights: np.ndarray) -> Terms:
+    return tuple((j, float(w)) for j, w in enumerate(weights) if float(w) != 0.0)
+
+
+def _plan(tab: ButcherTableau) -> _Plan:
+    s = tab.stages
+    error = None
+    if tab.b_hat_weights is not None:
+        # The difference of the float64 weights (not the float of the exact difference):
+        # the error estimate every earlier release computed, bit for bit.
+        error = _terms(tab.b_hat_weights - tab.b_weights)
+    return _Plan(
+        tuple(_terms(tab.a[i, :i]) for i in range(1, s)),
+        _terms(tab.b_weights),
+        error,
+        tab.fsal,
+        s - 1 if tab.fsal else s,
+    )
+
+
+def _combine(
+    terms: Terms, grads: list[np.ndarray], scratch: np.ndarray | None
+) -> np.ndarray | None:
+    """``Σ_j w_j g_j`` over ``terms``, summed in their order (None for no terms).
+
+    ``scratch`` (same shape as the gradients; made here if None) holds the products, so
+    a combination allocates only its result.  The sum runs term by term, elementwise: every row's
+    value is the same whatever the batch around it.
     """
-    total = None
-    for weight, g in zip(weights, grads, strict=False):
-        # A Python float: a numpy float64 weight would promote a float32 run to float64.
-        w = float(weight)
-        if w == 0.0:
-            continue
-        if total is None:
-            total = g * w if w != 1.0 else g.copy()
-        elif w == 1.0:
-            total += g
+    if not terms:
+        return None
+    j, w = terms[0]
+    total = grads[j].copy() if w == 1.0 else grads[j] * w
+    for j, w in terms[1:]:
+        if w == 1.0:
+            total += grads[j]
         else:
             if scratch is None:
                 scratch = np.empty_like(total)
-            np.multiply(g, w, out=scratch)
+            np.multiply(grads[j], w, out=scratch)
             total += scratch
     return total
 
@@ -99,14 +132,16 @@ class RungeKutta(Method):
     """
 
     tableau: ButcherTableau
+    _plan: _Plan = field(init=False, repr=False, compare=False)
     ode: ClassVar[str] = "dθ/dt = -∇L(θ)"
     init_grads: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.tableau, ButcherTableau):
-            raise TypeError(
-                f"tableau must be a ButcherTableau, got {type(self.tableau).__name__}"
-            )
+            raise TypeError(f"tableau must be a ButcherTableau, got {type(self.tableau).__name__}")
+        # Python-float weights and non-zero terms, worked out once: a step on a small
+        # batch is otherwise dominated by per-step conversions of the tableau.
+        object.__setattr__(self, "_plan", _plan(self.tableau))
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -126,8 +161,7 @@ class RungeKutta(Method):
     @property
     def grads_per_step(self) -> int:  # type: ignore[override]
         """``s - 1`` for FSAL tableaux, else ``s`` (the gradient at the new point)."""
-        s = self.tableau.stages
-        return s - 1 if self.tableau.fsal else s
+        return self._plan.grads_per_step
 
     def init(self, problem: Problem, theta0: np.ndarray) -> RungeKuttaState:
         """The start and its gradient (one gradient evaluation)."""
@@ -135,34 +169,32 @@ class RungeKutta(Method):
 
     def step(self, problem: Problem, state: RungeKuttaState, h: np.ndarray) -> StepResult:
         """One step for every element; returns the error estimate for embedded pairs."""
-        tab = self.tableau
+        plan = self._plan
         theta = state.theta
         grads = [state.grad]
-        s = tab.stages
-        scratch = np.empty_like(state.grad) if s > 2 else None
-        new_theta = None
-        for i in range(1, s):
-            increment = _combine(tab.a[i, :i], grads, scratch)
+        last = len(plan.stages)
+        scratch = np.empty_like(state.grad) if last > 1 else None
+        stage = theta
+        for terms in plan.stages:
+            increment = _combine(terms, grads, scratch)
             if increment is None:
                 stage = theta
             else:
                 increment *= h
                 stage = np.subtract(theta, increment, out=increment)
-            if tab.fsal and i == s - 1:
-                new_theta = stage  # the last stage is the solution itself
             grads.append(problem.grad(stage))
-        if new_theta is None:
-            update = _combine(tab.b_weights, grads, scratch)
+        if plan.fsal:
+            new_theta, new_grad = stage, grads[-1]  # the last stage is the solution itself
+        else:
+            update = _combine(plan.solution, grads, scratch)
             update *= h
             new_theta = np.subtract(theta, update, out=update)
             new_grad = problem.grad(new_theta)
-        else:
-            new_grad = grads[-1]
         error = None
-        if tab.b_hat_weights is not None:
-            error = _combine(tab.b_hat_weights - tab.b_weights, grads, scratch)
+        if plan.error is not None:
+            error = _combine(plan.error, grads, scratch)
             error = np.zeros_like(theta) if error is None else error * h
-        return StepResult(RungeKuttaState(new_theta, new_grad), error, self.grads_per_step)
+        return StepResult(RungeKuttaState(new_theta, new_grad), error, plan.grads_per_step)
 
     def butcher_tableau(self) -> ButcherTableau:
         """The tableau (backward error analysis derives the modified flow from it)."""

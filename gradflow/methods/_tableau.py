@@ -15,10 +15,18 @@ it is constructed, computes the *true* order of its weights (and of the embedded
 by order ``s + 1``; it stops earlier, at the first order with a failing condition.  A
 claimed order that differs from the true one — too high *or* too low — is rejected, so a
 mistyped coefficient or a wrong label cannot ship.
+
+The shipped tableaux are the exception that keeps ``import gradflow`` fast: the registry
+(:mod:`gradflow.methods._tableaux`) builds them under :func:`deferred_order_checks`, and
+the test suite calls :meth:`ButcherTableau.verify` on every registered tableau (the exact
+check of DOPRI54 alone costs about 20 ms).  Shapes, explicitness and nodes are still
+checked on construction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
@@ -28,7 +36,7 @@ import numpy as np
 
 from gradflow._validation import check_real
 
-__all__ = ["ButcherTableau", "rooted_trees"]
+__all__ = ["ButcherTableau", "deferred_order_checks", "rooted_trees"]
 
 #: Absolute tolerance of the order conditions and of ``c_i = Σ_j a_ij`` for float input.
 #: Tableaux given as fractions are checked exactly.
@@ -36,6 +44,45 @@ CONDITION_TOL = 1e-13
 
 # A rooted tree is a sorted tuple of its root's subtrees; the single vertex is ().
 Tree = tuple
+
+# Whether tableaux built now leave their order conditions to ButcherTableau.verify.
+_deferring = [False]
+
+
+@contextmanager
+def deferred_order_checks() -> Iterator[None]:
+    """Build tableaux without checking their order conditions (see :meth:`ButcherTableau.verify`).
+
+    For the shipped registry, whose every tableau the test suite verifies: the exact
+    check costs milliseconds per tableau at every ``import gradflow``.  Everything else
+    about a tableau (shapes, explicitness, nodes, the claims' types) is still checked.
+
+    Yields
+    ------
+    None
+
+    References
+    ----------
+    J. C. Butcher, *Numerical Methods for Ordinary Differential Equations*, 3rd ed.,
+    Wiley, 2016, §31 (order conditions).
+
+    Examples
+    --------
+    >>> with deferred_order_checks():
+    ...     wrong = ButcherTableau(A=[[0, 0], [1, 0]], b=["1/2", "1/2"], order=3)
+    >>> wrong.verified
+    False
+    >>> wrong.verify()
+    Traceback (most recent call last):
+    ...
+    ValueError: tableau 'tableau' fails the order-3 condition for tree ((())): ...
+    """
+    previous = _deferring[0]
+    _deferring[0] = True
+    try:
+        yield
+    finally:
+        _deferring[0] = previous
 
 
 @cache
@@ -243,6 +290,9 @@ class ButcherTableau:
         Float64 copies for computation.
     exact : bool
         Whether every coefficient was given exactly (rationals).
+    verified : bool
+        Whether the order claims were checked (always, except for a tableau built under
+        :func:`deferred_order_checks` before its :meth:`verify`).
 
     Raises
     ------
@@ -298,6 +348,7 @@ class ButcherTableau:
     b_weights: np.ndarray = field(init=False, repr=False, compare=False)
     c_nodes: np.ndarray = field(init=False, repr=False, compare=False)
     b_hat_weights: np.ndarray | None = field(init=False, repr=False, compare=False)
+    verified: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         A = _parse_matrix(self.A)
@@ -310,10 +361,35 @@ class ButcherTableau:
         exact = all(isinstance(x, Fraction) for x in _flatten(A, b, c, b_hat))
         tol = 0.0 if exact else CONDITION_TOL
         self._check_nodes(A, c, tol)
+        self._freeze(A, b, c, b_hat, exact)
+        object.__setattr__(self, "verified", False)
+        if not _deferring[0]:
+            self.verify()
+
+    def verify(self) -> None:
+        """Check that ``order`` (and ``embedded_order``) are the true orders.
+
+        Done on construction, except under :func:`deferred_order_checks`; exact for a
+        tableau given in rationals, within :data:`CONDITION_TOL` otherwise.
+
+        Raises
+        ------
+        ValueError
+            If a claimed order is not the true order of its weights (see the class).
+
+        References
+        ----------
+        E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential
+        Equations I*, 2nd ed., Springer, 1993, §II.2 (the order conditions).
+        """
+        if self.verified:
+            return
+        A, b, _, b_hat = self.exact_coefficients
+        tol = 0.0 if self.exact else CONDITION_TOL
         self._check_order(A, b, self.order, tol, "")
         if b_hat is not None:
             self._check_order(A, b_hat, self.embedded_order, tol, "embedded ")
-        self._freeze(A, b, c, b_hat, exact)
+        object.__setattr__(self, "verified", True)
 
     def _check_nodes(self, A: list, c: list, tol: float) -> None:
         """``c_i = Σ_j a_ij`` (exactly, or within ``tol`` for float input)."""
@@ -434,6 +510,5 @@ class _FractionMatrix:
 
     def __matmul__(self, vector: Any) -> _FractionVector:
         return _FractionVector(
-            sum((a * v for a, v in zip(row, vector, strict=True)), Fraction(0))
-            for row in self.rows
+            sum((a * v for a, v in zip(row, vector, strict=True)), Fraction(0)) for row in self.rows
         )
