@@ -26,6 +26,12 @@ LANDING_RELATIVE = 1e-9
 LANDING_ULPS = 16.0
 
 
+def _per_row(values: np.ndarray, n: int) -> np.ndarray:
+    """``values`` of shape ``(1,)`` or ``(n,)`` as ``(n,)`` (a small-array hot path:
+    ``np.broadcast_to`` costs more than the arithmetic on a few rows)."""
+    return values if values.shape[0] == n else np.repeat(values, n)
+
+
 class ClockState(NamedTuple):
     """Anchors of the active rows: ``t = t_anchor + (k - k_anchor) h_ref``."""
 
@@ -85,7 +91,7 @@ class Clock:
         if self.stops is None:
             return h, None, None
         stop_t = self.stops[self.stop_index]
-        h64 = np.broadcast_to(h, stop_t.shape).astype(float)
+        h64 = _per_row(np.asarray(h, dtype=float), stop_t.shape[0])
         t_now = self.now(k)
         stalled = ~(t_now + h64 > t_now)
         gap = stop_t - t_now
@@ -132,14 +138,15 @@ class Clock:
         """
         s = self.state
         h_ref = s.h_ref
+        n = s.t_anchor.shape[0]
         changed = None
         if h_nominal is not self._source:
             self._source = h_nominal
             h_ref = np.asarray(h_nominal, dtype=float).reshape(-1)
-            if not (h_ref.shape == s.h_ref.shape and np.array_equal(h_ref, s.h_ref)):
-                changed = np.broadcast_to(h_ref != s.h_ref, s.t_anchor.shape)
+            if h_ref.shape != s.h_ref.shape or not (h_ref == s.h_ref).all():
+                changed = _per_row(h_ref != s.h_ref, n)
         if h_used is not h_nominal:
-            shortened = np.broadcast_to(h_used != h_nominal, s.t_anchor.shape)
+            shortened = _per_row(h_used != h_nominal, n)
             changed = shortened if changed is None else changed | shortened
         if accepted is not None:
             changed = ~accepted if changed is None else changed | ~accepted

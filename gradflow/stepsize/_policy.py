@@ -114,7 +114,7 @@ class Observation:
         """The step sizes used, shape ``(B,)``."""
         h = self._h
         if h is not None and h.shape[0] != self.theta.shape[0]:
-            h = self._h = np.broadcast_to(h, self.theta.shape[:1])
+            h = self._h = np.repeat(h, self.theta.shape[0])  # cheaper than broadcast_to
         return h
 
     @h.setter
