@@ -299,8 +299,8 @@ def test_stability_regions_have_own_colours_and_labels_apart(methods, overlaid):
     for a, b in itertools.combinations(boxes, 2):
         assert not a.overlaps(b), (a, b)
     # Each label has its method's colour.
-    beta = [gf.stability.real_stability_limit(m) for m in methods]
-    order = np.argsort(beta, kind="stable")
+    limits = [gf.stability.real_stability_limit(m) for m in methods]
+    order = np.argsort(limits, kind="stable")
     assert [to_hex(ax.texts[k].get_color()) for k in range(len(methods))] == [
         colours[j] for j in order
     ]

@@ -144,16 +144,16 @@ def stability_region(
     resolution = check_integer(resolution, "resolution", 2)
     # The amplification on a resolution x resolution grid of complex z.
     check_allocation(float(resolution) ** 2, 16, f"resolution ({resolution} x {resolution} grid)")
-    betas = [real_stability_limit(m) for m in methods]
+    limits = [real_stability_limit(m) for m in methods]
     ax = new_axes(ax)
     record = find_record(ax, _RECORD)
     first = next_series(ax)
     texts = labels if labels is not None else [_name(m) for m in methods]
     new = [
-        _Entry(m, text, beta, first + i)
-        for i, (m, text, beta) in enumerate(zip(methods, texts, betas, strict=True))
+        _Entry(m, text, limit, first + i)
+        for i, (m, text, limit) in enumerate(zip(methods, texts, limits, strict=True))
     ]
-    window = _window(betas, re, im, None if record is None else record.window)
+    window = _window(limits, re, im, None if record is None else record.window)
     if record is None:
         record = _Regions(window)
         record.base = [ax.axhline(0.0, color="k", lw=0.5), ax.axvline(0.0, color="k", lw=0.5)]
@@ -186,7 +186,7 @@ class _Entry:
 
     method: Any
     text: str
-    beta: float
+    limit: float
     index: int
 
 
@@ -215,7 +215,7 @@ class _Regions:
         for artist in self.labels:
             artist.remove()
         pitch = LABEL_PITCH * FontProperties(size="small").get_size_in_points()
-        finite = sorted((e for e in self.entries if math.isfinite(e.beta)), key=lambda e: e.beta)
+        finite = sorted((e for e in self.entries if math.isfinite(e.limit)), key=lambda e: e.limit)
         self.labels = []
         for rank, entry in enumerate(finite):
             side = 1.0 if rank % 2 == 0 else -1.0
@@ -223,8 +223,8 @@ class _Regions:
             leader = {"arrowstyle": "-", "lw": 0.5, "color": _colour(entry), "shrinkA": 0}
             self.labels.append(
                 ax.annotate(
-                    f"$-\\ell = -{fmt(entry.beta)}$",
-                    (-entry.beta, 0.0),
+                    f"$-\\ell = -{fmt(entry.limit)}$",
+                    (-entry.limit, 0.0),
                     xytext=(0, offset),
                     textcoords="offset points",
                     ha="center",
@@ -254,7 +254,7 @@ def _draw_region(ax: Any, entry: _Entry, xs: np.ndarray, ys: np.ndarray) -> list
         xs, ys, r.stable.astype(float), levels=[0.5, 1.5], colors=[c], alpha=FILL_ALPHA
     )
     edge = ax.contour(xs, ys, amp, levels=[1.0], colors=[c], linewidths=1.2, linestyles=[ls])
-    beta_text = "\\infty" if not math.isfinite(entry.beta) else fmt(entry.beta)
+    limit_text = "\\infty" if not math.isfinite(entry.limit) else fmt(entry.limit)
     (handle,) = ax.fill(
         [],
         [],
@@ -262,28 +262,28 @@ def _draw_region(ax: Any, entry: _Entry, xs: np.ndarray, ys: np.ndarray) -> list
         edgecolor=c,
         linestyle=ls,
         lw=1.2,
-        label=f"{entry.text} ($\\ell = {beta_text}$)",
+        label=f"{entry.text} ($\\ell = {limit_text}$)",
     )
     artists = [fill, edge, tag_series(handle, entry.index)]
-    if math.isfinite(entry.beta):
+    if math.isfinite(entry.limit):
         # Shorter intervals on top, so each stays visible over the longer ones.
-        z = 3.0 + 1.0 / (1.0 + entry.beta)
+        z = 3.0 + 1.0 / (1.0 + entry.limit)
         artists += ax.plot(
-            [-entry.beta, 0.0], [0.0, 0.0], color=c, ls="-", lw=3, solid_capstyle="butt", zorder=z
+            [-entry.limit, 0.0], [0.0, 0.0], color=c, ls="-", lw=3, solid_capstyle="butt", zorder=z
         )
-        artists += ax.plot([-entry.beta], [0.0], "|", color=c, ms=10, mew=2, zorder=z)
+        artists += ax.plot([-entry.limit], [0.0], "|", color=c, ms=10, mew=2, zorder=z)
     return artists
 
 
 def _window(
-    betas: list[float],
+    limits: list[float],
     re: tuple[float, float] | None,
     im: tuple[float, float] | None,
     old: tuple[tuple[float, float], tuple[float, float]] | None,
 ) -> tuple[tuple[float, float], tuple[float, float]]:
     """The window (see :func:`stability_region`): ``re`` and ``im`` where given, else the
-    default for ``betas``, grown to hold the ``old`` window of an earlier call."""
-    finite = [b for b in betas if math.isfinite(b)]
+    default for ``limits``, grown to hold the ``old`` window of an earlier call."""
+    finite = [b for b in limits if math.isfinite(b)]
     reach = max([DEFAULT_REACH, *(1.15 * b for b in finite)])
     if re is None:
         re = (-reach, max(1.0, 0.25 * reach))
