@@ -209,7 +209,9 @@ class _Regions:
     def relabel(self, ax: Any) -> None:
         """Label every finite interval end ``-ℓ``, in order of ``ℓ``, on alternate sides
         of the real axis and one line further out every second label: no two labels
-        share a row, so none overlap whatever the window and figure size."""
+        share a row, so none overlap whatever the window and figure size (each is
+        centred over its end, in its method's colour; no leader lines, which could
+        cross a nearer label)."""
         from matplotlib.font_manager import FontProperties
 
         for artist in self.labels:
@@ -220,7 +222,6 @@ class _Regions:
         for rank, entry in enumerate(finite):
             side = 1.0 if rank % 2 == 0 else -1.0
             offset = side * (LABEL_GAP + (rank // 2) * pitch)
-            leader = {"arrowstyle": "-", "lw": 0.5, "color": _colour(entry), "shrinkA": 0}
             self.labels.append(
                 ax.annotate(
                     f"$-\\ell = -{fmt(entry.limit)}$",
@@ -231,7 +232,6 @@ class _Regions:
                     va="bottom" if side > 0 else "top",
                     fontsize="small",
                     color=_colour(entry),
-                    arrowprops=leader if rank >= 2 else None,
                     bbox=LABEL_BOX,
                     zorder=5,
                 )
