@@ -78,7 +78,12 @@ def test_stability_region_one_and_several_methods():
     out = gf.plot.stability_region(methods, ax2, resolution=41)
     assert out is ax2
     labels = [t.get_text() for t in ax2.get_legend().get_texts()]
-    assert labels[0].startswith("Euler (β = 2)") and "∞" in labels[2]
+    # The stability limit is ℓ; β is heavy ball's momentum.
+    assert labels == [
+        "Euler ($\\ell = 2$)",
+        "HeavyBall, $\\beta = 0.5$ ($\\ell = 3$)",
+        "ImplicitEuler ($\\ell = \\infty$)",
+    ]
 
 
 def test_sharpness_draws_threshold_per_step_size():

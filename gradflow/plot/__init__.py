@@ -11,7 +11,7 @@ from gradflow.plot._schedules import schedules
 from gradflow.plot._sharpness import sharpness
 from gradflow.plot._spectral import spectral_density
 from gradflow.plot._stability import stability_region
-from gradflow.plot._style import OKABE_ITO, save, style
+from gradflow.plot._style import OKABE_ITO, save, series_style, style
 from gradflow.plot._trajectories import trajectories
 from gradflow.plot._work_precision import work_precision
 
@@ -21,6 +21,7 @@ __all__ = [
     "loss_curves",
     "save",
     "schedules",
+    "series_style",
     "sharpness",
     "spectral_density",
     "stability_region",

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow.plot._common import new_axes
+from gradflow.plot._common import legend, new_axes, next_series, tag_series
+from gradflow.plot._style import series_style
 
 __all__ = ["convergence"]
 
@@ -64,15 +65,15 @@ def convergence(
     """
     series = _series(hs, errors)
     ax = new_axes(ax)
-    used = [_draw_series(ax, name, h, e) for name, h, e in series]
+    first = next_series(ax)
+    used = [_draw_series(ax, first + i, *item) for i, item in enumerate(series)]
     _step_axis(ax, np.unique(np.concatenate(used)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    if any(name for name, _, _ in series):
-        ax.legend(frameon=False, fontsize="small", loc="best")
+    legend(ax)
     return ax
 
 
@@ -103,8 +104,9 @@ def _series(
     raise ValueError(f"errors must be 1-D or 2-D, got shape {e.shape}")
 
 
-def _draw_series(ax: Any, name: str, h: np.ndarray | None, e: np.ndarray) -> np.ndarray:
-    """One series, its fitted line and slope text; returns the step sizes drawn."""
+def _draw_series(ax: Any, index: int, name: str, h: np.ndarray | None, e: np.ndarray) -> np.ndarray:
+    """One series (markers and a solid line in the ``index``-th series style), its fitted
+    line (dashed) and slope text; returns the step sizes drawn."""
     from gradflow.analysis import fit_order
 
     if h is None:
@@ -116,7 +118,8 @@ def _draw_series(ax: Any, name: str, h: np.ndarray | None, e: np.ndarray) -> np.
         raise ValueError(f"errors {name!r} has fewer than two positive finite points")
     fit = fit_order(h[keep], e[keep])
     label = name or None
-    (line,) = ax.loglog(h[keep], e[keep], "o-", label=label)
+    (line,) = ax.loglog(h[keep], e[keep], label=label, **series_style(index, kind="marker"))
+    tag_series(line, index)
     grid = np.geomspace(h[keep].min(), h[keep].max(), 20)
     ax.loglog(grid, fit.constant * grid**fit.order, "--", color=line.get_color(), lw=0.8)
     right = h[keep].max()

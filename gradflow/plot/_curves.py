@@ -9,7 +9,16 @@ import numpy as np
 
 from gradflow._trajectory import Trajectory
 from gradflow._validation import check_choice
-from gradflow.plot._common import columns, element_labels, legend, new_axes, spans_decades
+from gradflow.plot._common import (
+    columns,
+    element_labels,
+    legend,
+    new_axes,
+    next_series,
+    spans_decades,
+    tag_series,
+)
+from gradflow.plot._style import series_style
 
 __all__ = ["loss_curves", "stepsizes"]
 
@@ -34,8 +43,7 @@ def _loss_series(traj: Any, x: str) -> tuple[np.ndarray, np.ndarray, tuple[int, 
         return _x_values(traj, x), np.asarray(traj.loss, dtype=float), tuple(traj.status.shape)
     if isinstance(traj, (str, bytes)) or traj is None:
         raise TypeError(
-            f"traj must be a gradflow Trajectory or an array of losses, got "
-            f"{type(traj).__name__}"
+            f"traj must be a gradflow Trajectory or an array of losses, got {type(traj).__name__}"
         )
     try:
         loss = np.asarray(traj)
@@ -56,13 +64,19 @@ def _loss_series(traj: Any, x: str) -> tuple[np.ndarray, np.ndarray, tuple[int, 
     return steps, loss.astype(float), loss.shape[1:]
 
 
-def _draw(ax: Any, xs: np.ndarray, ys: np.ndarray, texts: list[str | None], drawstyle: str) -> int:
-    entries = 0
+def _draw(ax: Any, xs: np.ndarray, ys: np.ndarray, texts: list[str | None], drawstyle: str) -> None:
+    """One line per column, each in the next series style of the axes."""
+    first = next_series(ax)
     for i in range(ys.shape[1]):
         keep = np.isfinite(ys[:, i])
-        ax.plot(xs[keep, i], ys[keep, i], drawstyle=drawstyle, label=texts[i])
-        entries += texts[i] is not None
-    return entries
+        (line,) = ax.plot(
+            xs[keep, i],
+            ys[keep, i],
+            drawstyle=drawstyle,
+            label=texts[i],
+            **series_style(first + i),
+        )
+        tag_series(line, first + i)
 
 
 def loss_curves(
@@ -128,7 +142,7 @@ def loss_curves(
         ys = ys - float(minimum)
     texts = element_labels(labels, ys.shape[1], batch_shape)
     ax = new_axes(ax)
-    entries = _draw(ax, xs, ys, texts, "default")
+    _draw(ax, xs, ys, texts, "default")
     if log is None:
         log = spans_decades(ys)
     if log:
@@ -138,7 +152,7 @@ def loss_curves(
     if title is not None:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    legend(ax, entries, given=labels is not None)
+    legend(ax)
     return ax
 
 
@@ -202,7 +216,7 @@ def stepsizes(
     texts = element_labels(labels, ys.shape[1], batch_shape)
     ax = new_axes(ax)
     # h[j] belongs to the step that ended at point j: draw it over (x[j-1], x[j]].
-    entries = _draw(ax, xs, ys, texts, "steps-pre")
+    _draw(ax, xs, ys, texts, "steps-pre")
     if log is None:
         log = spans_decades(ys)
     if log:
@@ -212,5 +226,5 @@ def stepsizes(
     if title is not None:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    legend(ax, entries, given=labels is not None)
+    legend(ax)
     return ax

@@ -9,13 +9,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._validation import check_integer
+from gradflow.plot._common import LEGEND_INSIDE_MAX, legend, next_series, tag_series
+from gradflow.plot._style import series_style
 
 __all__ = ["schedules"]
 
 #: Default number of steps drawn for a plain callable (which has no ``span``).
 DEFAULT_SPAN = 100
-#: With more legend entries than this the legend goes outside the axes, on the right.
-LEGEND_INSIDE_MAX = 4
 
 
 def _labels(schedule: Any, n: int, given: str | None) -> list[str]:
@@ -46,6 +46,8 @@ def schedules(
 
     Each schedule is drawn as a step function (``h_k`` is used for the whole step
     ``k``); a schedule with array-valued parameters (a sweep) draws one line per value.
+    Lines differ in colour and dash (:func:`series_style`), and calls on the same axes
+    continue the series.
     matplotlib is imported only when this is called.
 
     Parameters
@@ -103,11 +105,14 @@ def schedules(
     if ax is None:
         size = (9.0, 4.0) if outside else (6.4, 4.0)
         _, ax = plt.subplots(figsize=size, layout="constrained")
-    for y, name in curves:
+    first = next_series(ax)
+    for i, (y, name) in enumerate(curves):
         if log:
             y = np.where(y > 0, y, np.nan)
-        ax.plot(steps, y, drawstyle="steps-post", lw=1.5, label=name)
-    _decorate(ax, steps, log, title, outside)
+        props = series_style(first + i)
+        (line,) = ax.plot(steps, y, drawstyle="steps-post", lw=1.5, label=name, **props)
+        tag_series(line, first + i)
+    _decorate(ax, steps, log, title)
     return ax
 
 
@@ -144,7 +149,7 @@ def _lines(schedule: Any, steps: np.ndarray, given: str | None) -> list[tuple[An
     return list(zip(values.T, _labels(schedule, values.shape[1], given), strict=True))
 
 
-def _decorate(ax: Any, steps: np.ndarray, log: bool, title: str | None, outside: bool) -> None:
+def _decorate(ax: Any, steps: np.ndarray, log: bool, title: str | None) -> None:
     """Scales, limits, axis labels, grid and legend."""
     if log:
         ax.set_yscale("log")
@@ -156,7 +161,4 @@ def _decorate(ax: Any, steps: np.ndarray, log: bool, title: str | None, outside:
     if title is not None:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    if outside:
-        ax.legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    else:
-        ax.legend(frameon=False, fontsize="small")
+    legend(ax)

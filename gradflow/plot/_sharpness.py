@@ -9,9 +9,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._validation import check_positive
-from gradflow.plot._common import fmt, legend, new_axes
+from gradflow.plot._common import fmt, legend, new_axes, next_series, tag_series
+from gradflow.plot._style import MARK_EVERY, series_style
 
 __all__ = ["sharpness"]
+
+#: Room above the highest line or threshold, as a factor of it.
+HEADROOM = 1.12
+#: Attribute holding the level of a threshold line (each level is drawn once per axes).
+THRESHOLD_TAG = "_gradflow_threshold"
 
 
 def sharpness(
@@ -30,7 +36,9 @@ def sharpness(
     Gradient descent with step ``h`` is stable on a quadratic only while
     ``λmax < 2/h``; on neural networks the sharpness rises (progressive sharpening)
     until it reaches ``2/h`` and then hovers there (the edge of stability, Cohen et al.
-    2021).  Each run's line and its threshold share a colour.
+    2021).  Each run's line and its threshold share a colour; the runs differ in colour
+    and marker (:func:`series_style`), and calls on the same axes continue the series
+    and draw each threshold level once.
 
     Parameters
     ----------
@@ -46,8 +54,9 @@ def sharpness(
     steps : array_like, shape (n,), optional
         Step of each value (default: the tracker's ``steps``, or ``0, 1, ...``).
     limit : float, optional
-        The method's real stability limit ``β`` (default 2, gradient descent; e.g.
-        ``2(1 + β)`` for heavy ball): the threshold drawn is ``limit/h``.
+        The method's real stability limit ``ℓ`` (default 2, gradient descent; e.g.
+        ``2(1 + β)`` for heavy ball with momentum ``β``): the threshold drawn is
+        ``limit/h``.
     log : bool, optional
         Log scale for the sharpness (default ``False``).
     title : str, optional
@@ -91,20 +100,25 @@ def sharpness(
         if len(labels) != ys.shape[1]:
             raise ValueError(f"labels must have {ys.shape[1]} entries, got {len(labels)}")
     ax = new_axes(ax)
+    overlay = next_series(ax) > 0
     thresholds = _draw_runs(ax, xs, ys, hs, labels, limit)
-    ax.plot([], [], color="0.3", ls="--", lw=0.9, label=f"${fmt(limit)}/h$")
+    key = f"${fmt(limit)}/h$"
+    if key not in ax.get_legend_handles_labels()[1]:
+        ax.plot([], [], color="0.3", ls="--", lw=0.9, label=key)
     if log:
         ax.set_yscale("log")
+    top = max(np.nanmax(ys), *thresholds)
+    if overlay:  # keep the earlier calls' lines in view
+        top = max(top, ax.get_ylim()[1] / HEADROOM)
     ax.set_ylim(bottom=0.0 if not log else None)
-    top = max(np.nanmax(ys), max(thresholds))
     if not log:
-        ax.set_ylim(top=1.12 * top)
+        ax.set_ylim(top=HEADROOM * top)
     ax.set_xlabel("step $k$")
     ax.set_ylabel("sharpness $\\lambda_{\\max}(\\nabla^2 L)$")
     if title is not None:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    legend(ax, ys.shape[1] + 1)
+    legend(ax)
     return ax
 
 
@@ -140,15 +154,24 @@ def _draw_runs(
     labels: list[str] | None,
     limit: float,
 ) -> list[float]:
-    """Each run's line and, once per distinct ``h``, its threshold ``limit/h`` in the same
-    colour; returns the thresholds drawn."""
-    drawn: dict[float, str] = {}
+    """Each run's line (colour and marker of the next series style of the axes: dashes
+    mean thresholds here) and, once per distinct level on the axes, its threshold
+    ``limit/h`` dashed in the same colour; returns this call's threshold levels."""
+    first = next_series(ax)
+    drawn = {
+        getattr(line, THRESHOLD_TAG) for line in ax.get_lines() if hasattr(line, THRESHOLD_TAG)
+    }
+    levels = []
     for i in range(ys.shape[1]):
         keep = np.isfinite(ys[:, i])
         text = labels[i] if labels is not None else f"$h = {fmt(hs[i])}$"
-        (line,) = ax.plot(xs[keep], ys[keep, i], label=text)
-        c = line.get_color()
-        if hs[i] not in drawn:
-            drawn[hs[i]] = c
-            ax.axhline(limit / hs[i], color=c, ls="--", lw=0.9)
-    return [limit / hk for hk in drawn]
+        props = series_style(first + i, kind="marker") | {"markevery": MARK_EVERY, "ms": 3.5}
+        (line,) = ax.plot(xs[keep], ys[keep, i], label=text, **props)
+        tag_series(line, first + i)
+        level = float(limit / hs[i])
+        levels.append(level)
+        if level not in drawn:
+            drawn.add(level)
+            threshold = ax.axhline(level, color=props["color"], ls="--", lw=0.9)
+            setattr(threshold, THRESHOLD_TAG, level)
+    return levels

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.plot._common import legend, new_axes
+from gradflow.plot._common import LEGEND_MAX, legend, new_axes, next_series, tag_series
+from gradflow.plot._style import series_style
 
 __all__ = ["spectral_density"]
 
@@ -84,12 +85,14 @@ def spectral_density(
         if len(labels) != m:
             raise ValueError(f"labels must have {m} entries, got {len(labels)}")
     ax = new_axes(ax)
+    first = next_series(ax)
     for i in range(m):
         y = curves[i]
         if log:
             y = np.where(y > LOG_FLOOR * y.max(), y, np.nan)
-        text = labels[i] if labels is not None else (f"[{i}]" if m > 1 else None)
-        (line,) = ax.plot(grid[i], y, label=text)
+        text = labels[i] if labels is not None else (f"[{i}]" if 1 < m <= LEGEND_MAX else None)
+        (line,) = ax.plot(grid[i], y, label=text, **series_style(first + i))
+        tag_series(line, first + i)
         if nodes:
             heavy = node_weights[i] > 1e-3
             ax.plot(
@@ -110,5 +113,5 @@ def spectral_density(
     if title is not None:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    legend(ax, m if (m > 1 or labels is not None) else 0, given=labels is not None)
+    legend(ax)
     return ax

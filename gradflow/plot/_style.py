@@ -1,4 +1,5 @@
-"""Paper-figure style: :func:`style` (a context manager) and :func:`save` (PDF + PNG)."""
+"""Paper-figure style: :func:`style` (a context manager), :func:`save` (PDF + PNG) and the
+series styles every figure cycles through (:func:`series_style`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from gradflow._validation import check_positive
+from gradflow._validation import check_choice, check_integer, check_positive
 
-__all__ = ["OKABE_ITO", "save", "style"]
+__all__ = ["OKABE_ITO", "save", "series_style", "style"]
 
 #: The Okabe–Ito palette, distinguishable under the common colour-vision deficiencies
 #: (black first is left out: it is kept for reference lines).  M. Okabe and K. Ito,
@@ -24,8 +25,99 @@ OKABE_ITO = (
     "#F0E442",  # yellow
     "#000000",  # black
 )
+#: Series colours: Okabe–Ito without yellow (too light on white and on the bright end of
+#: viridis) and without black (kept for reference lines).
+SERIES_COLOURS = OKABE_ITO[:6]
+#: Dash patterns cycled with the colours (solid, dashed, dotted, dash-dot, dash-dot-dot).
+#: Five is coprime to the six colours, so series ``0..29`` are 30 different
+#: (colour, dash) pairs and neighbours differ in both; the dash alone tells the first
+#: five apart in greyscale.
+DASHES: tuple[Any, ...] = (
+    "-",
+    (0, (4.0, 1.5)),
+    (0, (1.0, 1.2)),
+    (0, (5.0, 1.5, 1.0, 1.5)),
+    (0, (2.5, 1.0, 1.0, 1.0, 1.0, 1.0)),
+)
+#: Markers cycled with the colours where the line style already has a meaning
+#: (fitted lines, thresholds); seven is coprime to six: 42 different pairs.
+MARKERS = ("o", "s", "^", "v", "D", "P", "X")
+#: Markers drawn along a line, as a fraction of the axes diagonal between them.
+MARK_EVERY = 0.1
 #: Single-column width of two-column journals (inches): 3.3–3.5 in.
 COLUMN_WIDTH = 3.3
+
+
+_PAIRS = len(SERIES_COLOURS) * len(DASHES)
+
+
+def series_style(index: int, kind: str = "line") -> dict[str, Any]:
+    """Matplotlib line properties of the ``index``-th series of a figure.
+
+    Colours come from the Okabe–Ito palette (distinguishable under the common
+    colour-vision deficiencies; yellow and black left out) and cycle together with a
+    second property, so series stay apart after the colours run out and in greyscale:
+
+    * ``kind="line"``: colour and dash pattern (solid, dashed, dotted, dash-dot,
+      dash-dot-dot).  Series ``0..29`` are 30 different pairs; beyond them markers are
+      added, so the first 240 series all differ.
+    * ``kind="marker"``: colour and marker (``o s ^ v D P X``) on a solid line, for
+      figures where dashes already mean something (fitted lines, thresholds).  Series
+      ``0..41`` are 42 different pairs; beyond them dashes are added (210 in all).
+
+    Every gradflow figure drawing on an axes continues that axes' series count, so
+    overlaid calls get new styles.
+
+    Parameters
+    ----------
+    index : int
+        Series number, from 0.
+    kind : {"line", "marker"}, optional
+        What cycles with the colour (default ``"line"``).
+
+    Returns
+    -------
+    dict
+        ``color``, ``linestyle``, ``marker`` and ``markevery`` (keyword arguments of
+        ``Axes.plot``; ``marker`` is ``"none"`` where the style has none; markers added
+        to a dashed line are spaced by a tenth of the axes diagonal).
+
+    Raises
+    ------
+    TypeError
+        If ``index`` is not an integer or ``kind`` not a string.
+    ValueError
+        If ``index`` is negative or ``kind`` is unknown.
+
+    References
+    ----------
+    M. Okabe and K. Ito, "Color Universal Design (CUD): how to make figures and
+    presentations that are friendly to colorblind people", 2008,
+    https://jfly.uni-koeln.de/color/.
+
+    Examples
+    --------
+    >>> import gradflow as gf
+    >>> [gf.plot.series_style(i)["color"] for i in (0, 6)]
+    ['#0072B2', '#0072B2']
+    >>> gf.plot.series_style(0)["linestyle"] != gf.plot.series_style(6)["linestyle"]
+    True
+    >>> gf.plot.series_style(2, kind="marker")["marker"]
+    '^'
+    """
+    index = check_integer(index, "index", 0)
+    kind = check_choice(kind, "kind", ("line", "marker"))
+    n_colours = len(SERIES_COLOURS)
+    props: dict[str, Any] = {"color": SERIES_COLOURS[index % n_colours]}
+    if kind == "line":
+        props["linestyle"] = DASHES[index % len(DASHES)]
+        lap = index // _PAIRS  # full (colour, dash) cycles before this one
+        props["marker"] = "none" if lap == 0 else MARKERS[(lap - 1) % len(MARKERS)]
+        return props | {"markevery": None if lap == 0 else MARK_EVERY}
+    props["marker"] = MARKERS[index % len(MARKERS)]
+    lap = index // (n_colours * len(MARKERS))
+    props["linestyle"] = DASHES[lap % len(DASHES)]
+    return props | {"markevery": None}
 
 
 @contextlib.contextmanager
@@ -35,7 +127,9 @@ def style(
     """Matplotlib settings for paper figures, inside a ``with`` block.
 
     New figures are ``width`` inches wide (one journal column by default) with fonts
-    that stay readable at that size, the colour-blind-safe Okabe–Ito colour cycle,
+    that stay readable at that size, the series cycle of :func:`series_style` (the
+    colour-blind-safe Okabe–Ito colours together with dash patterns) for plain
+    ``ax.plot`` calls,
     the perceptually uniform ``viridis`` colour map, constrained layout, TrueType
     fonts embedded in PDF (editable text, accepted by journals) and 300 dpi PNGs.
     Outside the block matplotlib's settings are as before.
@@ -91,7 +185,10 @@ def style(
         "ytick.labelsize": small,
         "legend.fontsize": small,
         "legend.frameon": False,
-        "axes.prop_cycle": cycler(color=list(OKABE_ITO)),
+        "axes.prop_cycle": cycler(
+            color=[SERIES_COLOURS[i % len(SERIES_COLOURS)] for i in range(_PAIRS)],
+            linestyle=[DASHES[i % len(DASHES)] for i in range(_PAIRS)],
+        ),
         "axes.linewidth": 0.6,
         "lines.linewidth": 1.2,
         "lines.markersize": 3.5,

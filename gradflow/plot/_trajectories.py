@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from gradflow._validation import check_allocation, check_integer
-from gradflow.plot._common import columns, element_labels, legend, new_axes
+from gradflow.plot._common import (
+    columns,
+    element_labels,
+    find_record,
+    keep_record,
+    legend,
+    new_axes,
+    next_series,
+    tag_series,
+)
+from gradflow.plot._style import series_style
 
 __all__ = ["trajectories"]
 
@@ -20,6 +31,15 @@ PAD = 0.15
 LOG_SKEW = 7.5
 #: The lowest log level sits this fraction of the loss range above the minimum.
 LOG_FLOOR = 1e-4
+#: Width (points) of each path, and of the white outline under it.
+PATH_WIDTH = 1.5
+HALO_WIDTH = 2.6
+#: Opacity of the outline.
+HALO_ALPHA = 0.6
+#: Opacity of the filled contours: pale, so that saturated path colours stand out.
+FILL_ALPHA = 0.4
+#: Key of the background record left on the axes for overlaid calls.
+_RECORD = "trajectories.background"
 
 
 def _box(problem: Any, theta: np.ndarray, ok: np.ndarray) -> tuple[tuple[float, float], ...]:
@@ -62,6 +82,14 @@ def trajectories(
     linear.  Each path is a line from an open circle (start) to a filled dot (end); a
     diverged path ends in a cross; known minimisers are stars.
 
+    **Overlays.**  Calls on the same axes (one per method, say) share one background:
+    a later call draws only its paths, in the next series styles of the axes (colour
+    and dash, :func:`series_style`), and the legend lists every label once.  When its
+    paths (or its ``xlim``/``ylim``) need a larger window, the contours, minimisers and
+    colour bar are drawn again for the union of the windows, replacing the old ones;
+    otherwise ``levels``, ``log``, ``resolution`` and ``colorbar`` of the later call
+    are not used.
+
     Parameters
     ----------
     problem : Problem
@@ -76,7 +104,8 @@ def trajectories(
         batch index).
     xlim, ylim : (float, float), optional
         Plot window (default: the paths, starts and minimisers with a 15 % margin; the
-        paths of diverged runs are left out of the default window).
+        paths of diverged runs are left out of the default window; on axes that hold
+        an earlier call, the union with its window).
     levels : int, optional
         Number of contour levels (default 25).
     log : bool, optional
@@ -111,6 +140,14 @@ def trajectories(
     >>> ax = gf.plot.trajectories(p, traj, resolution=60)
     >>> len(ax.get_lines()) >= 2, len(ax.collections) > 0
     (True, True)
+
+    Overlay a second method on the same background:
+
+    >>> hb = gf.solve(p, [-1.5, 2.0], gf.methods.HeavyBall(0.9), stepsize=1e-4, steps=2000,
+    ...               save_every=20)
+    >>> ax = gf.plot.trajectories(p, hb, ax, labels=["heavy ball"], resolution=60)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['[0]', '[1]', 'heavy ball', 'minimiser']
     """
     if getattr(problem, "dim", None) != 2:
         raise ValueError(
@@ -123,20 +160,71 @@ def trajectories(
     resolution = check_integer(resolution, "resolution", 2)
     grid_text = f"resolution ({resolution} x {resolution} grid of 2-D points)"
     check_allocation(float(resolution) ** 2 * 2, 8, grid_text)
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm, to_hex
-    from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
     batch_shape = tuple(np.shape(traj.status))
     theta = columns(theta, len(batch_shape))  # (n, m, 2)
-    status = np.asarray(traj.status).reshape(-1)
-    diverged = status == "diverged"
+    diverged = np.asarray(traj.status).reshape(-1) == "diverged"
     texts = element_labels(labels, theta.shape[1], batch_shape)
-
+    ax = new_axes(ax)
+    background = find_record(ax, _RECORD)
     auto_x, auto_y = _box(problem, theta, ~diverged)
-    xlim = auto_x if xlim is None else xlim
-    ylim = auto_y if ylim is None else ylim
-    x, y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    if background is not None:  # an overlay: the window grows to hold every call's paths
+        auto_x = _union(background.window[0], auto_x)
+        auto_y = _union(background.window[1], auto_y)
+    window = (
+        auto_x if xlim is None else tuple(map(float, xlim)),
+        auto_y if ylim is None else tuple(map(float, ylim)),
+    )
+    if background is None or background.window != window:
+        bar = None
+        if background is not None:
+            background.remove()
+            bar = background.colorbar
+        _background(ax, problem, window, levels, log, resolution, colorbar if bar is None else bar)
+    _paths(ax, theta, diverged, texts)
+    ax.set_xlim(*window[0])
+    ax.set_ylim(*window[1])
+    ax.set_xlabel("$\\theta_1$")
+    ax.set_ylabel("$\\theta_2$")
+    ax.set_title(title if title is not None else getattr(problem, "name", ""))
+    legend(ax)
+    return ax
+
+
+@dataclass
+class _Background:
+    """What one call drew under the paths, for the calls overlaid on it."""
+
+    window: tuple[tuple[float, float], tuple[float, float]]
+    artists: list[Any]
+    colorbar: Any = None
+
+    def remove(self) -> None:
+        """Take the contours and minimisers off the axes (the colour bar stays, to be
+        pointed at the new contours: removing it fails under constrained layout)."""
+        for artist in self.artists:
+            artist.remove()
+
+
+def _union(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return (min(a[0], b[0]), max(a[1], b[1]))
+
+
+def _background(
+    ax: Any,
+    problem: Any,
+    window: tuple[tuple[float, float], tuple[float, float]],
+    levels: int,
+    log: bool | None,
+    resolution: int,
+    colorbar: Any,
+) -> None:
+    """Filled loss contours, their lines, the minimisers and the colour bar, once per axes
+    (``colorbar``: whether to add one, or an existing one to show the new contours)."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator
+
+    x, y = np.meshgrid(np.linspace(*window[0], resolution), np.linspace(*window[1], resolution))
     with np.errstate(all="ignore"):
         z = np.asarray(problem.loss(np.stack([x, y], axis=-1)), dtype=float)
     finite = np.isfinite(z)
@@ -145,39 +233,22 @@ def trajectories(
     top = float(shifted.max()) or 1.0
     if log is None:
         log = bool(top > LOG_SKEW * max(float(np.median(shifted)), LOG_FLOOR * top))
-    ax = new_axes(ax)
     if log:
         floor = LOG_FLOOR * top
         values = shifted + floor
         bounds = np.geomspace(floor, top + floor, int(levels))
-        filled = ax.contourf(x, y, values, levels=bounds, norm=LogNorm(floor, top + floor))
-        ax.contour(x, y, values, levels=bounds, colors="k", linewidths=0.25, alpha=0.5)
+        filled = ax.contourf(
+            x, y, values, levels=bounds, norm=LogNorm(floor, top + floor), alpha=FILL_ALPHA
+        )
     else:
+        values = shifted
         bounds = np.linspace(0.0, top, int(levels))
-        filled = ax.contourf(x, y, shifted, levels=bounds)
-        ax.contour(x, y, shifted, levels=bounds, colors="k", linewidths=0.25, alpha=0.5)
-    if colorbar:
-        label = "$L - \\min L$" + (" (log)" if log else "")
-        bar = ax.figure.colorbar(filled, ax=ax, label=label)
-        if log:
-            bar.locator = LogLocator()
-            bar.formatter = LogFormatterSciNotation()
-            bar.update_ticks()
-
-    prop = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["w"])
-    colours = [to_hex(c) for c in prop if to_hex(c) != "#000000"] or ["w"]
-    entries = 0
-    for i in range(theta.shape[1]):
-        path = theta[:, i]
-        path = path[np.isfinite(path).all(axis=1)]
-        c = colours[i % len(colours)]
-        ax.plot(path[:, 0], path[:, 1], color=c, lw=1.3, label=texts[i])
-        ax.plot(*path[0], "o", color=c, mfc="white", ms=5, zorder=3)
-        ax.plot(*path[-1], "X" if diverged[i] else "o", color=c, mec="k", mew=0.5, ms=5, zorder=3)
-        entries += texts[i] is not None
+        filled = ax.contourf(x, y, values, levels=bounds, alpha=FILL_ALPHA)
+    lines = ax.contour(x, y, values, levels=bounds, colors="k", linewidths=0.25, alpha=0.5)
+    record = _Background(window, [filled, lines])
     minimizers = getattr(problem, "minimizers", None)
     if minimizers is not None:
-        ax.plot(
+        (stars,) = ax.plot(
             *np.asarray(minimizers).reshape(-1, 2).T,
             "*",
             color="white",
@@ -187,11 +258,37 @@ def trajectories(
             zorder=4,
             label="minimiser",
         )
-        entries += 1
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_xlabel("$\\theta_1$")
-    ax.set_ylabel("$\\theta_2$")
-    ax.set_title(title if title is not None else getattr(problem, "name", ""))
-    legend(ax, entries, given=labels is not None)
-    return ax
+        record.artists.append(stars)
+    if colorbar:
+        label = "$L - \\min L$" + (" (log)" if log else "")
+        if not hasattr(colorbar, "update_normal"):  # a flag, not a colour bar
+            record.colorbar = ax.figure.colorbar(filled, ax=ax, label=label)
+        else:
+            record.colorbar = colorbar
+            colorbar.update_normal(filled)
+            colorbar.set_label(label)
+        if log:
+            record.colorbar.locator = LogLocator()
+            record.colorbar.formatter = LogFormatterSciNotation()
+            record.colorbar.update_ticks()
+    keep_record(filled, _RECORD, record)
+
+
+def _paths(ax: Any, theta: np.ndarray, diverged: np.ndarray, texts: list[str | None]) -> None:
+    """Each element's path in the next series style of the axes over a white halo (it
+    reads on dark and light contours alike; every halo lies under every path, so
+    overlapping paths stay visible); open circle at the start, dot (or a cross,
+    diverged) at the end."""
+    first = next_series(ax)
+    for i in range(theta.shape[1]):
+        path = theta[:, i]
+        path = path[np.isfinite(path).all(axis=1)]
+        props = series_style(first + i)
+        c = props["color"]
+        ax.plot(*path.T, color="white", ls="-", lw=HALO_WIDTH, alpha=HALO_ALPHA, zorder=2.0)
+        (line,) = ax.plot(
+            path[:, 0], path[:, 1], **props, lw=PATH_WIDTH, label=texts[i], zorder=2.1
+        )
+        tag_series(line, first + i)
+        ax.plot(*path[0], "o", color=c, mfc="white", ms=5, zorder=3)
+        ax.plot(*path[-1], "X" if diverged[i] else "o", color=c, mec="k", mew=0.5, ms=5, zorder=3)

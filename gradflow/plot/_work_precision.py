@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from gradflow.plot._common import legend, new_axes
+from gradflow.plot._common import legend, new_axes, next_series, tag_series
+from gradflow.plot._style import series_style
 
 __all__ = ["work_precision"]
 
@@ -21,7 +22,6 @@ LABELS = {
     "wall_s": "wall time (s)",
     "error": "error",
 }
-MARKERS = "os^vDP*X"
 
 
 def work_precision(
@@ -97,18 +97,20 @@ def work_precision(
     if not series:
         raise ValueError("data must not be empty")
     ax = new_axes(ax)
+    first = next_series(ax)
     for i, (name, c, e) in enumerate(series):
         order = np.argsort(c)
-        ax.loglog(
+        (line,) = ax.loglog(
             c[order],
             np.maximum(e[order], ERROR_FLOOR),
-            marker=MARKERS[i % len(MARKERS)],
             label=name,
+            **series_style(first + i, kind="marker"),
         )
+        tag_series(line, first + i)
     ax.set_xlabel(xlabel if xlabel is not None else LABELS.get(cost, cost))
     ax.set_ylabel(ylabel if ylabel is not None else LABELS.get(error, error))
     if title is not None:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    legend(ax, len(series))
+    legend(ax)
     return ax
