@@ -24,7 +24,7 @@ examples, so their iterates differ; the losses say both do the same work).
 Usage::
 
     python benchmarks/bench_minibatch.py [--quick] [--out FILE.json] [--checkout DIR]
-        [--steps N] [--repeats N]
+        [--steps N] [--repeats N] [--single-only]
 
 ``--quick`` runs tiny sizes in a few seconds (a smoke test for CI; its ratios say
 nothing about the target).  ``--checkout DIR`` benchmarks the gradflow of another
@@ -212,7 +212,7 @@ def peak_memory(problem: Any, kind: str, sz: Sizes, theta0: np.ndarray) -> int:
         tracemalloc.stop()
 
 
-def run(sz: Sizes) -> dict[str, Any]:
+def run(sz: Sizes, batched: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     rng = np.random.default_rng(SEED + 1)
     for kind in ("least_squares", "logistic_regression"):
@@ -221,10 +221,11 @@ def run(sz: Sizes) -> dict[str, Any]:
         many = 0.1 * rng.standard_normal((sz.n_traj, sz.d))
         out[kind] = {
             "single": bench_pair(problem, kind, sz, one, hand_single),
-            "batched": bench_pair(problem, kind, sz, many, hand_batched),
             "peak_bytes_single": peak_memory(problem, kind, sz, one),
-            "peak_bytes_batched": peak_memory(problem, kind, sz, many),
         }
+        if batched:
+            out[kind]["batched"] = bench_pair(problem, kind, sz, many, hand_batched)
+            out[kind]["peak_bytes_batched"] = peak_memory(problem, kind, sz, many)
     return out
 
 
@@ -245,11 +246,10 @@ def table(res: dict[str, Any]) -> str:
     ]
     for kind in ("least_squares", "logistic_regression"):
         r = res["results"][kind]
-        for label, traj, mem in (
-            ("single", 1, r["peak_bytes_single"]),
-            ("batched", sz.n_traj, r["peak_bytes_batched"]),
-        ):
-            p = r[label]
+        for label, traj in (("single", 1), ("batched", sz.n_traj)):
+            if label not in r:
+                continue
+            p, mem = r[label], r[f"peak_bytes_{label}"]
             met = "yes" if p["ratio_best"] <= TARGET else "**NO**"
             if res["quick"]:
                 met = "n/a (--quick)"
@@ -273,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkout", type=Path, help="benchmark this checkout's gradflow")
     parser.add_argument("--steps", type=int, help="override the number of steps")
     parser.add_argument("--repeats", type=int, help="override the number of repeats")
+    parser.add_argument("--single-only", action="store_true", help="skip the batched runs")
     args = parser.parse_args(argv)
     sz = QUICK if args.quick else FULL
     if args.steps:
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         "gradflow_file": gf.__file__,
         "machine": machine(),
     }
-    res["results"] = run(sz)
+    res["results"] = run(sz, batched=not args.single_only)
     m = res["machine"]
     print(
         f"gradflow {m['gradflow']} ({CHECKOUT}), {m['date']}: {m['cpus']} CPUs, "

@@ -367,3 +367,17 @@ def test_view_has_every_field_a_problem_gets():
     assert set(vars(plain)) <= set(vars(view))
     assert view.dim == p.dim and view.name == p.name and view.minimum is None
     assert "exact" in repr(view)
+
+
+def test_draws_do_not_depend_on_the_order_steps_are_asked_for():
+    """Steps are drawn ahead in blocks; in order, backwards or jumping, the same indices."""
+    p = PROBLEMS["least_squares"]
+    ahead = MinibatchSampler(p, 6, seed=21, n_elements=3)
+    in_order = [ahead.indices(k, np.arange(3)) for k in range(150)]
+    for order in (range(149, -1, -1), np.random.default_rng(0).permutation(150)):
+        other = MinibatchSampler(p, 6, seed=21, n_elements=3)
+        for k in order:
+            np.testing.assert_array_equal(other.indices(int(k), np.arange(3)), in_order[k])
+    alone = MinibatchSampler(p, 6, seed=21, n_elements=1)  # another block length
+    for k in (0, 5, 64, 149):
+        np.testing.assert_array_equal(alone.indices(k, np.arange(1)), in_order[k][:1])

@@ -100,6 +100,12 @@ _STEP_SHIFT = 64
 
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
+#: Floyd's pass runs on blocks of up to ``_BLOCK_STEPS`` consecutive steps at once (its
+#: numpy calls cost more than its arithmetic at small ``n_elements · B``), holding at most
+#: about ``_BLOCK_INDICES`` indices.  Which steps share a pass changes no result.
+_BLOCK_STEPS = 64
+_BLOCK_INDICES = 1 << 15
+
 
 def check_finite_sum(problem: Problem) -> int:
     """The number of examples of a finite-sum problem.
@@ -310,7 +316,9 @@ class MinibatchSampler:
     Notes
     -----
     The draw (module docstring) costs O(``n_elements``·B) per step; the gradients of a
-    problem with ``minibatch_grad`` O(rows·B·d).
+    problem with ``minibatch_grad`` O(rows·B·d).  The indices of consecutive steps are
+    drawn ahead in blocks (up to 64 steps, about 2^15 indices), one vectorised Floyd
+    pass each, which changes no result: a step's indices depend on ``(seed, k)`` only.
 
     References
     ----------
@@ -345,9 +353,27 @@ class MinibatchSampler:
         self._start = self._bits.state
         self._random = np.random.Generator(self._bits)
         self._next = -1  # 1 + the last step drawn: its successor needs an advance only
+        # The indices of the steps [_first, _first + len(_block)), for every element.
+        self._first = 0
+        self._block = np.empty((0, self.n_elements, self.batch_size), dtype=np.intp)
+        per_step = max(1, self.n_elements * self.batch_size)
+        self._block_cap = max(1, min(_BLOCK_STEPS, _BLOCK_INDICES // per_step))
+        self._block_len = 1
 
-    def uniforms(self, k: int) -> np.ndarray:
-        """The uniforms ``(n_elements, B)`` of step ``k`` (a pure function of seed, k)."""
+    def uniforms(self, k: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The uniforms ``(n_elements, B)`` of step ``k`` (a pure function of seed, k).
+
+        Parameters
+        ----------
+        k : int
+            Step index.
+        out : ndarray of float64, shape (n_elements, B), optional
+            Where to write them.
+
+        Returns
+        -------
+        ndarray, shape (n_elements, B)
+        """
         k = int(k)
         if k == self._next:  # the step after the last one: skip to its stream
             self._bits.advance((1 << _STEP_SHIFT) - self.n_elements * self.batch_size)
@@ -355,14 +381,47 @@ class MinibatchSampler:
             self._bits.state = self._start
             self._bits.advance(k << _STEP_SHIFT)
         self._next = k + 1
-        return self._random.random((self.n_elements, self.batch_size))
+        if out is None:
+            return self._random.random((self.n_elements, self.batch_size))
+        return self._random.random(out=out)
+
+    def _draw_block(self, k: int) -> None:
+        """The indices of steps ``k, k+1, ...`` for every element: one vectorised Floyd
+        pass over all of them (a block grows while the steps are asked for in order)."""
+        if k == self._first + self._block.shape[0]:
+            self._block_len = min(2 * self._block_len, self._block_cap)
+        else:
+            self._block_len = 1
+        E, B, L = self.n_elements, self.batch_size, self._block_len
+        u = np.empty((L, E, B))
+        for step in range(L):  # a loop over steps, each drawn for every element at once
+            self.uniforms(k + step, out=u[step])
+        self._block = floyd_sample(u.reshape(L * E, B), self.n).reshape(L, E, B)
+        self._first = k
 
     def indices(self, k: int, rows: np.ndarray) -> np.ndarray:
-        """Example indices ``(len(rows), B)`` of step ``k`` for original elements ``rows``."""
+        """Example indices ``(len(rows), B)`` of step ``k`` for original elements ``rows``.
+
+        Parameters
+        ----------
+        k : int
+            Step index.
+        rows : ndarray of int
+            Original element ids (in ``[0, n_elements)``).
+
+        Returns
+        -------
+        ndarray of intp, shape (len(rows), B)
+            Row ``j`` a function of ``(seed, k, rows[j])`` only (module docstring).
+        """
         B, n = self.batch_size, self.n
         if B == n:
             return np.broadcast_to(np.arange(n), (rows.size, n))
-        return floyd_sample(self.uniforms(k)[rows], n)
+        at = int(k) - self._first
+        if not 0 <= at < self._block.shape[0]:
+            self._draw_block(int(k))
+            at = 0
+        return self._block[at][rows]
 
     def view(self, k: int, rows: np.ndarray) -> Problem:
         """The problem whose gradient at row ``j`` is the minibatch gradient of element
