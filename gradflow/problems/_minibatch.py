@@ -421,7 +421,7 @@ class MinibatchSampler:
         if not 0 <= at < self._block.shape[0]:
             self._draw_block(int(k))
             at = 0
-        return self._block[at][rows]
+        return self._block[at, rows]
 
     def view(self, k: int, rows: np.ndarray) -> Problem:
         """The problem whose gradient at row ``j`` is the minibatch gradient of element

@@ -230,8 +230,10 @@ class LeastSquaresProblem(_DataProblem):
         xx, yy, _ = self._data(th.dtype)
         xs = xx.take(idx, axis=0)  # (rows, B, d): the drawn examples only
         with np.errstate(all="ignore"):  # overflow is inf, silently (see Problem)
-            r = np.einsum("rbd,red->reb", xs, th) - yy.take(idx)[:, None, :]
-            g = np.einsum("reb,rbd->red", r, xs) / float(idx.shape[1])
+            r = np.einsum("rbd,red->reb", xs, th)
+            r -= yy.take(idx)[:, None, :]
+            g = np.einsum("reb,rbd->red", r, xs)
+            g /= float(idx.shape[1])
         return g.reshape(np.shape(theta))
 
     def minibatch_hvp(self, theta: ArrayLike, v: ArrayLike, index: ArrayLike) -> np.ndarray:
