@@ -156,6 +156,11 @@ def as_minibatch(
     ValueError
         If the shapes do not match or an index is outside ``[0, n)``.
 
+    References
+    ----------
+    L. Bottou, F. E. Curtis and J. Nocedal, "Optimization methods for large-scale machine
+    learning", SIAM Review 60(2), 223-311, 2018, §3 (minibatch gradients).
+
     Examples
     --------
     >>> import numpy as np
@@ -206,6 +211,10 @@ def per_example_minibatch_grad(problem: Any, theta: np.ndarray, index: np.ndarra
     Returns
     -------
     ndarray, shape theta.shape
+
+    References
+    ----------
+    L. Bottou, F. E. Curtis and J. Nocedal, SIAM Review 60(2), 223-311, 2018, §3.
     """
     per = problem.per_example_grad(theta)  # (rows, *extra, n, d)
     extra = (1,) * (theta.ndim - 2)
