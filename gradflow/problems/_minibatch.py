@@ -1,10 +1,7 @@
 r"""Minibatch views of a finite-sum problem: what ``solve(..., batch_size=B)`` hands a method.
 
-A finite-sum problem ``L(θ) = (1/n) Σ_i ℓ_i(θ)`` (one with ``n_samples`` and
-``per_example_grad``: :func:`~gradflow.problems.least_squares`,
-:func:`~gradflow.problems.logistic_regression`,
-:func:`~gradflow.problems.mlp_regression`) is sampled as SGD samples it: at step ``k``
-trajectory ``j`` uses the gradient averaged over ``B`` distinct examples,
+A finite-sum problem ``L(θ) = (1/n) Σ_i ℓ_i(θ)`` is sampled as SGD samples it: at step
+``k`` trajectory ``j`` uses the gradient averaged over ``B`` distinct examples,
 
 .. math:: \hat g_{k,j}(\theta) = \frac1B \sum_{i \in S_{k,j}} \nabla \ell_i(\theta),
           \qquad |S_{k,j}| = B,\ \text{drawn without replacement},
@@ -13,13 +10,69 @@ an unbiased estimate of ``∇L`` with covariance ``(1/B)(n - B)/(n - 1) Σ(θ)``
 fixed and ``h → 0`` SGD follows the gradient flow; to first order in ``h`` its iterates
 are those of the SDE ``dθ = -∇L dt + √(h Σ/B) dW`` (Li, Tai & E 2017).
 
-Reproducibility: the index sets are a pure function of ``(seed, k, j)`` — step ``k``
-draws, from ``numpy.random.default_rng([seed, k])``, one uniform key per example for
-*every original* batch element (``(n_elements, n)`` keys) and takes each row's ``B``
-smallest (``argpartition``); the active rows pick their own.  A trajectory's samples
-therefore do not depend on which other trajectories are still running, and the driver's
-replay of a diverged row draws the same batches.  All gradient evaluations of one step
-(e.g. Runge–Kutta stages) use the same minibatch.
+The finite-sum protocol
+-----------------------
+A :class:`~gradflow.problems.Problem` is a finite sum when it has
+
+1. ``n_samples``: the number of examples ``n`` (an int);
+2. ``per_example_grad(theta) -> (*batch, n, d)``: every ``∇ℓ_i``, whose mean over
+   axis ``-2`` is ``grad(theta)``.
+
+and, to make a minibatch step cost O(B·d) instead of O(n·d),
+
+3. ``minibatch_grad(theta, index) -> theta.shape``: for ``theta`` of shape
+   ``(rows, *extra, d)`` and integers ``index`` of shape ``(rows, B)``, row ``r`` (and
+   each of its ``extra`` points: the Hessian's differences add an axis) gets the mean
+   ``(1/B) Σ_b ∇ℓ_{index[r, b]}`` computed from the ``B`` indexed examples only (gather
+   the rows of the data, ``X[index] -> (rows, B, d)``; never all ``n``).  Row ``r``'s
+   bits must not depend on the other rows (reductions that do not change with the row
+   count: :func:`numpy.einsum` without ``optimize``, contiguous last-axis sums; no BLAS
+   call on the whole batch).  :func:`as_minibatch` checks the arguments;
+4. optionally ``minibatch_hvp(theta, v, index) -> theta.shape``: the Hessian of the same
+   minibatch loss times ``v``, exact.
+
+The zoo's finite sums (:func:`~gradflow.problems.least_squares`,
+:func:`~gradflow.problems.logistic_regression`,
+:func:`~gradflow.problems.mlp_regression`) have all four.  Without 3 the view computes
+``per_example_grad`` (all ``n`` examples, O(rows·n·d) memory) and picks the indexed
+ones (:func:`per_example_minibatch_grad`); without 4 the view's HVP is a central
+difference of its gradient, and its Hessian is assembled from ``d`` HVPs either way.
+With ``B = n`` the sampler hands the method the full problem itself (full gradient,
+exact HVP).
+
+Reproducibility: the index sets are a pure function of ``(seed, k, j)`` for the
+*original* batch element ``j``.  Step ``k`` reads, from the PCG64 generator of
+``numpy.random.default_rng(seed)`` advanced by ``k · 2^64`` draws (each step its own
+``2^64`` draws of the period ``2^128``), ``B`` uniforms ``u_{j,i}`` for
+every original element (an ``(n_elements, B)`` array: O(n_elements·B) per step, not
+O(n_elements·n)); the active rows take their own and turn them into ``B`` distinct
+indices by Floyd's algorithm: for ``i = 0 .. B-1`` draw ``t_i = ⌊u_i (n - B + i + 1)⌋``
+uniform on ``{0, .., n - B + i}`` and take ``t_i`` unless it was taken already, in
+which case take ``n - B + i`` (never taken before).  Every ``B``-subset is equally
+likely (Bentley & Floyd 1987), up to the rounding of ``u`` to 53 bits (a relative bias
+below ``n · 2^-53`` per index).  The loop over ``i`` is vectorised
+(:func:`floyd_sample`): ``t_i`` was taken before exactly when an earlier ``t_l``
+equals it, or ``t_i = n - B + l`` for an ``l < i`` whose own ``t_l`` was taken before; a
+stable sort finds the first case and pointer doubling along the second resolves the
+chains in ``⌈log₂ B⌉`` passes, O(rows·B log B) in all.  A trajectory's samples therefore
+do not depend on which other trajectories are still running, and the driver's replay of
+a diverged row draws the same batches.  All gradient evaluations of one step (e.g.
+Runge–Kutta stages) use the same minibatch.
+
+(Before this rule, step ``k`` drew ``n`` uniform keys per original element from
+``numpy.random.default_rng([seed, k])`` and took each row's ``B`` smallest: the same
+distribution, other bits, at O(n_elements·n) per step.)
+
+References
+----------
+J. Bentley and R. Floyd, "Programming pearls: a sample of brilliance", Communications of
+the ACM 30(9), 754-757, 1987.
+
+M. E. O'Neill, "PCG: a family of simple fast space-efficient statistically good
+algorithms for random number generation", Harvey Mudd College, HMC-CS-2014-0905, 2014.
+
+Q. Li, C. Tai and W. E, "Stochastic modified equations and adaptive stochastic gradient
+algorithms", ICML 2017.
 """
 
 from __future__ import annotations
@@ -27,11 +80,31 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from gradflow._validation import check_integer
-from gradflow.problems._problem import Problem
+from gradflow.problems._problem import Problem, as_batch
 
-__all__ = ["MinibatchSampler", "MinibatchView", "check_finite_sum"]
+__all__ = [
+    "MinibatchSampler",
+    "MinibatchView",
+    "as_minibatch",
+    "check_finite_sum",
+    "floyd_sample",
+    "per_example_minibatch_grad",
+]
+
+#: Step ``k`` reads the PCG64 stream of its seed from draw ``k · 2^_STEP_SHIFT`` on: every
+#: step has ``2^64`` draws of its own (the period is ``2^128``).
+_STEP_SHIFT = 64
+
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+#: Floyd's pass runs on blocks of up to ``_BLOCK_STEPS`` consecutive steps at once (its
+#: numpy calls cost more than its arithmetic at small ``n_elements · B``), holding at most
+#: about ``_BLOCK_INDICES`` indices.  Which steps share a pass changes no result.
+_BLOCK_STEPS = 64
+_BLOCK_INDICES = 1 << 15
 
 
 def check_finite_sum(problem: Problem) -> int:
@@ -52,6 +125,179 @@ def check_finite_sum(problem: Problem) -> int:
             "mlp_regression)"
         )
     return int(n)
+
+
+def as_minibatch(
+    theta: ArrayLike, index: ArrayLike, dim: int, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check the arguments of a ``minibatch_grad`` / ``minibatch_hvp`` (protocol item 3).
+
+    Parameters
+    ----------
+    theta : array_like, shape (rows, *extra, dim)
+        Points, one row (with any number of extra points) per row of ``index``.
+    index : array_like of int, shape (rows, B)
+        Example indices in ``[0, n)``.
+    dim : int
+        The problem's dimension.
+    n : int
+        The number of examples.
+
+    Returns
+    -------
+    theta : ndarray, shape (rows, E, dim)
+        C-contiguous float32 or float64 (``E`` the product of ``extra``, 1 without).
+    index : ndarray of intp, shape (rows, B)
+
+    Raises
+    ------
+    TypeError
+        If ``theta`` does not hold real numbers or ``index`` not integers.
+    ValueError
+        If the shapes do not match or an index is outside ``[0, n)``.
+
+    References
+    ----------
+    L. Bottou, F. E. Curtis and J. Nocedal, "Optimization methods for large-scale machine
+    learning", SIAM Review 60(2), 223-311, 2018, §3 (minibatch gradients).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> th, idx = as_minibatch(np.zeros((3, 2)), [[0, 4], [1, 2], [3, 3]], 2, 5)
+    >>> th.shape, idx.shape
+    ((3, 1, 2), (3, 2))
+    """
+    if not (
+        type(theta) is np.ndarray
+        and theta.dtype in _FLOATS
+        and theta.flags.c_contiguous
+        and theta.ndim >= 2
+        and theta.shape[-1] == dim
+    ):
+        theta = as_batch(theta, dim)  # (what every problem function accepts)
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"index must hold integers (example indices), got dtype {index.dtype}")
+    if index.ndim != 2 or index.shape[1] == 0:
+        raise ValueError(f"index must have shape (rows, B) with B >= 1, got {index.shape}")
+    if theta.ndim < 2 or theta.shape[0] != index.shape[0]:
+        raise ValueError(
+            f"theta must have shape ({index.shape[0]}, ..., {dim}): one row per row of "
+            f"index, got {theta.shape}"
+        )
+    index = index.astype(np.intp, copy=False)
+    # Negative indices are huge as unsigned: one comparison checks both ends.
+    if np.count_nonzero(index.view(np.uintp) >= n):
+        raise ValueError(
+            f"index must lie in [0, {n}), got values in [{index.min()}, {index.max()}]"
+        )
+    return theta.reshape(theta.shape[0], -1, dim), index
+
+
+def per_example_minibatch_grad(problem: Any, theta: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The minibatch gradient of a finite sum without ``minibatch_grad`` (the fallback).
+
+    Computes all ``n`` per-example gradients of every row, ``(rows, *extra, n, d)``, and
+    averages the indexed ones: O(rows·n·d) time and memory.
+
+    Parameters
+    ----------
+    problem : Problem
+        A finite sum (``per_example_grad``).
+    theta : ndarray, shape (rows, *extra, d)
+    index : ndarray of int, shape (rows, B)
+
+    Returns
+    -------
+    ndarray, shape theta.shape
+
+    References
+    ----------
+    L. Bottou, F. E. Curtis and J. Nocedal, SIAM Review 60(2), 223-311, 2018, §3.
+    """
+    per = problem.per_example_grad(theta)  # (rows, *extra, n, d)
+    extra = (1,) * (theta.ndim - 2)
+    picked = np.take_along_axis(per, index.reshape(index.shape[0], *extra, -1, 1), axis=-2)
+    return picked.mean(axis=-2)
+
+
+def _resolve_chains(taken: np.ndarray, link: np.ndarray) -> np.ndarray:
+    """``dup_i = taken_i or dup_{link_i}`` along chains ending at the sentinel ``B``.
+
+    Pointer doubling: ``dup_i = taken_i or dup_{link_i}`` stays true when ``taken_i``
+    absorbs ``taken_{link_i}`` and ``link_i`` jumps to ``link_{link_i}``; every pass
+    halves the chains, so ``⌈log₂ B⌉ + 1`` passes end them all.
+    """
+    rows, B = taken.shape
+    val = np.zeros((rows, B + 1), dtype=bool)
+    val[:, :B] = taken
+    nxt = np.full((rows, B + 1), B, dtype=np.intp)
+    nxt[:, :B] = link
+    while (nxt != B).any():
+        val |= np.take_along_axis(val, nxt, axis=1)
+        nxt = np.take_along_axis(nxt, nxt, axis=1)
+    return val[:, :B]
+
+
+def floyd_sample(u: np.ndarray, n: int) -> np.ndarray:
+    """``B`` distinct indices of ``range(n)`` per row, by Floyd's algorithm.
+
+    Parameters
+    ----------
+    u : ndarray, shape (rows, B)
+        Uniforms in ``[0, 1)``; ``u[:, i]`` draws ``t_i`` on ``{0, .., n - B + i}``.
+    n : int
+        Population size, ``n >= B``.
+
+    Returns
+    -------
+    ndarray of intp, shape (rows, B)
+        Row ``r`` holds a uniformly random ``B``-subset of ``range(n)`` (see the module
+        docstring: the vectorised form of the loop over ``i``), a function of ``u[r]``
+        alone.
+
+    References
+    ----------
+    J. Bentley and R. Floyd, Communications of the ACM 30(9), 754-757, 1987.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> u = np.random.default_rng(0).random((4, 5))
+    >>> s = floyd_sample(u, 7)
+    >>> all(len(set(row)) == 5 for row in s.tolist()), int(s.max()) < 7
+    (True, True)
+    """
+    B = u.shape[1]
+    low = n - B
+    span = np.arange(low + 1, n + 1, dtype=np.intp)  # t_i takes span[i] values
+    # u <= 1 - 2^-53 makes the rounded product u * m < m for every integer m < 2^53:
+    # floor(u * m) <= m - 1 needs no clipping.
+    t = (u * span).astype(np.intp)
+    ordered = np.sort(t, axis=1)
+    same = ordered[:, 1:] == ordered[:, :-1]
+    if np.count_nonzero(same):  # else no t_i was taken before (the rule for B << n)
+        repeated = same.any(axis=1)
+        t[repeated] = _floyd_repeats(t[repeated], low)
+    return t
+
+
+def _floyd_repeats(t: np.ndarray, low: int) -> np.ndarray:
+    """Floyd's choices for rows ``t`` of draws with repeats (see :func:`floyd_sample`)."""
+    B = t.shape[1]
+    # t_i was taken by an earlier t_l: a stable sort puts the first occurrence first.
+    order = np.argsort(t, axis=1, kind="stable")
+    ordered = np.take_along_axis(t, order, axis=1)
+    repeat = np.zeros(t.shape, dtype=bool)
+    repeat[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    earlier = np.empty_like(repeat)
+    np.put_along_axis(earlier, order, repeat, axis=1)
+    # ... or t_i = n - B + l, which step l < i took in place of its own taken t_l.
+    back = t - low
+    chain = (back >= 0) & (back < np.arange(B))
+    taken = _resolve_chains(earlier, np.where(chain, back, B)) if chain.any() else earlier
+    return np.where(taken, low + np.arange(B), t)
 
 
 class MinibatchSampler:
@@ -75,6 +321,17 @@ class MinibatchSampler:
         If ``problem`` is not a finite sum or ``batch_size`` / ``seed`` has the wrong type.
     ValueError
         If ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is negative.
+
+    Notes
+    -----
+    The draw (module docstring) costs O(``n_elements``·B) per step; the gradients of a
+    problem with ``minibatch_grad`` O(rows·B·d).  The indices of consecutive steps are
+    drawn ahead in blocks (up to 64 steps, about 2^15 indices), one vectorised Floyd
+    pass each, which changes no result: a step's indices depend on ``(seed, k)`` only.
+
+    References
+    ----------
+    J. Bentley and R. Floyd, Communications of the ACM 30(9), 754-757, 1987.
 
     Examples
     --------
@@ -101,19 +358,86 @@ class MinibatchSampler:
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.n_elements = int(n_elements)
+        self._bits = np.random.PCG64(self.seed)
+        self._start = self._bits.state
+        self._random = np.random.Generator(self._bits)
+        self._next = -1  # 1 + the last step drawn: its successor needs an advance only
+        # The indices of the steps [_first, _first + len(_block)), for every element.
+        self._first = 0
+        self._block = np.empty((0, self.n_elements, self.batch_size), dtype=np.intp)
+        per_step = max(1, self.n_elements * self.batch_size)
+        self._block_cap = max(1, min(_BLOCK_STEPS, _BLOCK_INDICES // per_step))
+        self._block_len = 1
+
+    def uniforms(self, k: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The uniforms ``(n_elements, B)`` of step ``k`` (a pure function of seed, k).
+
+        Parameters
+        ----------
+        k : int
+            Step index.
+        out : ndarray of float64, shape (n_elements, B), optional
+            Where to write them.
+
+        Returns
+        -------
+        ndarray, shape (n_elements, B)
+        """
+        k = int(k)
+        if k == self._next:  # the step after the last one: skip to its stream
+            self._bits.advance((1 << _STEP_SHIFT) - self.n_elements * self.batch_size)
+        else:
+            self._bits.state = self._start
+            self._bits.advance(k << _STEP_SHIFT)
+        self._next = k + 1
+        if out is None:
+            return self._random.random((self.n_elements, self.batch_size))
+        return self._random.random(out=out)
+
+    def _draw_block(self, k: int) -> None:
+        """The indices of steps ``k, k+1, ...`` for every element: one vectorised Floyd
+        pass over all of them (a block grows while the steps are asked for in order)."""
+        if k == self._first + self._block.shape[0]:
+            self._block_len = min(2 * self._block_len, self._block_cap)
+        else:
+            self._block_len = 1
+        E, B, L = self.n_elements, self.batch_size, self._block_len
+        u = np.empty((L, E, B))
+        for step in range(L):  # a loop over steps, each drawn for every element at once
+            self.uniforms(k + step, out=u[step])
+        self._block = floyd_sample(u.reshape(L * E, B), self.n).reshape(L, E, B)
+        self._first = k
 
     def indices(self, k: int, rows: np.ndarray) -> np.ndarray:
-        """Example indices ``(len(rows), B)`` of step ``k`` for original elements ``rows``."""
+        """Example indices ``(len(rows), B)`` of step ``k`` for original elements ``rows``.
+
+        Parameters
+        ----------
+        k : int
+            Step index.
+        rows : ndarray of int
+            Original element ids (in ``[0, n_elements)``).
+
+        Returns
+        -------
+        ndarray of intp, shape (len(rows), B)
+            Row ``j`` a function of ``(seed, k, rows[j])`` only (module docstring).
+        """
         B, n = self.batch_size, self.n
         if B == n:
             return np.broadcast_to(np.arange(n), (rows.size, n))
-        keys = np.random.default_rng([self.seed, int(k)]).random((self.n_elements, n))
-        return np.argpartition(keys[rows], B - 1, axis=1)[:, :B]
+        at = int(k) - self._first
+        if not 0 <= at < self._block.shape[0]:
+            self._draw_block(int(k))
+            at = 0
+        return self._block[at, rows]
 
-    def view(self, k: int, rows: np.ndarray) -> MinibatchView:
+    def view(self, k: int, rows: np.ndarray) -> Problem:
         """The problem whose gradient at row ``j`` is the minibatch gradient of element
-        ``rows[j]`` at step ``k``.  Its loss is the full loss; its HVP is a central
-        difference of the minibatch gradient."""
+        ``rows[j]`` at step ``k`` (a :class:`MinibatchView`; with ``B = n`` the full
+        problem itself).  Its loss is the full loss."""
+        if self.batch_size == self.n:
+            return self.problem
         return MinibatchView(self.problem, self.indices(k, rows))
 
 
@@ -121,9 +445,11 @@ class MinibatchView(Problem):
     """A finite-sum problem as seen by one step of a minibatch run.
 
     Row ``j`` of a batch evaluated through the view gets the gradient averaged over the
-    examples ``indices[j]``; the loss is the full loss, the HVP and Hessian central
-    differences of the minibatch gradient.  A method that evaluates only some rows of its
-    batch asks :meth:`restrict` for the view of those rows.
+    examples ``indices[j]`` (the problem's ``minibatch_grad``, else
+    :func:`per_example_minibatch_grad`); the loss is the full loss; the HVP the
+    problem's ``minibatch_hvp`` (exact) or else a central difference of the minibatch
+    gradient, and the Hessian is assembled from ``d`` HVPs.  A method that evaluates only
+    some rows of its batch asks :meth:`restrict` for the view of those rows.
 
     Parameters
     ----------
@@ -143,30 +469,51 @@ class MinibatchView(Problem):
     """
 
     def __init__(self, problem: Problem, indices: np.ndarray) -> None:
+        # A view is built every step: it sets the fields of Problem itself, as
+        # Problem.__init__ would from these (already checked) functions, without the
+        # argument checks that would cost more than a small minibatch gradient.
         self.full = problem
         self.indices = indices
-        super().__init__(
-            loss=problem.loss, grad=self._minibatch_grad, dim=problem.dim, name=problem.name
-        )
+        grad = getattr(problem, "minibatch_grad", None)
+        hvp = getattr(problem, "minibatch_hvp", None)
+        self._mb_grad = grad if callable(grad) else None
+        self._mb_hvp = hvp if callable(hvp) else None
+        self._loss = problem.loss
+        self._grad = self._minibatch_grad
+        self._hvp = None if self._mb_hvp is None else self._minibatch_hvp
+        self._hessian = None
+        self.dim = problem.dim
+        self.name = problem.name
+        self.minimum = None
+        self.minimizers = None
 
-    def _minibatch_grad(self, theta: np.ndarray) -> np.ndarray:
-        """Row ``j`` of ``theta`` (shape ``(rows, *extra, d)``: the Hessian's finite
-        differences add an axis) gets the mean over the examples ``indices[j]``."""
+    def _rows_checked(self, theta: Any) -> np.ndarray:
+        """``theta`` as an array whose first axis is the view's rows."""
         theta = np.asarray(theta)
-        idx = self.indices
-        if theta.ndim < 2 or theta.shape[0] != idx.shape[0]:
+        rows = self.indices.shape[0]
+        if theta.ndim < 2 or theta.shape[0] != rows:
             raise TypeError(
-                f"batch_size: a minibatch gradient is drawn for each of the {idx.shape[0]} "
+                f"batch_size: a minibatch gradient is drawn for each of the {rows} "
                 f"rows of the batch, so the minibatch view takes states of shape "
-                f"({idx.shape[0]}, ..., {self.dim}), got {theta.shape}; a method that "
+                f"({rows}, ..., {self.dim}), got {theta.shape}; a method that "
                 "evaluates some rows only (ImplicitEuler's Newton iteration) needs the "
                 "view of those rows, problem.restrict(rows), which the driver's counting "
                 "view does not forward to the minibatch view: run it without batch_size"
             )
-        per = self.full.per_example_grad(theta)  # (rows, *extra, n, d)
-        extra = (1,) * (theta.ndim - 2)
-        picked = np.take_along_axis(per, idx.reshape(idx.shape[0], *extra, -1, 1), axis=-2)
-        return picked.mean(axis=-2)
+        return theta
+
+    def _minibatch_grad(self, theta: np.ndarray) -> np.ndarray:
+        """Row ``j`` of ``theta`` (shape ``(rows, *extra, d)``: the Hessian's finite
+        differences add an axis) gets the mean over the examples ``indices[j]``."""
+        theta = self._rows_checked(theta)
+        if self._mb_grad is None:
+            return per_example_minibatch_grad(self.full, theta, self.indices)
+        return self._mb_grad(theta, self.indices)
+
+    def _minibatch_hvp(self, theta: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The exact HVP of the minibatch loss of each row (``minibatch_hvp``)."""
+        theta, v = np.broadcast_arrays(self._rows_checked(theta), v)
+        return self._mb_hvp(theta, v, self.indices)
 
     def restrict(self, rows: np.ndarray) -> MinibatchView:
         """The view of the rows ``rows`` (int or bool): their minibatches only.

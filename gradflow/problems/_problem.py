@@ -18,6 +18,16 @@ Contract for writing a problem
    assembled from ``d`` batched HVPs against the unit vectors.
 5. Floating dtype is preserved: float32 in, float32 out (write constants as Python
    floats, which do not promote numpy arrays).
+6. Finite sums (optional): a loss that is a mean over ``n`` examples,
+   ``L = (1/n) Σ_i ℓ_i``, declares ``n_samples`` and ``per_example_grad(theta) ->
+   (*batch, n, d)``, and is then sampled by ``solve(..., batch_size=B)``.  For a
+   minibatch step that costs O(B·d) rather than O(n·d) it also provides
+   ``minibatch_grad(theta, index)`` (``theta`` of shape ``(rows, *extra, d)``,
+   integer ``index`` of shape ``(rows, B)``: row ``r`` gets the mean gradient over the
+   examples ``index[r]``, computed from those examples only and row by row) and,
+   optionally, the exact ``minibatch_hvp(theta, v, index)``.  The protocol in full is in
+   :mod:`gradflow.problems._minibatch`; without ``minibatch_grad`` the minibatch
+   gradient is taken from ``per_example_grad``.
 
 What :class:`Problem` adds around these functions: each call runs under
 ``numpy.errstate(all="ignore")`` (overflow gives ±inf and invalid operations NaN,
