@@ -270,7 +270,7 @@ CASES: list[Case] = [
     Case("gd-quad-1.5", "diverged", gd(Q2, np.ones(2), 0.3, 300), quick=True),
     Case("gd-quad-1.005", "diverged", gd(Q2, np.ones(2), 0.201, 2500)),
     Case("gd-quad-tiny", "step_too_small", gd(Q2, np.ones(2), 2e-4, 300)),
-    Case("gd-quad3-0.0025", "step_too_small", gd(Q3, np.ones(3), 1e-4, 400), quick=True),
+    Case("gd-quad3-0.0025", "step_too_small", gd(Q3, np.ones(3), 1e-4, 400)),
     Case("gd-ill-half", "converging", gd(QILL, np.ones(20), 1.0, 400)),
     Case("gd-ill-tiny", "step_too_small", gd(QILL, np.ones(20), 0.01, 300)),
     # Rosenbrock: 2/λmax = 0.001997 at the minimum
@@ -286,7 +286,6 @@ CASES: list[Case] = [
         "gd-muller-brown-period2",
         "oscillating",
         gd(MB, _MB_MIN + 0.01, 1.3 * 2 / _MB_LAM, 1000, check=_period_two),
-        quick=True,
     ),
     Case(
         "gd-muller-brown-1.1",
@@ -327,7 +326,6 @@ CASES: list[Case] = [
         "gd-funnel-0.3",
         "diverged",
         gd(FUNNEL, [1.8, 0.3], 0.3, 200, check=_blew_up),
-        quick=True,
     ),
     Case("gd-funnel-0.035", "converging", gd(FUNNEL, [1.8, 0.3], 0.035, 400)),
     # the tanh network
@@ -335,7 +333,6 @@ CASES: list[Case] = [
         "gd-mlp-0.96",
         "converging",
         gd(MLP, MLP0, 0.96 * 2 / LAM_MLP, 1500, check=_descended),
-        quick=True,
     ),
     Case(
         "gd-mlp-tiny",
@@ -380,7 +377,6 @@ CASES: list[Case] = [
         "sgd-ls-B8",
         "converging",
         gd(LS, np.zeros(5), 1 / L_LS, 800, batch_size=8, seed=0),
-        quick=True,
     ),
     Case("sgd-ls-B64", "converging", gd(LS, np.zeros(5), 1 / L_LS, 800, batch_size=64, seed=0)),
     Case(
