@@ -60,7 +60,7 @@ ADVICE = {
     "the step is too high in a stiff direction",
     "spikes": "isolated loss spikes that came back down",
     "plateau": "the loss has not moved beyond its noise and the run is not at a minimum: "
-    "a saddle or flat region",
+    "a saddle or flat region, or a step far too small (the curvature tells which)",
     "step_too_small": "the step is too small: the loss still falls steadily",
     "converging": "the loss decreases and levels off: the step is fine",
     "unclear": "too few saved points to classify (save more often, or give the problem)",
@@ -77,8 +77,11 @@ RATIO_SMALL = 0.1
 GRADIENT_DROP = 1e-4
 #: Without the start: the Newton length ``‖g‖/λmax`` below this fraction of ``1 + ‖θ‖``.
 NEWTON_LENGTH = 1e-6
-#: A noise level above this fraction of the final loss is a visible noise floor.
+#: A noise level above this fraction of the final loss is a visible noise floor ...
 NOISE_FLOOR = 1e-3
+#: ... if the run lasted this many relaxation times ``1/λmax`` of its stiffest mode
+#: (``steps · h · λmax``): a shorter run has not reached any floor.
+FLOOR_TIME = 20.0
 #: ``|ratio - 1|`` below this is the edge of stability.
 EDGE = 0.1
 #: Rows of the text report.
@@ -146,6 +149,7 @@ class _Run(NamedTuple):
     batch: tuple[int, ...]
     name: str  # the method's name recorded by a Trajectory
     where_blown: np.ndarray  # (B,) step of the blow-up (-1: none, or exploding)
+    n_steps: np.ndarray  # (B,) steps taken (a plain log: one entry per step)
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,6 +179,7 @@ def _from_trajectory(traj: Trajectory) -> _Run:
         batch,
         traj.method,
         where,
+        traj.n_steps.reshape(B).astype(np.float64),
     )
 
 
@@ -229,7 +234,7 @@ def _from_log(losses: Any, stepsize: Any, theta: Any, problem: Problem | None) -
             )
         end = end.reshape(B, -1)
     where = np.where(blown, first_bad, -1)
-    return _Run(loss, h, blown, last, None, end, False, batch, "", where)
+    return _Run(loss, h, blown, last, None, end, False, batch, "", where, last.astype(float))
 
 
 def _sharpness_values(sharpness: Any, B: int) -> np.ndarray:
@@ -650,6 +655,8 @@ def diagnose(
         hs = np.where(np.isfinite(data.loss), data.h, np.nan)
         varied = np.nanmax(hs, axis=0) > (1 + 1e-12) * np.nanmin(hs, axis=0)
         floor = settled & (noise > NOISE_FLOOR * np.abs(tr[data.last, cols]))
+        elapsed = data.n_steps * ratio * limit.beta  # steps · h · λmax
+        floor &= ~(np.isfinite(elapsed) & (elapsed < FLOOR_TIME))
     labels = _refine(labels, ratio, at_min, data.loss.shape[0], floor, varied | early)
     with np.errstate(all="ignore"):
         suggest, reason = _suggest(labels, h, crit, ~varied, why)
