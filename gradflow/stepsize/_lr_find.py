@@ -532,7 +532,7 @@ def lr_find(
       steps of gradient descent it reaches a loss within 1.25× (asserted: 1.5×) of the
       best constant step on a dense grid on least squares, logistic regression and the
       tanh MLP (``tests/validation/test_lr_find_validation.py``), where ``valley`` is
-      up to 500× worse; being read from the full-batch curvature, it is the same
+      up to 240× worse; being read from the full-batch curvature, it is the same
       under minibatches.  For methods without a linear limit (Adam, ...) it is NaN
       and the suggestion is ``minimum``.
 
