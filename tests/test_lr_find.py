@@ -67,7 +67,8 @@ QUAD = gf.problems.quadratic([1.0, 100.0], seed=0)
 
 
 def test_sweep_is_exponential_with_both_ends():
-    res = gf.lr_find(QUAD, np.ones(2), start_lr=1e-4, end_lr=1.0, steps=5)
+    with pytest.warns(gf.stepsize.LRFindWarning):  # 5 steps do not blow up
+        res = gf.lr_find(QUAD, np.ones(2), start_lr=1e-4, end_lr=1.0, steps=5)
     np.testing.assert_allclose(res.lrs, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-14)
     assert res.lrs[0] == 1e-4 and res.lrs[-1] == 1.0
 
@@ -81,6 +82,7 @@ def test_sweep_is_exponential_with_both_ends():
         (gf.problems.quadratic(np.linspace(0.1, 1.0, 8), seed=3), np.ones(8)),  # no stop
     ],
 )
+@pytest.mark.filterwarnings("ignore::gradflow.stepsize.LRFindWarning")  # the no-stop case
 def test_matches_the_reference_loop(problem, theta0):
     res = gf.lr_find(problem, np.asarray(theta0))
     lrs = np.array([1e-7 * (10.0 / 1e-7) ** (i / 99) for i in range(100)])
@@ -156,6 +158,7 @@ def test_batched_starts_equal_single_runs():
             assert getattr(res, name)[idx] == getattr(one, name)
 
 
+@pytest.mark.filterwarnings("ignore::gradflow.stepsize.LRFindWarning")  # 40 steps: no stop
 def test_seeds_draw_starts_with_problem_init():
     p = gf.problems.mlp_regression(width=4)
     res = gf.lr_find(p, None, init_seed=[0, 1], steps=40)
@@ -175,7 +178,9 @@ def test_momentum_method_and_float32():
 
 
 def test_short_curves_give_nan_suggestions():
-    res = gf.lr_find(QUAD, np.ones(2), start_lr=1.0, end_lr=100.0, steps=20)
+    with pytest.warns(gf.stepsize.LRFindWarning, match="never fell"):
+        res = gf.lr_find(QUAD, np.ones(2), start_lr=1.0, end_lr=100.0, steps=20)
+    assert res.verdict == "never_decreased"
     assert res.n_steps < 20 - 5
     assert math.isnan(res.minimum) and math.isnan(res.steep) and math.isnan(res.valley)
 
@@ -225,3 +230,68 @@ def test_bad_inputs():
         gf.lr_find(QUAD, np.ones(2), method="sgd")
     with pytest.raises(TypeError, match="problem"):
         gf.lr_find(None, np.ones(2))
+
+
+def test_edge_suggestion_beside_the_critical_step():
+    # 2/λmax = 0.02 from the known spectrum; edge = 0.9 of it (the sweep turns up later).
+    res = gf.lr_find(QUAD, np.ones(2))
+    assert res.lambda_max == pytest.approx(100.0, rel=1e-6)
+    assert res.critical_stepsize == pytest.approx(0.02, rel=1e-6)
+    assert res.edge == pytest.approx(0.018, rel=1e-6)
+    assert res.suggestion == res.edge
+    assert res.verdict == "ok"
+    for name in ("minimum", "steep", "valley", "edge"):
+        assert res.above_limit[name] == (getattr(res, name) > 0.02)
+    text = str(res)
+    assert "β/λmax(θ0) = 0.02" in text and "edge (default): h = 0.018 (0.9 × the limit)" in text
+    # A momentum method has its own limit, 2(1 + β)/λmax.
+    hb = gf.lr_find(QUAD, np.ones(2), method=gf.methods.HeavyBall(0.9))
+    assert hb.critical_stepsize == pytest.approx(3.8 / 100, rel=1e-6)
+
+
+def test_a_flag_when_a_suggestion_exceeds_the_limit():
+    # A sweep that starts above the limit: every suggestion lies above β/λmax.
+    with pytest.warns(gf.stepsize.LRFindWarning):
+        res = gf.lr_find(QUAD, np.ones(2), start_lr=0.05, end_lr=1.0, steps=60)
+    assert res.above_limit["minimum"] == (res.minimum > 0.02)
+    assert "ABOVE the limit" in str(res) or not any(res.above_limit.values())
+
+
+def test_a_sweep_that_never_diverged_says_so():
+    # Logistic regression: the gradient is bounded, the loss never blows up.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 5))
+    y = (X @ rng.standard_normal(5) + 0.5 * rng.standard_normal(200) > 0).astype(float)
+    p = gf.problems.logistic_regression(X, y)
+    with pytest.warns(gf.stepsize.LRFindWarning, match="without diverging"):
+        res = gf.lr_find(p, np.zeros(5), end_lr=100.0)
+    assert res.verdict == "never_diverged" and not res.diverged
+    lam = np.linalg.eigvalsh(p.hessian(np.zeros(5)))[-1]
+    assert res.edge == pytest.approx(0.9 * 2 / lam, rel=1e-5)
+
+
+def test_edge_is_robust_to_minibatch_noise():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = X @ rng.normal(size=5) + 0.1 * rng.normal(size=200)
+    p = gf.problems.least_squares(X, y)
+    L = np.linalg.eigvalsh(X.T @ X / 200)[-1]
+    edges = []
+    for seed in range(3):
+        res = gf.lr_find(p, np.zeros(5), batch_size=8, seed=seed, end_lr=100.0)
+        edges.append(res.edge)
+    np.testing.assert_allclose(edges, 0.9 * 2 / L, rtol=1e-5)
+
+
+def test_adam_has_no_linear_limit_and_falls_back_to_minimum():
+    res = gf.lr_find(QUAD, np.ones(2), method=gf.methods.Adam(), end_lr=100.0)
+    assert np.isnan(res.critical_stepsize) and np.isnan(res.edge)
+    assert res.suggestion == res.minimum
+    assert "no limit" in str(res)
+
+
+def test_batched_fields_have_the_batch_shape():
+    res = gf.lr_find(QUAD, np.ones((2, 3, 2)))
+    for name in ("edge", "suggestion", "lambda_max", "critical_stepsize", "verdict"):
+        assert np.shape(getattr(res, name)) == (2, 3), name
+    assert res.above_limit["edge"].shape == (2, 3)

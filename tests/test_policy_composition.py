@@ -174,6 +174,7 @@ def test_bad_compositions(make, error):
         make()
 
 
+@pytest.mark.filterwarnings("ignore::gradflow.stepsize.LRFindWarning")  # 60 steps: no blow-up
 def test_lr_find_with_minibatches():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 5))

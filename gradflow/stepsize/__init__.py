@@ -8,7 +8,7 @@ any of them compose with :class:`Product`, :class:`Join` and :class:`Clip`.
 """
 
 from gradflow.stepsize._compose import Clip, Join, Product
-from gradflow.stepsize._lr_find import LRFindResult, RangeTest, lr_find
+from gradflow.stepsize._lr_find import LRFindResult, LRFindWarning, RangeTest, lr_find
 from gradflow.stepsize._policy import (
     ConstantStep,
     Observation,
@@ -23,6 +23,7 @@ __all__ = [
     "ConstantStep",
     "Join",
     "LRFindResult",
+    "LRFindWarning",
     "Observation",
     "Product",
     "RangeTest",
