@@ -60,3 +60,10 @@ def test_papers_cli_progress_flag(capsys, tmp_path):
     assert "1/1" in capsys.readouterr().err
     assert _papers_bar(False, 3) is None
     assert _papers_bar(None, 3) is None  # standard error is not a terminal under pytest
+
+
+def test_lr_find_progress(capsys):
+    p = gf.problems.quadratic([1.0, 10.0], seed=0)
+    gf.stepsize.lr_find(p, np.ones(2), steps=50, progress=True)
+    err = capsys.readouterr().err
+    assert "/50" in err and "active=0" in err  # the sweep may end early (it blew up)

@@ -500,6 +500,7 @@ def lr_find(
     batch_size: int | None = None,
     seed: int | np.random.Generator | None = None,
     init_seed: int | Sequence[int] | None = None,
+    progress: bool = False,
 ) -> LRFindResult:
     r"""Learning-rate range test: sweep the step size up and watch the loss.
 
@@ -568,6 +569,8 @@ def lr_find(
     init_seed : int or sequence of int, optional
         With ``theta0=None``: the seed of ``problem.init``, or several seeds (one start
         each, batch shape ``(len(init_seed),)``).
+    progress : bool, default False
+        Show the sweep's progress bar (that of :func:`gradflow.solve`; needs tqdm).
 
     Returns
     -------
@@ -634,7 +637,9 @@ def lr_find(
         )
     sweep = _sweep(problem, start_lr, end_lr, steps, smoothing, diverge_factor)
     n, beta, lrs = sweep.lrs.size, sweep.smoothing, sweep.lrs
-    traj = solve(problem, arr, method, sweep, steps=n, batch_size=batch_size, seed=seed)
+    traj = solve(
+        problem, arr, method, sweep, steps=n, batch_size=batch_size, seed=seed, progress=progress
+    )
     B = int(np.prod(batch_shape, dtype=np.int64))
     status = traj.status.reshape(B)
     # A state that turned non-finite ends the test at that step (its loss is not finite).
