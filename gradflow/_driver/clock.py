@@ -67,11 +67,15 @@ class Clock:
         self._source: Any = None  # the proposal array h_ref was taken from
         self.stops = stops
         self.stop_index = None if stops is None else np.zeros(n, dtype=np.int64)
+        # (h, k_until): with proposal h the steps before k_until land nowhere and stall
+        # nowhere (see quiet_steps); forgotten whenever anchors or stops change.
+        self._quiet: tuple[Any, int] | None = None
         self.eps, self.dtype = eps, dtype
 
     def start(self, h: np.ndarray) -> None:
         """Take the first proposal: every row starts at ``t = 0`` with step ``h``."""
         self._source = h
+        self._quiet = None
         self.state = self.state._replace(h_ref=np.asarray(h, dtype=float).reshape(-1))
 
     @property
@@ -88,7 +92,7 @@ class Clock:
         """The step to take (shortened where it would pass a stop), the rows landing,
         and the rows whose time would not advance (a zero step, or one below the
         rounding of ``t``): they would never reach the end."""
-        if self.stops is None:
+        if self.stops is None or self._quiet_before(h, k):
             return h, None, None
         stop_t = self.stops[self.stop_index]
         h64 = _per_row(np.asarray(h, dtype=float), stop_t.shape[0])
@@ -111,6 +115,16 @@ class Clock:
 
         Times grow monotonically, so a step that still advances the time at the last of
         them advances it at every earlier one (the rounding of ``t`` only grows)."""
+        if self._quiet_before(h, k):
+            return self._quiet[1] - k
+        n = self._quiet_count(h, k)
+        self._quiet = (h, k + n)
+        return n
+
+    def _quiet_before(self, h: np.ndarray, k: int) -> bool:
+        return self._quiet is not None and self._quiet[0] is h and k < self._quiet[1]
+
+    def _quiet_count(self, h: np.ndarray, k: int) -> int:
         stop_t = self.stops[self.stop_index]
         h64 = np.broadcast_to(np.asarray(h, dtype=float), stop_t.shape)
         t_now = self.now(k)
@@ -155,6 +169,7 @@ class Clock:
             self._reanchor(changed, t_new, k, h_ref)
         elif h_ref is not s.h_ref:
             self.state = s._replace(h_ref=h_ref)
+            self._quiet = None
         if land is None:
             return None
         if accepted is not None:
@@ -168,6 +183,7 @@ class Clock:
         """Rows ``rows`` (a mask) move on to their next stop; returns the rows that have
         passed the last one (``t_final``), or None."""
         self.stop_index = self.stop_index + rows
+        self._quiet = None
         done = self.stop_index == self.stops.size
         return done if done.any() else None
 
@@ -177,6 +193,7 @@ class Clock:
         return h if accepted is None else np.where(accepted, h, 0.0)
 
     def _reanchor(self, rows: np.ndarray, t_new: np.ndarray, k: int, h_ref: np.ndarray) -> None:
+        self._quiet = None
         t_anchor = self.state.t_anchor.copy()
         k_anchor = self.state.k_anchor.copy()
         t_anchor[rows] = t_new
@@ -187,6 +204,7 @@ class Clock:
         s = self.state
         h_ref = s.h_ref if s.h_ref.shape[0] == 1 else s.h_ref[keep]
         self.state = ClockState(s.t_anchor[keep], s.k_anchor[keep], h_ref)
+        self._quiet = None
         if self.stop_index is not None:
             self.stop_index = self.stop_index[keep]
         # A compacted proposal is a new array with the same values: it re-anchors nothing.
