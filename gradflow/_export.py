@@ -59,8 +59,7 @@ def _require(module: str) -> Any:
         return __import__(module)
     except ImportError:
         raise ImportError(
-            f"exporting a Trajectory needs {module}: pip install "
-            f'"gradflow-ode[{_EXTRA[module]}]"'
+            f'exporting a Trajectory needs {module}: pip install "gradflow-ode[{_EXTRA[module]}]"'
         ) from None
 
 

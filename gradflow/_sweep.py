@@ -332,7 +332,7 @@ def _client(client: Any) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # any free port: never a clash warning
         ) as cluster,
         distributed.Client(cluster) as local,
     ):
