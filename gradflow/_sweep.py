@@ -19,6 +19,14 @@ what Dask itself falls back on; pickling one payload up front turns an unpicklab
 problem into a ``TypeError`` before any cluster starts.  Workers need the same gradflow
 version importable.
 
+Memory allocation in a worker: Dask's nanny starts its workers with
+``MALLOC_TRIM_THRESHOLD_=65536`` (to hand freed memory back to the OS), which on glibc
+also freezes the ``mmap`` threshold at 128 KiB, so every numpy temporary above it is a
+fresh ``mmap``, zero-filled page by page: ``solve`` then runs 3-4x slower in a worker
+than in a plain process (measured in ``benchmarks/README.md``, "Sweeps on Dask").  While
+chunks run, a worker's heap is given glibc's usual room (``mallopt``); the worker's
+settings are restored and the memory trimmed when its last chunk ends.
+
 Fault tolerance is Dask's: every task's inputs stay in the scheduler's graph (the
 payload is a task, never scattered data), so the chunks of a worker that dies are rerun
 elsewhere, and the result is the same.
@@ -28,9 +36,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import math
 import os
 import pickle
+import platform
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,6 +180,54 @@ def _chunk_policy(policy: Any, shape: tuple[int, ...], lo: int, hi: int) -> Any:
 # ---------------------------------------------------------------------------------------
 # what runs on a worker
 # ---------------------------------------------------------------------------------------
+#: glibc ``mallopt`` parameters (malloc.h) and the values a chunk runs with: allocations
+#: below 32 MiB (glibc's largest dynamic mmap threshold on 64-bit) come from the heap,
+#: and up to 64 MiB of free heap top is kept between steps.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+CHUNK_MMAP_THRESHOLD, CHUNK_TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
+#: glibc's default mmap threshold (restored unless the environment sets one).
+DEFAULT_MMAP_THRESHOLD = 128 * 2**10
+
+_heap_lock = threading.Lock()
+_heap_users = 0
+
+
+def _glibc() -> Any:
+    """The C library when it is glibc and the worker's trim threshold is fixed, else None."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(None)
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _roomy_heap() -> Iterator[None]:
+    """glibc's usual heap behaviour while chunks run in this process (see the module
+    docstring); the process's own settings are back when the last chunk ends."""
+    global _heap_users
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    with _heap_lock:
+        if _heap_users == 0:
+            libc.mallopt(M_MMAP_THRESHOLD, CHUNK_MMAP_THRESHOLD)
+            libc.mallopt(M_TRIM_THRESHOLD, CHUNK_TRIM_THRESHOLD)
+        _heap_users += 1
+    try:
+        yield
+    finally:
+        with _heap_lock:
+            _heap_users -= 1
+            if _heap_users == 0:
+                mmap = os.environ.get("MALLOC_MMAP_THRESHOLD_", DEFAULT_MMAP_THRESHOLD)
+                libc.mallopt(M_TRIM_THRESHOLD, int(os.environ["MALLOC_TRIM_THRESHOLD_"]))
+                libc.mallopt(M_MMAP_THRESHOLD, int(mmap))
+                libc.malloc_trim(0)
+
+
 def _payload(blob: bytes) -> bytes:
     """The serialised problem, method and policy, as a task (recomputable if lost)."""
     return blob
@@ -179,7 +238,8 @@ def _solve_chunk(blob: bytes, theta: np.ndarray, lo: int, hi: int) -> Trajectory
     from gradflow._solve import solve
 
     problem, method, policy, shape, kwargs = pickle.loads(blob)
-    return solve(problem, theta, method, _chunk_policy(policy, shape, lo, hi), **kwargs)
+    with _roomy_heap():
+        return solve(problem, theta, method, _chunk_policy(policy, shape, lo, hi), **kwargs)
 
 
 # ---------------------------------------------------------------------------------------
