@@ -358,25 +358,45 @@ def _merge(parts: list[Trajectory], shape: tuple[int, ...], d: int, **names: Any
 
 
 def _gather(client: Any, futures: list, sizes: list[int], timeout: Any, progress: bool) -> list:
-    """The chunks' results in order, waiting at most ``timeout`` seconds."""
+    """The chunks' results in order, each fetched (and released on its worker) as soon as
+    it is done, waiting at most ``timeout`` seconds in all."""
     distributed = _require("distributed", "dask", "sweep")
-    if not progress:
-        distributed.wait(futures, timeout=timeout)
-        return client.gather(futures)
-    tqdm = _require("tqdm", "progress", "progress=True").tqdm
+    bar = None
+    if progress:
+        tqdm = _require("tqdm", "progress", "progress=True").tqdm
+        bar = tqdm(total=len(futures), desc="sweep", unit="chunk")
     position = {f.key: i for i, f in enumerate(futures)}
     results: list = [None] * len(futures)
     active, diverged = sum(sizes), 0
-    with tqdm(total=len(futures), desc="sweep", unit="chunk") as bar:
-        bar.set_postfix(active=active, diverged=diverged)
+    try:
+        if bar is not None:
+            bar.set_postfix(active=active, diverged=diverged)
         for future in distributed.as_completed(futures, timeout=timeout):
             i = position[future.key]
             results[i] = future.result()
-            active -= sizes[i]
-            diverged += int(np.count_nonzero(results[i].status == Status.DIVERGED.value))
-            bar.set_postfix(active=active, diverged=diverged, refresh=False)
-            bar.update()
+            future.release()  # the worker's copy is not needed any more
+            if bar is not None:
+                active -= sizes[i]
+                diverged += int(np.count_nonzero(results[i].status == Status.DIVERGED.value))
+                bar.set_postfix(active=active, diverged=diverged, refresh=False)
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
     return results
+
+
+@contextlib.contextmanager
+def _restored(saved: dict[str, str | None]) -> Iterator[None]:
+    """Environment variables ``saved`` as they were, on the way out."""
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @contextlib.contextmanager
@@ -386,7 +406,13 @@ def _client(client: Any) -> Iterator[Any]:
         yield client
         return
     distributed = _require("distributed", "dask", "sweep")
+    dask = _require("dask", "dask", "sweep")
+    # Dask's nannies write their workers' variables into this process's environment
+    # before spawning them: put the caller's back once the cluster is closed.
+    keys = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), "PYTHONHASHSEED"}
+    saved = {key: os.environ.get(key) for key in keys}
     with (
+        _restored(saved),
         distributed.LocalCluster(
             n_workers=os.cpu_count() or 1,
             threads_per_worker=1,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 
 import gradflow as gf
+from gradflow import _sweep
 from gradflow._sweep import _chunk_rows
 
 distributed = pytest.importorskip("distributed")
@@ -194,16 +196,37 @@ def _children() -> set[int]:
     return pids
 
 
-def test_default_local_cluster_is_closed():
+def test_default_local_cluster_is_closed(monkeypatch):
+    # Dask's nannies write MALLOC_TRIM_THRESHOLD_ (and BLAS thread counts) into the
+    # environment of the process that starts them; a sweep puts the caller's back.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    environ = dict(os.environ)
     before = _children()
     p = gf.problems.himmelblau()
     theta0 = _starts((20,))
     got = gf.sweep(p, theta0, stepsize=1e-3, steps=20, save="final", timeout=TIMEOUT)
     assert_same(gf.solve(p, theta0, stepsize=1e-3, steps=20, save="final"), got)
+    assert dict(os.environ) == environ
     deadline = time.monotonic() + 30
     while _children() - before and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _children() - before
+
+
+def test_roomy_heap_is_restored_after_the_last_chunk(monkeypatch):
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as in a Dask worker
+    p = gf.problems.rosenbrock()
+    theta0 = _starts((50,))
+    expected = gf.solve(p, theta0, stepsize=1e-3, steps=30)
+    with _sweep._roomy_heap():
+        with _sweep._roomy_heap():  # two chunks at once on a threaded worker
+            inner = gf.solve(p, theta0, stepsize=1e-3, steps=30)
+            assert _sweep._heap_users == 2
+        assert _sweep._heap_users == 1
+    assert _sweep._heap_users == 0
+    assert_same(expected, inner)
 
 
 @pytest.mark.slow
