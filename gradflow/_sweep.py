@@ -51,7 +51,7 @@ from numpy.typing import ArrayLike
 from gradflow._broadcast import per_element
 from gradflow._solve import _check_horizon, _check_save
 from gradflow._trajectory import Status, Trajectory
-from gradflow._validation import as_state_array, check_integer, check_positive
+from gradflow._validation import as_state_array, check_bool, check_integer, check_positive
 from gradflow.methods import Euler, Method
 from gradflow.problems import Problem
 from gradflow.stepsize import Clip, ConstantStep, Join, Product, ScheduledStep, as_policy
@@ -69,12 +69,14 @@ MEMORY_FRACTION = 0.8
 
 #: Working arrays of a chunk besides its saved output, in copies of its ``(rows, d)``
 #: state: start, ledger, method state, gradient, new state, divergence snapshot and
-#: temporaries of the update (measured peak for Euler on Rosenbrock: see
-#: ``benchmarks/README.md``, "Sweeps on Dask"), plus two per gradient of a step.
-WORKING_COPIES = 12
+#: temporaries of the update, plus two per gradient of a step.  With ``ROW_BYTES`` this
+#: bounds the measured peak of a worker (Euler on Rosenbrock, 125,000 rows: 92 MiB over
+#: the idle worker, estimated 107 MiB; see ``benchmarks/README.md``, "Sweeps on Dask").
+WORKING_COPIES = 16
 
-#: Per-row bookkeeping of a chunk in bytes (times, steps, counts, status, indices).
-ROW_BYTES = 256
+#: Per-row bookkeeping of a chunk in bytes (times, steps, counts, status, indices, the
+#: chunk's input as it arrives and its result's status strings and counts, serialised).
+ROW_BYTES = 512
 
 #: The keyword arguments of :func:`gradflow.solve` a sweep passes on to every chunk.
 _PASSED = ("steps", "t_final", "save_every", "save_at", "save", "max_steps", "divergence_norm")
@@ -371,9 +373,10 @@ def _gather(client: Any, futures: list, sizes: list[int], timeout: Any, progress
     try:
         if bar is not None:
             bar.set_postfix(active=active, diverged=diverged)
-        for future in distributed.as_completed(futures, timeout=timeout):
+        done = distributed.as_completed(futures, with_results=True, timeout=timeout)
+        for future, result in done:
             i = position[future.key]
-            results[i] = future.result()
+            results[i] = result
             future.release()  # the worker's copy is not needed any more
             if bar is not None:
                 active -= sizes[i]
@@ -554,6 +557,7 @@ def sweep(
         raise TypeError("stepsize is required: a positive float, array, schedule or policy")
     kwargs = _check_kwargs(solve_kwargs)
     chunks = _check_chunks(chunks)
+    progress = check_bool(progress, "progress")
     if timeout is not None:
         timeout = check_positive(timeout, "timeout")
     arr = as_state_array(theta0, "theta0", problem.dim)

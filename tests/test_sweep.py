@@ -149,6 +149,14 @@ def test_data_problem_and_nesterov(client):
     assert_same(expected, got)
 
 
+def test_a_single_state(client):
+    p = gf.problems.beale()
+    expected = gf.solve(p, np.array([1.0, 1.0]), stepsize=1e-3, steps=30, save_every=10)
+    got = gf.sweep(p, np.array([1.0, 1.0]), stepsize=1e-3, steps=30, save_every=10, client=client)
+    assert got.status.shape == ()
+    assert_same(expected, got)
+
+
 def test_progress_bar(client, capsys):
     p = gf.problems.rosenbrock()
     theta0 = _starts((4, 6))
@@ -312,6 +320,8 @@ def test_refused_arguments():
         gf.sweep(p, theta0, stepsize=np.full(3, 1e-3), steps=3)
     with pytest.raises(TypeError, match="problem must be a gradflow Problem"):
         gf.sweep("rosenbrock", theta0, stepsize=1e-3, steps=3)
+    with pytest.raises(TypeError, match="progress"):
+        gf.sweep(p, theta0, stepsize=1e-3, steps=3, progress="yes")
     with pytest.raises(TypeError, match="timeout"):
         gf.sweep(p, theta0, stepsize=1e-3, steps=3, timeout="soon")
 
