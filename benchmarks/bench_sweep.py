@@ -5,8 +5,8 @@ the 2-D Rosenbrock problem, starts uniform in ``[-1.5, 1.5]^2`` from a seeded rn
 
 1. ``gradflow.sweep`` of all trajectories on a ``LocalCluster`` of 2 single-threaded
    worker processes (started once, before the timings; ``chunks="auto"``: 4 per worker);
-2. one ``gradflow.solve`` call on the whole batch in this process (the target is
-   1 / 2 >= 1.6);
+2. one ``gradflow.solve`` call on the whole batch in this process (the target: time 2 /
+   time 1 >= 1.6);
 3. the same chunks as 1 solved one after the other in this process: chunking alone
    (smaller arrays, better cache use) without parallelism, so 3 / 1 is what the second
    worker adds and 2 / 3 what the chunk size adds;
