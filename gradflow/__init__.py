@@ -2,7 +2,8 @@
 
 Gradient descent with step ``h`` is the explicit Euler method on the gradient flow
 ``dθ/dt = -∇L(θ)``.  The package gives the integrators, the problems, the driver
-:func:`solve`, and scipy references to measure them against.
+:func:`solve` (and :func:`sweep`, the same on Dask), and scipy references to measure
+them against; :func:`load` reads a saved :class:`Trajectory`.
 """
 
 from gradflow import (
@@ -20,7 +21,9 @@ from gradflow import (
     stability,
     stepsize,
 )
+from gradflow._export import load
 from gradflow._solve import StepInfo, solve
+from gradflow._sweep import sweep
 from gradflow._trajectory import Status, Trajectory
 from gradflow._version import __version__
 from gradflow.problems import Problem
@@ -38,6 +41,7 @@ __all__ = [
     "controllers",
     "curvature",
     "diagnose",
+    "load",
     "lr_find",
     "methods",
     "modified",
@@ -50,4 +54,5 @@ __all__ = [
     "solve",
     "stability",
     "stepsize",
+    "sweep",
 ]

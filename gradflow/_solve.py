@@ -237,7 +237,7 @@ def solve(
     progress : bool, default False
         Show a progress bar on standard error: steps done (time, for a ``t_final``
         run), elements active and diverged.  Needs tqdm (``pip install
-        "gradflow[progress]"``); refreshed at most every 0.2 s.
+        "gradflow-ode[progress]"``); refreshed at most every 0.2 s.
 
     Returns
     -------

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # xarray is an optional dependency, imported on use
+    import xarray
 
 __all__ = ["Status", "Trajectory"]
 
@@ -86,6 +91,15 @@ class Trajectory:
         Names of the method and the problem.
     message : str
         A note from the solver (e.g. scipy's message for reference solutions).
+    method_repr, stepsize_repr : str
+        ``repr`` of the method and of the step-size policy (with their parameters), for
+        provenance; empty when the producer did not record them.
+    seed : int or None
+        The integer seed of the minibatches, if the run drew any.
+    provenance : dict of str to str
+        Where the numbers came from (library versions, date, git commit: see
+        :func:`gradflow.load`); empty for a run in memory, whose provenance
+        :meth:`save` and :meth:`to_xarray` take from the running process.
     """
 
     t: np.ndarray
@@ -100,6 +114,10 @@ class Trajectory:
     method: str = ""
     problem: str = ""
     message: str = ""
+    method_repr: str = ""
+    stepsize_repr: str = ""
+    seed: int | None = None
+    provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -128,3 +146,98 @@ class Trajectory:
             f"Trajectory(problem={self.problem!r}, method={self.method!r}, "
             f"batch_shape={self.batch_shape}, saved={self.t.shape[0]}, status={{{summary}}})"
         )
+
+    def to_xarray(self, batch_dims: Any = None) -> xarray.Dataset:
+        """The trajectory as an :class:`xarray.Dataset` (needs the ``xarray`` extra).
+
+        Dimensions: ``saved`` (the saved points), the batch axes, ``param`` (the ``d``
+        parameters).  Variables: ``theta (saved, *batch, param)``, ``loss (saved,
+        *batch)``, and per element ``status`` (strings), ``n_grad``, ``n_steps``,
+        ``n_rejected`` (int64).  Coordinates: ``t``, ``h``, ``step`` of shape ``(saved,
+        *batch)``, and the batch axes' values where given.  Attributes: the problem,
+        the method and its ``repr``, the step-size policy's ``repr``, the seed (when
+        there is one), and the provenance (gradflow, numpy, scipy and Python versions,
+        platform, date, git commit: the trajectory's own, or else this process's).
+
+        Parameters
+        ----------
+        batch_dims : sequence of str or mapping of str to array_like, optional
+            Names of the batch axes, in order (default ``batch`` for one axis,
+            ``batch_0, batch_1, ...`` for several); a mapping also gives each axis its
+            coordinate values (``None`` for none), e.g. ``{"h": hs, "start": None}``.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        Raises
+        ------
+        ImportError
+            If xarray is not installed (``pip install "gradflow-ode[xarray]"``).
+        TypeError
+            If ``batch_dims`` is not a sequence or mapping of strings.
+        ValueError
+            If it does not name every batch axis once, reuses a name of the dataset
+            (``saved``, ``param``, ``t``, ``theta``...), or gives coordinate values of
+            the wrong length.
+
+        References
+        ----------
+        S. Hoyer and J. Hamman, "xarray: N-D labeled arrays and datasets in Python",
+        J. Open Research Software 5(1), 10, 2017.
+
+        Examples
+        --------
+        >>> import numpy as np, gradflow as gf
+        >>> p = gf.problems.quadratic([1.0, 10.0], seed=0)
+        >>> hs = np.array([0.05, 0.1])
+        >>> traj = gf.solve(p, np.ones((2, 2)), stepsize=hs, steps=3)
+        >>> ds = traj.to_xarray({"h0": hs})  # doctest: +SKIP
+        >>> ds.theta.dims  # doctest: +SKIP
+        ('saved', 'h0', 'param')
+        """
+        from gradflow._export import to_xarray
+
+        return to_xarray(self, batch_dims)
+
+    def save(self, path: str | Path, batch_dims: Any = None) -> Path:
+        """Write the trajectory to a netCDF-4 file (needs the ``xarray`` extra).
+
+        The file holds :meth:`to_xarray`'s dataset, written by h5netcdf with no fill
+        values or compression applied to the numbers, so :func:`gradflow.load` gives
+        back every array bit for bit (NaN payloads included), the dtypes (float32 stays
+        float32), the status strings, the integer counts and the provenance.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file to write (overwritten if it exists); ``.nc`` by convention.
+        batch_dims : sequence of str or mapping, optional
+            Names (and coordinates) of the batch axes, as for :meth:`to_xarray`.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        ImportError
+            If xarray or h5netcdf is not installed.
+
+        References
+        ----------
+        R. Rew and G. Davis, "NetCDF: an interface for scientific data access", IEEE
+        Computer Graphics and Applications 10(4), 76-82, 1990.
+
+        Examples
+        --------
+        >>> import numpy as np, gradflow as gf
+        >>> traj = gf.solve(gf.problems.rosenbrock(), np.zeros((3, 2)), stepsize=1e-3, steps=5)
+        >>> path = traj.save("run.nc")  # doctest: +SKIP
+        >>> gf.load(path).status.tolist()  # doctest: +SKIP
+        ['ok', 'ok', 'ok']
+        """
+        from gradflow._export import save
+
+        return save(self, path, batch_dims)

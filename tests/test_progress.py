@@ -39,7 +39,7 @@ def test_progress_must_be_a_bool():
 def test_missing_tqdm_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
-    with pytest.raises(ImportError, match=r"gradflow\[progress\]"):
+    with pytest.raises(ImportError, match=r"gradflow-ode\[progress\]"):
         gf.solve(gf.problems.rosenbrock(), np.zeros(2), stepsize=1e-3, steps=3, progress=True)
 
 

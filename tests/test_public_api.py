@@ -29,8 +29,10 @@ CONVENIENCES = {
     "StepInfo",
     "Trajectory",
     "diagnose",
+    "load",
     "lr_find",
     "solve",
+    "sweep",
 }
 
 #: Conveniences whose home is a subpackage: the top-level name is the same object.

@@ -1,6 +1,6 @@
 """A progress bar for long runs: steps (or time) done, elements active and diverged.
 
-The bar is tqdm's (an optional dependency: ``pip install "gradflow[progress]"``), written
+The bar is tqdm's (an optional dependency: ``pip install "gradflow-ode[progress]"``), written
 to standard error.  The driver calls :meth:`Progress.update` once per loop iteration; the
 counts over the batch are taken at most every :data:`REFRESH_SECONDS`, so a bar costs the
 run nothing measurable.
@@ -27,7 +27,7 @@ def progress_bar(total: float | None, desc: str, unit: str) -> Any:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise ImportError(
-            'progress=True needs tqdm: pip install "gradflow[progress]" (or pip install tqdm)'
+            'progress=True needs tqdm: pip install "gradflow-ode[progress]" (or pip install tqdm)'
         ) from None
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=True)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._provenance import environment
+
 __all__ = ["Check", "PaperResult", "new_figure", "paper_dir", "save_figure", "write_json"]
 
 
@@ -98,7 +100,9 @@ def _plain(value: Any) -> Any:
 
 
 def write_json(result: PaperResult, directory: Path) -> Path:
-    """Write ``NAME.json``: claim, checks, numbers, runtime; append it to the figures."""
+    """Write ``NAME.json``: claim, checks, numbers, runtime and provenance (gradflow,
+    numpy, scipy and Python versions, platform, date, git commit: see
+    :func:`gradflow._provenance.environment`); append it to the figures."""
     path = directory / f"{result.name}.json"
     payload = {
         "name": result.name,
@@ -108,6 +112,7 @@ def write_json(result: PaperResult, directory: Path) -> Path:
         "runtime_s": round(result.runtime, 2),
         "checks": [asdict(c) for c in result.checks],
         "numbers": _plain(result.numbers),
+        "provenance": environment(),
     }
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     result.figures.append(str(path))

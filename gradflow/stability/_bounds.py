@@ -369,7 +369,7 @@ def verify_bound(
     progress : bool, default False
         Show a progress bar on standard error counting the batched runs made, with the
         stage (minimiser, threshold, descent).  Needs tqdm (``pip install
-        "gradflow[progress]"``).
+        "gradflow-ode[progress]"``).
 
     Returns
     -------
