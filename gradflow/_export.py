@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._optional import require
 from gradflow._provenance import environment
 from gradflow._trajectory import STATUS_DTYPE, Trajectory
 
@@ -55,12 +56,7 @@ _EXTRA = {
 
 
 def _require(module: str) -> Any:
-    try:
-        return __import__(module)
-    except ImportError:
-        raise ImportError(
-            f'exporting a Trajectory needs {module}: pip install "gradflow-ode[{_EXTRA[module]}]"'
-        ) from None
+    return require(module, _EXTRA[module], "exporting a Trajectory")
 
 
 def _batch_dims(batch_dims: Any, shape: tuple[int, ...]) -> list[tuple[str, Any]]:

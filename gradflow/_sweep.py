@@ -49,6 +49,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gradflow._broadcast import per_element
+from gradflow._driver.progress import progress_bar
+from gradflow._optional import require
 from gradflow._solve import _check_horizon, _check_save
 from gradflow._trajectory import Status, Trajectory
 from gradflow._validation import as_state_array, check_bool, check_integer, check_positive
@@ -90,13 +92,6 @@ _REFUSED = {
     ),
     "seed": "seed only seeds minibatches (batch_size), which a sweep cannot split",
 }
-
-
-def _require(module: str, extra: str, what: str) -> Any:
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError:
-        raise ImportError(f'{what} needs {module}: pip install "gradflow-ode[{extra}]"') from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -362,11 +357,10 @@ def _merge(parts: list[Trajectory], shape: tuple[int, ...], d: int, **names: Any
 def _gather(client: Any, futures: list, sizes: list[int], timeout: Any, progress: bool) -> list:
     """The chunks' results in order, each fetched (and released on its worker) as soon as
     it is done, waiting at most ``timeout`` seconds in all."""
-    distributed = _require("distributed", "dask", "sweep")
+    distributed = require("distributed", "dask", "sweep")
     bar = None
     if progress:
-        tqdm = _require("tqdm", "progress", "progress=True").tqdm
-        bar = tqdm(total=len(futures), desc="sweep", unit="chunk")
+        bar = progress_bar(len(futures), "sweep", "chunk")
     position = {f.key: i for i, f in enumerate(futures)}
     results: list = [None] * len(futures)
     active, diverged = sum(sizes), 0
@@ -408,8 +402,8 @@ def _client(client: Any) -> Iterator[Any]:
     if client is not None:
         yield client
         return
-    distributed = _require("distributed", "dask", "sweep")
-    dask = _require("dask", "dask", "sweep")
+    distributed = require("distributed", "dask", "sweep")
+    dask = require("dask", "dask", "sweep")
     # Dask's nannies write their workers' variables into this process's environment
     # before spawning them: put the caller's back once the cluster is closed.
     keys = {*dask.config.get("distributed.nanny.pre-spawn-environ", {}), "PYTHONHASHSEED"}
@@ -575,7 +569,7 @@ def sweep(
         raise ValueError(
             f"sweep cannot split the method {method.name} over chunks: its {held} hold arrays"
         )
-    cloudpickle = _require("cloudpickle", "dask", "sweep")
+    cloudpickle = require("cloudpickle", "dask", "sweep")
     try:
         blob = cloudpickle.dumps((problem, method, policy, shape, kwargs))
     except Exception as exc:  # cloudpickle raises whatever the object's reduction raises
@@ -584,7 +578,7 @@ def sweep(
             f"they cannot be serialised (cloudpickle: {type(exc).__name__}: {exc})"
         ) from exc
     if progress:
-        _require("tqdm", "progress", "progress=True")
+        require("tqdm", "progress", "progress=True")
     columns = _saved_columns(save_mode, horizon, policy, kwargs)
     per_row = _chunk_bytes(1, d, arr.dtype.itemsize, columns, method)
     with _client(client) as c:
@@ -596,7 +590,7 @@ def sweep(
 
 def _run(client: Any, blob: bytes, flat: np.ndarray, rows: int, timeout: Any, progress: bool):
     """Submit the chunks, wait for them, and release them (also on error)."""
-    dask = _require("dask", "dask", "sweep")
+    dask = require("dask", "dask", "sweep")
     bounds = [(lo, min(lo + rows, flat.shape[0])) for lo in range(0, flat.shape[0], rows)]
     futures: list = []
     # The chunks' states are the graph's data by design (so a lost chunk can rerun):

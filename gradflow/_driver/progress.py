@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from gradflow._optional import require
 from gradflow._trajectory import Status
 
 __all__ = ["Progress", "progress_bar"]
@@ -23,12 +24,7 @@ REFRESH_SECONDS = 0.2
 
 def progress_bar(total: float | None, desc: str, unit: str) -> Any:
     """A tqdm bar on standard error (``ImportError`` naming the extra without tqdm)."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - exercised only without the extra
-        raise ImportError(
-            'progress=True needs tqdm: pip install "gradflow-ode[progress]" (or pip install tqdm)'
-        ) from None
+    tqdm = require("tqdm.auto", "progress", "progress=True").tqdm
     return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=True)
 
 
