@@ -14,6 +14,7 @@ the problem, the clock, the recorders and the divergence guard.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -319,7 +320,7 @@ def solve(
     policy = as_policy(stepsize)
     sampler = None
     if batch_size is not None:
-        n_elements = int(np.prod(arr.shape[:-1], dtype=np.int64))
+        n_elements = math.prod(arr.shape[:-1])
         sampler = MinibatchSampler(problem, batch_size, seed, n_elements)
     elif seed is not None:
         raise ValueError("seed seeds the minibatches: give batch_size with it")
@@ -547,7 +548,7 @@ class _Run:
         self.problem, self.method, self.policy, self.sampler = problem, method, policy, sampler
         self.batch_shape, self.d, dtype = arr.shape[:-1], arr.shape[-1], arr.dtype
         self.dtype = dtype
-        B = int(np.prod(self.batch_shape, dtype=np.int64))
+        B = math.prod(self.batch_shape)
         theta0 = np.array(arr.reshape(B, self.d), dtype=dtype, copy=True)
         self.steps, t_end = horizon
         self.cap, self.callback = cap, callback
@@ -719,7 +720,7 @@ class _Run:
         else:
             ids = self.rows.index[rows]
         steps = self.row_steps()
-        steps = steps if np.ndim(steps) == 0 else steps[rows]
+        steps = steps if isinstance(steps, int) else steps[rows]
         rejected = 0 if self.rejected is None else self.rejected[rows]
         t, theta, h = self.clock.now(self.k)[rows], self.state[0][rows], self.row_h()[rows]
         self.counter.settle(ids)
