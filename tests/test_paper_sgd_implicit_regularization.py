@@ -40,7 +40,7 @@ def test_mean_over_orderings_of_a_partition_is_third_order_close():
     """The paper's statement for a fixed partition: the exact mean over all m! orders of
     one epoch is O(m³h³) from the flow of L + (h/4m) Σ_k ‖∇L̂_k‖², O(m²h²) from L's."""
     p, theta0 = paper._problem()
-    n, d, B = paper.DATA
+    n, _, B = paper.DATA
     m = n // B
     batches = [list(range(k * B, (k + 1) * B)) for k in range(m)]
 
