@@ -169,6 +169,7 @@ def solve(
     divergence_norm: float | None = None,
     batch_size: int | None = None,
     seed: int | np.random.Generator | None = None,
+    shuffle: bool = False,
     progress: bool = False,
 ) -> Trajectory:
     r"""Integrate the gradient flow of ``problem`` from a batch of starts.
@@ -235,6 +236,11 @@ def solve(
         step-size policies, use the full problem.  Default: full-batch gradients.
     seed : int or numpy.random.Generator, optional
         Seed of the minibatches (only with ``batch_size``); same seed, same bits.
+    shuffle : bool, default False
+        With ``batch_size``: random reshuffling instead of independent draws — every
+        epoch of ``m = n_samples / batch_size`` steps each trajectory takes a new
+        permutation of the examples and uses its ``m`` consecutive slices, so every
+        example enters once per epoch (``batch_size`` must divide ``n_samples``).
     progress : bool, default False
         Show a progress bar on standard error: steps done (time, for a ``t_final``
         run), elements active and diverged.  Needs tqdm (``pip install
@@ -258,7 +264,8 @@ def solve(
         positive or does not broadcast to the batch; if ``t_final`` or
         ``divergence_norm`` is not finite and positive; if not exactly one of ``steps``
         and ``t_final`` is given; if the save options are unknown or conflicting; if
-        ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is given without it.
+        ``batch_size`` is outside ``[1, n_samples]`` (or does not divide it under
+        ``shuffle``) or ``seed`` or ``shuffle=True`` is given without it.
         (``TypeError`` if ``batch_size`` is given for a problem without per-example
         gradients.)
 
@@ -321,9 +328,11 @@ def solve(
     sampler = None
     if batch_size is not None:
         n_elements = math.prod(arr.shape[:-1])
-        sampler = MinibatchSampler(problem, batch_size, seed, n_elements)
+        sampler = MinibatchSampler(problem, batch_size, seed, n_elements, shuffle)
     elif seed is not None:
         raise ValueError("seed seeds the minibatches: give batch_size with it")
+    elif check_bool(shuffle, "shuffle"):
+        raise ValueError("shuffle orders the minibatches: give batch_size with it")
     # The library's arithmetic is quiet; the user's callback runs under the user's state.
     user_errstate = np.geterr()
     with np.errstate(all="ignore"):

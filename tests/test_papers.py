@@ -22,6 +22,8 @@ def test_registry_lists_six_papers_with_claims_and_run():
         "schedules",
         "reaction_path",
         "adgd",
+        "catapult",
+        "sgd_implicit_regularization",
     ]
     for name in NAMES:
         module = load(name)
@@ -34,7 +36,14 @@ def test_registry_lists_six_papers_with_claims_and_run():
 
 #: Quick runs of more than a few seconds: CI runs every paper with ``gradflow papers run
 #: --all --quick`` after the tests, so here they are slow checks.
-LONG = {"stability_bounds", "edge_of_stability", "schedules", "implicit_regularization"}
+LONG = {
+    "stability_bounds",
+    "edge_of_stability",
+    "schedules",
+    "implicit_regularization",
+    "catapult",
+    "sgd_implicit_regularization",
+}
 
 
 @pytest.mark.parametrize(
