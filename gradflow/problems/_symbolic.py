@@ -152,4 +152,9 @@ def from_sympy(
     )
     problem.expr = expr  # type: ignore[attr-defined]
     problem.symbols = tuple(symbols)  # type: ignore[attr-defined]
+    # Lambdified functions do not pickle: the problem pickles as the expression and is
+    # lambdified again on unpickling (sympy prints the same code, so the same bits).
+    problem._rebuilt_by(
+        from_sympy, expr, problem.symbols, name=name, minimum=minimum, minimizers=minimizers
+    )
     return problem
