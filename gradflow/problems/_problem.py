@@ -401,6 +401,40 @@ class Problem:
 
         return from_sympy(expr, symbols, name=name, minimum=minimum, minimizers=minimizers)
 
+    @classmethod
+    def from_function(
+        cls,
+        loss: Callable[..., Any],
+        *,
+        dim: int,
+        grad: Callable[..., Any] | None = None,
+        hvp: Callable[..., Any] | None = None,
+        batched: bool | None = None,
+        derivative: str = "auto",
+        increment: float | None = None,
+        theta0: ArrayLike | None = None,
+        name: str = "function",
+        minimum: float | None = None,
+        minimizers: ArrayLike | None = None,
+    ) -> Problem:
+        """Build a problem from a plain numpy loss (with or without its gradient); see
+        :func:`gradflow.problems.from_function`."""
+        from gradflow.problems._function import from_function
+
+        return from_function(
+            loss,
+            dim=dim,
+            grad=grad,
+            hvp=hvp,
+            batched=batched,
+            derivative=derivative,
+            increment=increment,
+            theta0=theta0,
+            name=name,
+            minimum=minimum,
+            minimizers=minimizers,
+        )
+
     def __repr__(self) -> str:
         exact = "exact" if self.has_exact_hvp else "finite-difference"
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, hvp={exact})"
