@@ -142,7 +142,8 @@ def test_steps_to_a_target_within_a_factor_of_the_best_constant_step():
     """Ivgi et al. 2023, §3-4: without tuning, DoG is within a (logarithmic) factor of
     gradient descent at the best constant step.  On a quadratic (κ = 20) it reaches
     L <= 1e-8 L0 in 783 steps against the best grid step's 75 (measured): within 15
-    times, and faster than every grid step below a third of the best."""
+    times, and faster than every grid step below an eighth of the best (DoG behaves
+    like a constant step about a tenth of the best one here)."""
     p = gf.problems.quadratic(np.geomspace(1.0, 20.0, 5), seed=4)
     start = np.random.default_rng(5).standard_normal(5) * 2
     grid = np.geomspace(1e-3, 0.2, 12)
@@ -157,7 +158,7 @@ def test_steps_to_a_target_within_a_factor_of_the_best_constant_step():
     best = counts.min()
     dog = steps_to_target(gf.solve(p, start, DoG(), 1.0, steps=1000).loss)
     assert dog <= 15 * best
-    assert np.all(dog < counts[grid < grid[counts.argmin()] / 3])
+    assert np.all(dog < counts[grid < grid[counts.argmin()] / 8])
 
 
 def test_batch_equals_single_rows_and_float32_stays():
