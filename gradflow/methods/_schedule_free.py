@@ -175,7 +175,9 @@ class SGDScheduleFree(_ScheduleFree):
     **Stability** (linear, large ``k``): on ``L = ½μθ²`` the average freezes
     (``c_k → 0``) and ``z`` is gradient descent with the step ``(1 - β)h``, so the run is
     stable iff ``h μ < 2/(1 - β)`` — ten times gradient descent's limit at ``β = 0.9``
-    (measured against a bisection in the tests).
+    (measured against a bisection in the tests).  Near that limit the first steps grow
+    the state a long way (the average's factor ``1 - c_k(1 + hμβ)`` exceeds 1 in modulus
+    while ``k < hμβ``) before it decays.
 
     Parameters
     ----------
