@@ -1,7 +1,9 @@
 """D-Adaptation (SGD and Adam) against the ``dadaptation`` package.
 
 The package comparisons import PyTorch (about 10 s), so they are marked slow; the quick
-suite compares with the algorithm boxes transcribed below as plain loops.  The reference runs the package's optimiser on a torch float64 parameter whose gradient
+suite compares with the algorithm boxes transcribed below as plain loops.
+
+The reference runs the package's optimiser on a torch float64 parameter whose gradient
 comes from the same gradflow problem, so the two differ only in the rounding of their
 sums (torch's dot products and norms against numpy's): 200 steps agree to 1e-10 of the
 trajectory's scale.  The estimate ``d`` read along a ``solve`` run from the method
@@ -15,7 +17,6 @@ import pytest
 
 import gradflow as gf
 from gradflow.methods import DAdaptAdam, DAdaptSGD
-
 
 STEPS = 200
 #: Rounding only (see the module docstring); the largest measured gap is 3e-12.

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gradflow as gf
-from gradflow.methods import LDoG, DoG
+from gradflow.methods import DoG, LDoG
 
 STEPS = 200
 RTOL = 1e-10
