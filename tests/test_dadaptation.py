@@ -1,7 +1,8 @@
 """D-Adaptation (SGD and Adam) against the ``dadaptation`` package.
 
-The package comparisons import PyTorch (about 10 s), so they are marked slow; the quick
-suite compares with the algorithm boxes transcribed below as plain loops.
+The full package sweeps (three problems, four configurations, 200 steps) are marked
+slow; the quick suite runs one 50-step comparison per method against the package (skipped
+when it is absent) and the algorithm boxes transcribed below as plain loops.
 
 The reference runs the package's optimiser on a torch float64 parameter whose gradient
 comes from the same gradflow problem, so the two differ only in the rounding of their
@@ -71,14 +72,11 @@ def reference_run(problem, theta0, cls, kw, h, steps=STEPS):
     return np.array(thetas), np.array(ds)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(PROBLEMS))
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c[0].__name__}{sorted(c[2])}")
-def test_trajectory_and_estimate_match_the_package(name, config):
+def _compare_with_the_package(name, config, steps):
     make, theta0, h = PROBLEMS[name]
     problem = make()
     ours, theirs, kw = config
-    expected, d_expected = reference_run(problem, theta0, theirs, kw, h)
+    expected, d_expected = reference_run(problem, theta0, theirs, kw, h, steps)
     method = ours(**kw)
     d_seen = []
     traj = gf.solve(
@@ -86,13 +84,27 @@ def test_trajectory_and_estimate_match_the_package(name, config):
         theta0,
         method,
         h,
-        steps=STEPS,
+        steps=steps,
         callback=lambda info: d_seen.append(method.step_estimate(info.method_state)[0]),
     )
     scale = np.abs(expected).max()
     np.testing.assert_allclose(traj.theta[1:], expected, rtol=0, atol=RTOL * scale)
     np.testing.assert_allclose(d_seen[1:], d_expected, rtol=RTOL)
     assert d_seen[0] == method.d0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PROBLEMS))
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c[0].__name__}{sorted(c[2])}")
+def test_trajectory_and_estimate_match_the_package(name, config):
+    _compare_with_the_package(name, config, STEPS)
+
+
+@pytest.mark.parametrize("config", [CONFIGS[1], CONFIGS[3]], ids=["sgd", "adam"])
+def test_quick_trajectory_and_estimate_match_the_package(config):
+    """The quick subset: 50 steps on the logistic regression, one non-default
+    configuration per method (the full sweep above is slow)."""
+    _compare_with_the_package("logistic", config, 50)
 
 
 def sgd_box(grad, x0, h, steps, momentum=0.0, d0=1e-6):

@@ -1,4 +1,5 @@
-"""DoG and LDoG against ``dog-optimizer`` (slow: imports PyTorch) and Algorithm 1.
+"""DoG and LDoG against ``dog-optimizer`` (one quick 50-step run each; the full sweep is
+slow) and Algorithm 1.
 
 The package runs on torch float64 parameters (one tensor per layer for LDoG) fed the
 gradflow problem's gradient; the two differ only in the rounding of the norms (measured
@@ -50,7 +51,7 @@ def box(grad, x0, steps, c=1.0, reps_rel=1e-6, eps=1e-8):
     return np.array(out), np.array(etas)
 
 
-def reference_run(problem, theta0, cls_name, kw, h, split=None):
+def reference_run(problem, theta0, cls_name, kw, h, split=None, steps=STEPS):
     torch = pytest.importorskip("torch", reason="the reference implementation runs on PyTorch")
     dog = pytest.importorskip("dog", reason="the reference dog-optimizer package")
     logging.getLogger("dog").setLevel(logging.ERROR)  # its advice on lr != 1
@@ -58,7 +59,7 @@ def reference_run(problem, theta0, cls_name, kw, h, split=None):
     xs = [torch.tensor(a, requires_grad=True) for a in parts]
     opt = getattr(dog, cls_name)(xs, lr=h, **kw)
     thetas, etas = [], []
-    for _ in range(STEPS):
+    for _ in range(steps):
         theta = np.concatenate([x.detach().numpy() for x in xs])
         g = problem.grad(theta[None])[0]
         for x, gi in zip(xs, np.split(g, split or []), strict=True):
@@ -92,26 +93,44 @@ def test_trajectory_matches_algorithm_1(name):
     ids=["default", "decay", "init_eta"],
 )
 def test_dog_matches_the_package(name, h, kw):
+    _compare_dog_with_the_package(name, h, kw, STEPS)
+
+
+def _compare_dog_with_the_package(name, h, kw, steps):
     make, theta0 = PROBLEMS[name]
     problem = make()
-    expected, etas = reference_run(problem, theta0, "DoG", kw, h)
+    expected, etas = reference_run(problem, theta0, "DoG", kw, h, steps=steps)
     dog = DoG(**kw)
     seen = []
     traj = gf.solve(
-        problem, theta0, dog, h, steps=STEPS, callback=lambda i: seen.append(i.method_state.eta[0])
+        problem, theta0, dog, h, steps=steps, callback=lambda i: seen.append(i.method_state.eta[0])
     )
     np.testing.assert_allclose(traj.theta[1:], expected, rtol=0, atol=RTOL * np.abs(expected).max())
     np.testing.assert_allclose(np.array(seen[1:]), etas, rtol=RTOL)
 
 
+def test_quick_dog_matches_the_package():
+    """The quick subset: 50 steps on the logistic regression with weight decay and a
+    larger r_ε (the full sweep above is slow)."""
+    _compare_dog_with_the_package("logistic", 0.5, {"weight_decay": 0.01, "reps_rel": 1e-3}, 50)
+
+
 @pytest.mark.slow
 def test_ldog_matches_the_package_layer_by_layer():
+    _compare_ldog_with_the_package(STEPS)
+
+
+def test_quick_ldog_matches_the_package_layer_by_layer():
+    _compare_ldog_with_the_package(50)
+
+
+def _compare_ldog_with_the_package(steps):
     problem = gf.problems.logistic_regression(_X, _Y, l2=0.01)
     theta0 = [0.5, -0.5, 0.2, 0.0]
-    expected, etas = reference_run(problem, theta0, "LDoG", {}, 1.0, split=[3])
+    expected, etas = reference_run(problem, theta0, "LDoG", {}, 1.0, split=[3], steps=steps)
     ldog = LDoG(shapes=((3,), (1,)))
     state, got = ldog.init(problem, np.array([theta0])), []
-    for k in range(STEPS):
+    for k in range(steps):
         state = ldog.step(problem, state, np.array([1.0])).state
         got.append(state.theta[0])
         np.testing.assert_allclose(state.eta[0], etas[k], rtol=RTOL)

@@ -1,5 +1,5 @@
-"""Schedule-Free SGD and AdamW against ``schedulefree`` (slow: imports PyTorch), the
-algorithm boxes, and the linear step-size limit of the SGD form.
+"""Schedule-Free SGD and AdamW against ``schedulefree`` (one quick 50-step run each; the
+full sweep is slow), the algorithm boxes, and the linear step-size limit of the SGD form.
 
 gradflow's θ is the averaged sequence ``x`` (the package's eval-mode parameters), so
 the reference's ``x`` is read after ``optimizer.eval()`` and the package is put back in
@@ -82,14 +82,14 @@ def test_trajectory_matches_the_algorithm_box(name, adam):
     np.testing.assert_allclose(traj.loss[1:], problem.loss(expected), rtol=1e-9)
 
 
-def reference_run(problem, theta0, cls, kw, h):
+def reference_run(problem, theta0, cls, kw, h, steps=STEPS):
     torch = pytest.importorskip("torch", reason="the reference implementation runs on PyTorch")
     sf = pytest.importorskip("schedulefree", reason="the reference Schedule-Free package")
     x = torch.tensor(np.array(theta0, dtype=float), requires_grad=True)
     opt = getattr(sf, cls.__name__)([x], lr=h, foreach=False, **kw)
     opt.train()
     out = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         x.grad = torch.tensor(problem.grad(x.detach().numpy()[None])[0])
         opt.step()
         opt.eval()  # x, the averaged parameters
@@ -102,11 +102,22 @@ def reference_run(problem, theta0, cls, kw, h):
 @pytest.mark.parametrize("name", list(PROBLEMS))
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c[0].__name__}{sorted(c[2])}")
 def test_trajectory_matches_the_package(name, config):
+    _compare_with_the_package(name, config, STEPS)
+
+
+@pytest.mark.parametrize("config", [CONFIGS[1], CONFIGS[3]], ids=["sgd", "adamw"])
+def test_quick_trajectory_matches_the_package(config):
+    """The quick subset: 50 steps on the logistic regression, one non-default
+    configuration per method with warmup inside the run (the full sweep above is slow)."""
+    _compare_with_the_package("logistic", config, 50)
+
+
+def _compare_with_the_package(name, config, steps):
     make, theta0 = PROBLEMS[name]
     problem = make()
     cls, h, kw = config
-    expected = reference_run(problem, theta0, cls, kw, h)
-    traj = gf.solve(problem, theta0, cls(**kw), h, steps=STEPS)
+    expected = reference_run(problem, theta0, cls, kw, h, steps)
+    traj = gf.solve(problem, theta0, cls(**kw), h, steps=steps)
     np.testing.assert_allclose(traj.theta[1:], expected, rtol=0, atol=RTOL * np.abs(expected).max())
 
 
