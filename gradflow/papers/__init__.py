@@ -25,6 +25,7 @@ PAPERS: dict[str, str] = {
     "schedules": "gradflow.papers.schedules",
     "reaction_path": "gradflow.papers.reaction_path",
     "adgd": "gradflow.papers.adgd",
+    "lr_free": "gradflow.papers.lr_free",
 }
 
 #: Short references, for listings.
@@ -35,6 +36,8 @@ CITATIONS: dict[str, str] = {
     "schedules": "Loshchilov & Hutter, ICLR 2017; Smith & Topin 2018",
     "reaction_path": "Müller & Brown, Theor. Chim. Acta 53, 75 (1979)",
     "adgd": "Malitsky & Mishchenko, ICML 2020",
+    "lr_free": "Defazio & Mishchenko 2023; Mishchenko & Defazio 2024; Ivgi et al. 2023; "
+    "Defazio et al. 2024",
 }
 
 
