@@ -14,7 +14,7 @@ from gradflow.papers import PAPERS, PaperResult, load
 NAMES = list(PAPERS)
 
 
-def test_registry_lists_six_papers_with_claims_and_run():
+def test_registry_lists_the_papers_with_claims_and_run():
     assert NAMES == [
         "edge_of_stability",
         "implicit_regularization",
@@ -24,6 +24,7 @@ def test_registry_lists_six_papers_with_claims_and_run():
         "adgd",
         "catapult",
         "sgd_implicit_regularization",
+        "lr_free",
     ]
     for name in NAMES:
         module = load(name)
@@ -43,6 +44,7 @@ LONG = {
     "implicit_regularization",
     "catapult",
     "sgd_implicit_regularization",
+    "lr_free",
 }
 
 

@@ -27,6 +27,7 @@ PAPERS: dict[str, str] = {
     "adgd": "gradflow.papers.adgd",
     "catapult": "gradflow.papers.catapult",
     "sgd_implicit_regularization": "gradflow.papers.sgd_implicit_regularization",
+    "lr_free": "gradflow.papers.lr_free",
 }
 
 #: Short references, for listings.
@@ -39,6 +40,8 @@ CITATIONS: dict[str, str] = {
     "adgd": "Malitsky & Mishchenko, ICML 2020",
     "catapult": "Lewkowycz, Bahri, Dyer, Sohl-Dickstein, Gur-Ari, arXiv:2003.02218, 2020",
     "sgd_implicit_regularization": "Smith, Dherin, Barrett & De, ICLR 2021",
+    "lr_free": "Defazio & Mishchenko 2023; Mishchenko & Defazio 2024; Ivgi et al. 2023; "
+    "Defazio et al. 2024",
 }
 
 
