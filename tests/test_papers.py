@@ -14,7 +14,7 @@ from gradflow.papers import PAPERS, PaperResult, load
 NAMES = list(PAPERS)
 
 
-def test_registry_lists_six_papers_with_claims_and_run():
+def test_registry_lists_the_papers_with_claims_and_run():
     assert NAMES == [
         "edge_of_stability",
         "implicit_regularization",
@@ -22,6 +22,8 @@ def test_registry_lists_six_papers_with_claims_and_run():
         "schedules",
         "reaction_path",
         "adgd",
+        "batch_size_schedule",
+        "linear_scaling",
     ]
     for name in NAMES:
         module = load(name)
@@ -34,7 +36,14 @@ def test_registry_lists_six_papers_with_claims_and_run():
 
 #: Quick runs of more than a few seconds: CI runs every paper with ``gradflow papers run
 #: --all --quick`` after the tests, so here they are slow checks.
-LONG = {"stability_bounds", "edge_of_stability", "schedules", "implicit_regularization"}
+LONG = {
+    "stability_bounds",
+    "edge_of_stability",
+    "schedules",
+    "implicit_regularization",
+    "batch_size_schedule",
+    "linear_scaling",
+}
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,8 @@ PAPERS: dict[str, str] = {
     "schedules": "gradflow.papers.schedules",
     "reaction_path": "gradflow.papers.reaction_path",
     "adgd": "gradflow.papers.adgd",
+    "batch_size_schedule": "gradflow.papers.batch_size_schedule",
+    "linear_scaling": "gradflow.papers.linear_scaling",
 }
 
 #: Short references, for listings.
@@ -35,6 +37,8 @@ CITATIONS: dict[str, str] = {
     "schedules": "Loshchilov & Hutter, ICLR 2017; Smith & Topin 2018",
     "reaction_path": "Müller & Brown, Theor. Chim. Acta 53, 75 (1979)",
     "adgd": "Malitsky & Mishchenko, ICML 2020",
+    "batch_size_schedule": "Smith, Kindermans, Ying & Le, ICLR 2018",
+    "linear_scaling": "Goyal et al. 2017; McCandlish et al. 2018",
 }
 
 
