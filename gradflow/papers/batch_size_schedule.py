@@ -337,13 +337,17 @@ def _figure(
         mean = curves[name].mean(axis=1)
         axes[0, 0].semilogy(epochs, mean, ls, color=colour, label=label)
         marks = marks_grow if name == "grow" else marks_decay
-        axes[0, 1].loglog(np.maximum(marks, 1), mean, ls, color=colour, label=label)
+        axes[0, 1].semilogy(marks, mean, ls, color=colour, label=label)
     axes[0, 0].set(
         xlabel="epochs",
         ylabel=f"L − L* (mean over {sz.seeds} runs)",
         title="same noise scale g per epoch",
     )
-    axes[0, 1].set(xlabel="parameter updates", ylabel="L − L*", title="updates")
+    axes[0, 1].set(
+        xlabel="parameter updates",
+        ylabel="L − L*",
+        title="growing B: fewer updates for the same loss",
+    )
     for b in np.cumsum(sz.phases)[:-1]:
         axes[0, 0].axvline(b, color="k", lw=0.5, alpha=0.4)
     axes[0, 0].legend(fontsize=8)
