@@ -346,7 +346,7 @@ def _figure(
     axes[0, 1].set(
         xlabel="parameter updates",
         ylabel="L − L*",
-        title="growing B: fewer updates for the same loss",
+        title="fewer updates when B grows",
     )
     for b in np.cumsum(sz.phases)[:-1]:
         axes[0, 0].axvline(b, color="k", lw=0.5, alpha=0.4)
