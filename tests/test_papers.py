@@ -22,6 +22,8 @@ def test_registry_lists_the_papers_with_claims_and_run():
         "schedules",
         "reaction_path",
         "adgd",
+        "catapult",
+        "sgd_implicit_regularization",
         "batch_size_schedule",
         "linear_scaling",
     ]
@@ -41,6 +43,8 @@ LONG = {
     "edge_of_stability",
     "schedules",
     "implicit_regularization",
+    "catapult",
+    "sgd_implicit_regularization",
     "batch_size_schedule",
     "linear_scaling",
 }

@@ -59,6 +59,17 @@ do not depend on which other trajectories are still running, and the driver's re
 a diverged row draws the same batches.  All gradient evaluations of one step (e.g.
 Runge–Kutta stages) use the same minibatch.
 
+Random reshuffling (``shuffle=True``): epoch ``e`` covers the steps
+``k = e·m .. e·m + m - 1`` with ``m = n / B`` (``B`` must divide ``n``).  Each original
+element ``j`` draws one permutation of ``range(n)`` per epoch, the stable argsort of ``n``
+uniforms read from the same PCG64 generator advanced by ``e · 2^64`` draws (row ``j``
+of an ``(n_elements, n)`` array); step ``k = e·m + p`` takes its entries
+``p·B .. p·B + B - 1``.  Every example is used exactly once per epoch, as by SGD
+"with random shuffling" (a new ``DataLoader(shuffle=True)`` order each epoch), and the
+indices are again a pure function of ``(seed, k, j)``.  The epoch's permutations cost
+O(n_elements·n log n) time once and O(n_elements·n) memory (Smith, Dherin, Barrett &
+De 2021 analyse this sampler).
+
 Batch-size schedules: ``B`` may change with the step (``solve(..., batch_size=s)`` for a
 schedule ``s``, as in Smith et al. 2018).  Step ``k`` then reads ``B_k`` uniforms per
 element from its own stream as above, so its indices depend on ``(seed, k, B_k)`` only;
@@ -79,6 +90,9 @@ algorithms for random number generation", Harvey Mudd College, HMC-CS-2014-0905,
 Q. Li, C. Tai and W. E, "Stochastic modified equations and adaptive stochastic gradient
 algorithms", ICML 2017.
 
+S. L. Smith, B. Dherin, D. G. T. Barrett and S. De, "On the origin of implicit
+regularization in stochastic gradient descent", ICLR 2021.
+
 S. L. Smith, P.-J. Kindermans, C. Ying and Q. V. Le, "Don't decay the learning rate,
 increase the batch size", ICLR 2018.
 """
@@ -91,7 +105,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import _got, _is_integer, check_integer
+from gradflow._validation import _got, _is_integer, check_bool, check_integer
 from gradflow.problems._problem import Problem, as_batch
 
 __all__ = [
@@ -331,17 +345,23 @@ class MinibatchSampler:
         Generator gives one integer seed.
     n_elements : int
         Number of trajectories of the run (original, uncompacted).
+    shuffle : bool, default False
+        Random reshuffling: one permutation of the examples per epoch of ``n / B``
+        steps and element, cut into consecutive minibatches (module docstring).  The
+        default draws every step's ``B`` examples afresh (independent steps).
 
     Raises
     ------
     TypeError
-        If ``problem`` is not a finite sum or ``batch_size`` / ``seed`` has the wrong type
-        (also when a step is drawn whose scheduled size is not a real number).
+        If ``problem`` is not a finite sum or ``batch_size`` / ``seed`` / ``shuffle`` has
+        the wrong type (also when a step is drawn whose scheduled size is not a real
+        number).
     ValueError
-        If ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is negative; for a
-        schedule, when a step is drawn (step 0: on construction) whose rounded size is
-        outside ``[1, n_samples]`` or that gives more than one number, the message
-        naming ``batch_size`` and the step.
+        If ``batch_size`` is outside ``[1, n_samples]``, or does not divide
+        ``n_samples`` under ``shuffle`` (which needs an int), or ``seed`` is negative;
+        for a schedule, when a step is drawn (step 0: on construction) whose rounded
+        size is outside ``[1, n_samples]`` or that gives more than one number, the
+        message naming ``batch_size`` and the step.
 
     Notes
     -----
@@ -358,6 +378,8 @@ class MinibatchSampler:
     ----------
     J. Bentley and R. Floyd, Communications of the ACM 30(9), 754-757, 1987.
 
+    S. L. Smith, B. Dherin, D. G. T. Barrett and S. De, ICLR 2021 (random reshuffling).
+
     Examples
     --------
     >>> import numpy as np, gradflow as gf
@@ -367,12 +389,26 @@ class MinibatchSampler:
     (3, 2)
     >>> bool(np.array_equal(s.indices(5, np.array([2])), s.indices(5, np.arange(3))[2:]))
     True
+
+    With ``shuffle=True`` the two steps of an epoch use every example once:
+
+    >>> r = MinibatchSampler(p, 2, seed=0, n_elements=3, shuffle=True)
+    >>> epoch = np.concatenate([r.indices(2, np.arange(3)), r.indices(3, np.arange(3))], 1)
+    >>> np.sort(epoch, axis=1).tolist()
+    [[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]
     >>> grow = MinibatchSampler(p, gf.schedules.multistep(1.0, [2], gamma=3.0), 0, 3)
     >>> grow.sizes(np.arange(4)).tolist(), grow.indices(2, np.arange(3)).shape
     ([1, 1, 3, 3], (3, 3))
     """
 
-    def __init__(self, problem: Problem, batch_size: Any, seed: Any, n_elements: int) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        batch_size: Any,
+        seed: Any,
+        n_elements: int,
+        shuffle: Any = False,
+    ) -> None:
         n = check_finite_sum(problem)
         self.schedule: Callable[[Any], Any] | None = None
         if callable(batch_size):
@@ -385,6 +421,17 @@ class MinibatchSampler:
             )
         else:
             batch_size = check_integer(batch_size, "batch_size", 1, n)
+        self.shuffle = check_bool(shuffle, "shuffle")
+        if self.shuffle and self.schedule is not None:
+            raise ValueError(
+                "batch_size must be an int under shuffle=True (an epoch is n_samples / "
+                "batch_size minibatches of one size), got a schedule"
+            )
+        if self.shuffle and n % batch_size:
+            raise ValueError(
+                f"batch_size must divide n_samples = {n} under shuffle=True (an epoch is "
+                f"n_samples / batch_size minibatches), got {batch_size}"
+            )
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(2, np.uint64)[0] >> 1)
         elif isinstance(seed, np.random.Generator):
@@ -415,6 +462,9 @@ class MinibatchSampler:
             self._fixed = None
             self._vectorised = True  # until the schedule refuses an array of steps
             self.size(0)  # a bad first size is an error before the run
+        # Under shuffle: the permutations (n_elements, n) of epoch _epoch.
+        self._epoch = -1
+        self._perm = np.empty((0, n), dtype=np.intp)
 
     # -- batch sizes -------------------------------------------------------------------
     def size(self, k: int) -> int:
@@ -557,6 +607,29 @@ class MinibatchSampler:
         self._drawn = out.size
         return out
 
+    def permutations(self, epoch: int) -> np.ndarray:
+        """The permutations ``(n_elements, n)`` of epoch ``epoch`` under ``shuffle``.
+
+        Row ``j`` is the stable argsort of the ``n`` uniforms of element ``j``, read
+        from the seed's PCG64 stream advanced by ``epoch · 2^64`` draws (a pure function
+        of ``(seed, epoch, j)``; ties, of probability below ``n² 2^-54``, keep index
+        order).
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch index (steps ``epoch·m .. epoch·m + m - 1``, ``m = n / B``).
+
+        Returns
+        -------
+        ndarray of intp, shape (n_elements, n)
+        """
+        self._bits.state = self._start
+        self._bits.advance(int(epoch) << _STEP_SHIFT)
+        self._next = -1  # the stream has moved: a step draw must seek again
+        keys = self._random.random((self.n_elements, self.n))
+        return np.argsort(keys, axis=1, kind="stable")
+
     def _draw_block(self, k: int) -> None:
         """The indices of steps ``k, k+1, ...`` for every element: one vectorised Floyd
         pass over all of them (a block grows while the steps are asked for in order, and
@@ -597,9 +670,15 @@ class MinibatchSampler:
         ndarray of intp, shape (len(rows), B)
             Row ``j`` a function of ``(seed, k, rows[j])`` only (module docstring).
         """
-        n = self.n
-        if self.size(k) == n:
+        n, B = self.n, self.size(k)
+        if B == n:
             return np.broadcast_to(np.arange(n), (rows.size, n))
+        if self.shuffle:
+            epoch, position = divmod(int(k), n // B)
+            if epoch != self._epoch:
+                self._perm = self.permutations(epoch)
+                self._epoch = epoch
+            return self._perm[rows, position * B : (position + 1) * B]
         at = int(k) - self._first
         if not 0 <= at < self._block.shape[0]:
             self._draw_block(int(k))
