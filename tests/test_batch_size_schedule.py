@@ -166,3 +166,8 @@ def test_a_raising_schedule_read_ahead_raises_only_when_its_step_comes():
     assert (_run(table.__getitem__, steps=20).status == "ok").all()
     with pytest.raises(IndexError):
         _run(table.__getitem__, steps=21)
+
+
+def test_shuffle_needs_an_int_batch_size():
+    with pytest.raises(ValueError, match="batch_size must be an int under shuffle"):
+        _run(gf.schedules.multistep(4.0, [30], gamma=3.0), shuffle=True)
