@@ -226,7 +226,7 @@ def solve(
     divergence_norm : float, optional
         An element diverges when ``‖θ‖₂`` exceeds this (or an entry is not finite),
         instead of the default rule (see Notes).
-    batch_size : int, optional
+    batch_size : int or callable, optional
         Minibatch size ``B`` in ``[1, n_samples]`` for a finite-sum problem (one with
         ``per_example_grad``): every gradient the method evaluates in step ``k`` is the
         mean of ``B`` per-example gradients drawn without replacement, independently for
@@ -234,6 +234,18 @@ def solve(
         :class:`gradflow.problems.MinibatchSampler`).  The method is unchanged — it is handed a
         minibatch view of the problem each step.  Saved losses, and the observations of
         step-size policies, use the full problem.  Default: full-batch gradients.
+
+        A schedule of the step index grows (or shrinks) the batch: any gradflow
+        schedule (``gradflow.schedules.multistep(128.0, [500, 600], gamma=5.0)``) or a
+        callable ``k -> B_k``, evaluated on the same index ``k`` as a ``stepsize``
+        schedule (driver iterations) and rounded to the nearest integer, halves up
+        (``⌊B_k + 1/2⌋``).  Every trajectory uses ``B_k`` at step ``k``; a value
+        outside ``[1, n_samples]`` raises a ``ValueError`` naming ``batch_size`` and
+        the step when that step comes (step 0: before the run).  The draws depend on
+        ``(seed, k, B_k)`` only: a constant schedule gives the bits of the int.
+        Per-epoch accounting: after ``k`` steps an element has seen
+        ``Σ_{j<k} B_j`` examples, ``Σ_{j<k} B_j / n_samples`` epochs (the saved
+        ``step`` gives ``k``); ``n_steps`` counts the parameter updates.
     seed : int or numpy.random.Generator, optional
         Seed of the minibatches (only with ``batch_size``); same seed, same bits.
     shuffle : bool, default False
@@ -258,14 +270,16 @@ def solve(
         If ``problem``, ``method``, ``stepsize`` or ``callback`` has the wrong type; if
         ``theta0`` or ``save_at`` does not hold real numbers; if ``t_final`` or
         ``divergence_norm`` is not a real number (a bool, a string...), or ``steps``,
-        ``save_every``, ``max_steps`` or ``batch_size`` not an integer.
+        ``save_every`` or ``max_steps`` not an integer, or ``batch_size`` neither an
+        integer nor a schedule (or its schedule returns no real number).
     ValueError
         If ``theta0`` has the wrong shape, is empty or non-finite; if a step size is not
         positive or does not broadcast to the batch; if ``t_final`` or
         ``divergence_norm`` is not finite and positive; if not exactly one of ``steps``
         and ``t_final`` is given; if the save options are unknown or conflicting; if
-        ``batch_size`` is outside ``[1, n_samples]`` (or does not divide it under
-        ``shuffle``) or ``seed`` or ``shuffle=True`` is given without it.
+        ``batch_size`` (or its schedule, at some step) is outside ``[1, n_samples]`` (or
+        does not divide it under ``shuffle``, which needs an int), or ``seed`` or
+        ``shuffle=True`` is given without it.
         (``TypeError`` if ``batch_size`` is given for a problem without per-example
         gradients.)
 
@@ -295,6 +309,9 @@ def solve(
     E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I*,
     2nd ed., Springer, 1993, §II.4 (step-size bookkeeping of a one-step integrator).
 
+    S. L. Smith, P.-J. Kindermans, C. Ying and Q. V. Le, "Don't decay the learning rate,
+    increase the batch size", ICLR 2018 (batch-size schedules).
+
     Examples
     --------
     Gradient descent on a quadratic over three step sizes × two starts:
@@ -307,6 +324,17 @@ def solve(
     >>> traj = gf.solve(p, theta0, stepsize=hs[:, None], steps=10_000, save="final")
     >>> traj.status[:, 0].tolist()
     ['ok', 'ok', 'diverged']
+
+    Minibatch SGD whose batch grows five-fold at steps 250 and 270 (10 epochs at B = 4,
+    4 at B = 20, then full batches):
+
+    >>> X = np.random.default_rng(0).standard_normal((100, 3))
+    >>> ls = gf.problems.least_squares(X, X @ np.ones(3))
+    >>> grow = gf.schedules.multistep(4.0, [250, 270], gamma=5.0)   # B = 4, 20, 100
+    >>> traj = gf.solve(ls, np.zeros(3), gf.methods.SGD(), 0.1, steps=271,
+    ...                 batch_size=grow, seed=0, save="final")
+    >>> int(traj.n_steps), round(float(traj.loss[-1]), 6)
+    (271, 0.0)
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a gradflow Problem, got {type(problem).__name__}")

@@ -25,6 +25,8 @@ def test_registry_lists_the_papers_with_claims_and_run():
         "catapult",
         "sgd_implicit_regularization",
         "lr_free",
+        "batch_size_schedule",
+        "linear_scaling",
     ]
     for name in NAMES:
         module = load(name)
@@ -45,6 +47,8 @@ LONG = {
     "catapult",
     "sgd_implicit_regularization",
     "lr_free",
+    "batch_size_schedule",
+    "linear_scaling",
 }
 
 

@@ -28,6 +28,8 @@ PAPERS: dict[str, str] = {
     "catapult": "gradflow.papers.catapult",
     "sgd_implicit_regularization": "gradflow.papers.sgd_implicit_regularization",
     "lr_free": "gradflow.papers.lr_free",
+    "batch_size_schedule": "gradflow.papers.batch_size_schedule",
+    "linear_scaling": "gradflow.papers.linear_scaling",
 }
 
 #: Short references, for listings.
@@ -42,6 +44,8 @@ CITATIONS: dict[str, str] = {
     "sgd_implicit_regularization": "Smith, Dherin, Barrett & De, ICLR 2021",
     "lr_free": "Defazio & Mishchenko 2023; Mishchenko & Defazio 2024; Ivgi et al. 2023; "
     "Defazio et al. 2024",
+    "batch_size_schedule": "Smith, Kindermans, Ying & Le, ICLR 2018",
+    "linear_scaling": "Goyal et al. 2017; McCandlish et al. 2018",
 }
 
 
