@@ -24,13 +24,14 @@ Springer, 1996, §IV.2.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import numpy as np
 
 from gradflow.methods import Method
-from gradflow.problems import quadratic
+from gradflow.problems import Problem, quadratic
 
 __all__ = ["numeric_real_stability_limit"]
 
@@ -40,6 +41,12 @@ LONG_RUN_STEP = 2**52
 LINEAR_TOL = 1e-9
 #: Points per multisection round (the bracket shrinks by this factor minus one each round).
 SECTIONS = 64
+
+
+@functools.lru_cache(maxsize=1)
+def _scalar_quadratic() -> Problem:
+    """``L = ½θ²`` (built once: its random basis costs more than a probe)."""
+    return quadratic([1.0])
 
 
 def _coordinates(state: Any, rows: int) -> list[int]:
@@ -58,7 +65,7 @@ def _probe(method: Method, x: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     returns the stepped states, same shape.
     """
     N, m, n = vectors.shape
-    problem = quadratic([1.0])
+    problem = _scalar_quadratic()
     rows = N * m
     state = method.init(problem, np.zeros((rows, 1)))
     fields = list(state)
@@ -78,7 +85,7 @@ def _probe(method: Method, x: np.ndarray, vectors: np.ndarray) -> np.ndarray:
 
 
 def _dimension(method: Method) -> int:
-    problem = quadratic([1.0])
+    problem = _scalar_quadratic()
     state = method.init(problem, np.zeros((1, 1)))
     n = len(_coordinates(state, 1))
     if n == 0:
