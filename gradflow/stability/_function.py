@@ -169,7 +169,8 @@ def real_stability_limit(method: Method, *, algorithm: str = "symbolic") -> floa
     state field a coordinate, step counters at ``2**52``, the long-run iteration), then
     multisection to the same relative accuracy.  It agrees with the symbolic value to
     1e-12 relative for every shipped method and tableau (the test suite checks this),
-    needs neither sympy nor scipy, and takes milliseconds instead of ~0.1 s; it is what
+    and imports neither sympy nor scipy (in a fresh process their imports are most of
+    the symbolic path's cost; warm, the two paths take ~20 ms per method); it is what
     ``gradflow info`` uses.  A method whose step is not linear in its state is a
     ``TypeError`` on both paths.
 
