@@ -1,4 +1,5 @@
 """Compare step-size schedules on the same network: constant, step decay, cosine, one-cycle.
+=========================================================================================
 
 Every schedule is evaluated on arrays of step indices, so each run is one
 ``gf.solve`` call; the figure shows the schedules (left) and the training loss they
@@ -62,7 +63,7 @@ def main(out: Path, quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", help="folder for the figure")
     parser.add_argument("--quick", action="store_true", help="1000 steps instead of 4000")
     args = parser.parse_args()

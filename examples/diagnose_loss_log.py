@@ -1,4 +1,5 @@
 """Diagnose the loss log of a training loop of one's own, then plot it.
+====================================================================
 
 A hand-made numpy loop trains a linear model by minibatch SGD at three learning rates
 (too small, good, too large) and writes the minibatch loss of every step to a CSV
@@ -100,7 +101,7 @@ def main(out: Path, quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--out", help="output folder")
     args = parser.parse_args()

@@ -1,4 +1,5 @@
 """Sweep step sizes × starts in one call and see where h crosses 2/λmax.
+=====================================================================
 
 Gradient descent on a quadratic with spectrum {1, 10} is stable iff h < 2/10. One
 batched call runs every (step size, start) pair; the statuses show the threshold, and
@@ -64,7 +65,7 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", help="folder for the figure")
     parser.add_argument("--quick", action="store_true", help="(already quick)")
     main(output_dir(parser.parse_args().out))

@@ -1,4 +1,5 @@
 """Reaction paths on the Müller–Brown surface, refined by Richardson extrapolation.
+================================================================================
 
 From each saddle point (transition state) the steepest-descent path, the intrinsic
 reaction coordinate of chemistry, runs downhill both ways to the two minima the saddle
@@ -23,7 +24,7 @@ minimum the branch reaches.
 
 Run ``python examples/reaction_path.py [--out DIR]`` (about a second; writes
 ``reaction_path.png`` to ``DIR``, default ``$GRADFLOW_EXAMPLES_OUT`` or a new temporary
-folder); ``--quick`` uses fewer steps and no figure.
+folder); ``--quick`` uses fewer steps.
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ def draw(surface: gf.Problem, branches: list[Branch], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps, no figure")
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps")
     parser.add_argument("--out", help="folder for the figure")
     args = parser.parse_args()
     import os
@@ -129,4 +130,4 @@ if __name__ == "__main__":
         args.out or os.environ.get("GRADFLOW_EXAMPLES_OUT") or tempfile.mkdtemp(prefix="gradflow-")
     )
     out.mkdir(parents=True, exist_ok=True)
-    main(quick=args.quick, figure=None if args.quick else out / "reaction_path.png")
+    main(quick=args.quick, figure=out / "reaction_path.png")

@@ -1,4 +1,5 @@
 """Richardson extrapolation of gradient descent: order 1 becomes order 2, then 3.
+==============================================================================
 
 Gradient descent (explicit Euler) to flow time T on Rosenbrock has error ``C h``.  Runs
 at ``h, h/2, h/4, ...`` (``gf.richardson.solve_extrapolated``: one batched run, landing on
@@ -73,7 +74,7 @@ def main(out: Path, quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", help="folder for the figure")
     parser.add_argument("--quick", action="store_true", help="(already quick)")
     args = parser.parse_args()

@@ -1,4 +1,5 @@
 """Edge of stability: the sharpness of gradient descent rises to 2/h and stays there.
+==================================================================================
 
 Gradient descent on ``gf.problems.mlp_regression`` (the tanh network of Cohen et al.,
 2021) at three step sizes in one batched call; ``gf.curvature.track_sharpness`` records
@@ -62,7 +63,7 @@ def main(out: Path, quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", help="folder for the figure")
     parser.add_argument("--quick", action="store_true", help="4000 steps instead of 16000")
     args = parser.parse_args()

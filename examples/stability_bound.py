@@ -1,4 +1,5 @@
 """Check the stability bound h < β/λmax against real runs, for three methods.
+==========================================================================
 
 For each problem and method, ``gf.stability.verify_bound`` runs the method to the
 minimiser it reaches, predicts the critical step ``β/λmax(∇²L(θ*))`` from the method's
@@ -68,7 +69,7 @@ def main(out: Path, quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--out", help="folder for the figure")
     parser.add_argument("--quick", action="store_true", help="two problems instead of three")
     args = parser.parse_args()

@@ -27,6 +27,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         minimum = "" if problem.minimum is None else f", L* = {problem.minimum:.6g}"
         print(f"  {name:<16} d = {problem.dim:<4} {exact}{minimum}")
     print("  least_squares, logistic_regression: built from data (X, y)")
+    # The numeric limit: sympy alone would take longer to import than this whole listing.
     from gradflow.stability import real_stability_limit
 
     print(
@@ -45,13 +46,13 @@ def _cmd_info(args: argparse.Namespace) -> int:
             except (TypeError, ValueError):
                 continue  # wrappers (Clipped) need arguments
             try:
-                limit = f"{real_stability_limit(inst):<8.4g}"
+                limit = f"{real_stability_limit(inst, algorithm='numeric'):<8.4g}"
             except TypeError:
                 limit = f"{'n/a':<8}"  # nonlinear (adaptive) methods
             print(f"  {name:<16} order {obj.order}   limit {limit} {obj.ode}")
     print("  RungeKutta(tableau), tableaux:")
     for name, tableau in methods.TABLEAUX.items():
-        beta = real_stability_limit(methods.RungeKutta(tableau))
+        beta = real_stability_limit(methods.RungeKutta(tableau), algorithm="numeric")
         embedded = f", embedded order {tableau.embedded_order}" if tableau.has_embedded else ""
         print(
             f"    {name:<16} order {tableau.order}   limit {beta:<8.4g} "

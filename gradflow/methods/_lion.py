@@ -79,9 +79,9 @@ class Lion(Method):
 
     References
     ----------
-    X. Chen, C. Liang, D. Huang, E. Real, K. Wang, H. Pham, X. Dong, T. Luong, C.-J. Hsieh,
-    Y. Lu and Q. V. Le, "Symbolic discovery of optimization algorithms", NeurIPS 2023,
-    Algorithm 2.
+    X. Chen, C. Liang, D. Huang, E. Real, K. Wang, H. Pham, X. Dong, T. Luong,
+    C.-J. Hsieh, Y. Lu and Q. V. Le, "Symbolic discovery of optimization algorithms",
+    NeurIPS 2023, Algorithm 2.
     L. Chen, B. Liu, K. Liang and Q. Liu, "Lion secretly solves constrained
     optimization, as Lyapunov predicts", ICLR 2024.
 
