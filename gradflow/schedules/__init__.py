@@ -46,13 +46,14 @@ schedule) live here too.
 from gradflow.schedules._base import Schedule, as_steps
 from gradflow.schedules._combinators import linear_warmup, scale, sequence
 from gradflow.schedules._cosine import cosine, cosine_restarts
-from gradflow.schedules._cycles import cyclic, one_cycle
+from gradflow.schedules._cycles import cyclic, linear_onecycle, one_cycle
 from gradflow.schedules._decay import (
     constant,
     exponential,
     inverse_time,
     linear,
     multistep,
+    piecewise_constant,
     polynomial,
     step_decay,
 )
@@ -63,7 +64,15 @@ from gradflow.schedules._scaling import (
     linear_scaling,
     sqrt_scaling,
 )
-from gradflow.schedules._warmup import inverse_sqrt, noam, warmup_cosine, wsd
+from gradflow.schedules._warmup import (
+    inverse_sqrt,
+    noam,
+    warmup_constant,
+    warmup_cosine,
+    warmup_cosine_restarts,
+    warmup_polynomial,
+    wsd,
+)
 
 __all__ = [
     "ScaledStep",
@@ -79,18 +88,23 @@ __all__ = [
     "inverse_time",
     "lambda_factor",
     "linear",
+    "linear_onecycle",
     "linear_scaling",
     "linear_warmup",
     "multiplicative",
     "multistep",
     "noam",
     "one_cycle",
+    "piecewise_constant",
     "polynomial",
     "product",
     "scale",
     "sequence",
     "sqrt_scaling",
     "step_decay",
+    "warmup_constant",
     "warmup_cosine",
+    "warmup_cosine_restarts",
+    "warmup_polynomial",
     "wsd",
 ]
