@@ -21,6 +21,15 @@ throughout:
   any policies, adaptive ones included.
 * Minimum step sizes are absolute (PyTorch's ``eta_min``), not fractions of the start
   (optax's ``alpha``).
+* Libraries' own schedules under their own conventions: :func:`piecewise_constant`
+  (Keras), :func:`linear_onecycle` (optax), :func:`warmup_constant`,
+  :func:`warmup_cosine_restarts` and :func:`warmup_polynomial` (Hugging Face, warmups from
+  0); optax's ``exponent`` (:func:`cosine`, :func:`warmup_cosine`) and ``end_value``
+  (:func:`exponential`); fractional epochs of :func:`cosine_restarts`
+  (``steps_per_epoch``).
+* Momentum schedules: ``one_cycle(...).momentum`` and ``cyclic(...).momentum`` are
+  functions of ``k`` that :class:`gradflow.methods.SGD` takes as its ``momentum``
+  (PyTorch's ``cycle_momentum``).
 * Float parameters (step sizes, factors, rates) may be arrays: ``s(k)`` then has shape
   ``broadcast(k.shape, s.shape)``, and in :func:`gradflow.solve` ``s.shape`` must
   broadcast to the batch shape, so ``peak = np.array([...])`` with ``theta0`` of shape
