@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ActiveRows", "compact", "merge_rows"]
+__all__ = ["ActiveRows", "compact", "concat_rows", "merge_rows"]
 
 
 def compact(tree: Any, keep: np.ndarray) -> Any:
@@ -37,6 +37,28 @@ def compact(tree: Any, keep: np.ndarray) -> Any:
             )
         )
     return tree
+
+
+def concat_rows(trees: list[Any]) -> Any:
+    """The inverse of cutting a tree into consecutive row blocks with :func:`compact`:
+    ``trees`` joined along the leading axis, field by field (``SHARED`` fields and
+    non-array objects are taken from the first block)."""
+    first = trees[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(trees)
+    if isinstance(first, tuple):
+        shared = getattr(type(first), "SHARED", ())
+        fields = getattr(first, "_fields", None)
+        columns = list(zip(*trees, strict=True))
+        if fields is None:
+            return tuple(concat_rows(list(column)) for column in columns)
+        return type(first)(
+            *(
+                column[0] if name in shared else concat_rows(list(column))
+                for name, column in zip(fields, columns, strict=True)
+            )
+        )
+    return first
 
 
 def merge_rows(keep: np.ndarray, new: Any, old: Any) -> Any:

@@ -12,9 +12,10 @@ elements all stopped early saved fewer columns; it is padded with its last colum
 which is exactly what the single call holds there.
 
 Serialisation: the problem, method and step-size policy travel to the workers as one
-``cloudpickle`` payload (cloudpickle comes with ``distributed``).  It pickles the local
-closures that zoo and user problems are built from (``Problem(loss=lambda ...)``,
-sympy-lambdified functions) by value, where plain :mod:`pickle` refuses them, and it is
+``cloudpickle`` payload (cloudpickle comes with ``distributed``).  Zoo and ``from_sympy``
+problems pickle as their construction call (plain :mod:`pickle` takes them too);
+cloudpickle also takes a user's local closures and lambdas
+(``Problem(loss=lambda ...)``) by value, where plain :mod:`pickle` refuses them, and it is
 what Dask itself falls back on; pickling one payload up front turns an unpicklable
 problem into a ``TypeError`` before any cluster starts.  Workers need the same gradflow
 version importable.

@@ -291,8 +291,9 @@ def test_a_new_method_gets_backward_error_analysis_from_its_hooks():
     @dataclass(frozen=True)
     class TwoHalfSteps(gf.methods.Euler):  # the hook alone decides: two Euler steps of h/2
         def butcher_tableau(self):
-            return gf.methods.ButcherTableau(A=[[0, 0], ["1/2", 0]], b=["1/2", "1/2"],
-                                             order=1, name="two half steps")
+            return gf.methods.ButcherTableau(
+                A=[[0, 0], ["1/2", 0]], b=["1/2", "1/2"], order=1, name="two half steps"
+            )
 
     field = modified_flow(gf.problems.rosenbrock(), TwoHalfSteps(), 0.1)
     assert field.coefficients[:2] == (1.0, -0.25)  # κ = Σ b_i c_i - ½ = -¼

@@ -326,7 +326,8 @@ def test_adam_and_adamw_share_one_implementation(problem, starts):
     theta0 = np.broadcast_to(starts[0], (3, starts.shape[-1]))
     for amsgrad in (False, True):
         a = gf.solve(problem, theta0, Adam(amsgrad=amsgrad), h, steps=40, save="final")
-        w = gf.solve(problem, theta0, AdamW(weight_decay=0.0, amsgrad=amsgrad), h, steps=40,
-                     save="final")
+        w = gf.solve(
+            problem, theta0, AdamW(weight_decay=0.0, amsgrad=amsgrad), h, steps=40, save="final"
+        )
         np.testing.assert_array_equal(a.theta, w.theta)
     assert type(Adam()).step is type(AdamW()).step

@@ -14,7 +14,7 @@ from gradflow.papers import PAPERS, PaperResult, load
 NAMES = list(PAPERS)
 
 
-def test_registry_lists_six_papers_with_claims_and_run():
+def test_registry_lists_the_papers_with_claims_and_run():
     assert NAMES == [
         "edge_of_stability",
         "implicit_regularization",
@@ -22,6 +22,11 @@ def test_registry_lists_six_papers_with_claims_and_run():
         "schedules",
         "reaction_path",
         "adgd",
+        "catapult",
+        "sgd_implicit_regularization",
+        "lr_free",
+        "batch_size_schedule",
+        "linear_scaling",
     ]
     for name in NAMES:
         module = load(name)
@@ -34,7 +39,17 @@ def test_registry_lists_six_papers_with_claims_and_run():
 
 #: Quick runs of more than a few seconds: CI runs every paper with ``gradflow papers run
 #: --all --quick`` after the tests, so here they are slow checks.
-LONG = {"stability_bounds", "edge_of_stability", "schedules", "implicit_regularization"}
+LONG = {
+    "stability_bounds",
+    "edge_of_stability",
+    "schedules",
+    "implicit_regularization",
+    "catapult",
+    "sgd_implicit_regularization",
+    "lr_free",
+    "batch_size_schedule",
+    "linear_scaling",
+}
 
 
 @pytest.mark.parametrize(

@@ -76,3 +76,71 @@ def test_t_final_run_equals_the_same_steps():
     np.testing.assert_array_equal(by_steps.theta, by_time.theta)
     np.testing.assert_array_equal(by_time.n_steps, 1000)
     assert (by_time.status == "ok").all()
+
+
+# -- large batches stepped in blocks of rows ---------------------------------------------
+BLOCKED_METHODS = [
+    gf.methods.Euler(),
+    gf.methods.RungeKutta(gf.methods.RK4),
+    gf.methods.HeavyBall(0.5),
+    gf.methods.Nesterov(0.5),
+    gf.methods.Adam(),
+    gf.methods.SGD(momentum=0.9),
+    gf.methods.Clipped(gf.methods.Euler(), clip_norm=1.0),
+]
+
+
+BLOCK_CASES = [
+    dict(steps=300, save="final"),
+    dict(steps=297, save_every=37),
+    dict(t_final=0.4, save="final"),
+]
+
+
+# Every method on a fixed number of steps; three of them on each horizon.
+BLOCK_PAIRS = [(m, BLOCK_CASES[0]) for m in BLOCKED_METHODS] + [
+    (m, c) for m in BLOCKED_METHODS[::2] for c in BLOCK_CASES[1:]
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "horizon"), BLOCK_PAIRS, ids=[f"{m.name}-{c}" for m, c in BLOCK_PAIRS]
+)
+def test_blocks_of_rows_give_the_bits_of_the_whole_batch(monkeypatch, horizon, method):
+    """A batch stepped in blocks (here forced at a small size: two blocks of 256 rows and
+    a short one) is the batch stepped whole, bit for bit, counts and statuses included,
+    with rows diverging inside blocks and per-row steps."""
+    import gradflow._solve as driver
+
+    assert method.rows_independent
+    p = gf.problems.rosenbrock()
+    rng = np.random.default_rng(7)
+    theta0 = rng.normal(scale=1.5, size=(600, 2))
+    h = rng.uniform(1e-3, 4e-3, size=600)
+    h[::37] = 0.05  # these rows blow up between two checks
+    whole = gf.solve(p, theta0, method=method, stepsize=h, **horizon)
+    monkeypatch.setattr(driver, "BLOCK_BYTES", 256 * 2 * 8)
+    blocked = gf.solve(p, theta0, method=method, stepsize=h, **horizon)
+    _same(whole, blocked)
+    assert (whole.status == "ok").any()
+    if method.name not in ("Adam", "Clipped(Euler)"):  # (their steps are bounded)
+        assert (whole.status == "diverged").any()
+
+
+def test_blocks_keep_float32_and_shared_steps(monkeypatch):
+    import gradflow._solve as driver
+
+    p = gf.problems.rosenbrock()
+    theta0 = np.random.default_rng(3).normal(size=(1000, 2)).astype(np.float32)
+    whole = gf.solve(p, theta0, stepsize=1e-3, steps=200, save="final")
+    monkeypatch.setattr(driver, "BLOCK_BYTES", 256 * 2 * 4)
+    blocked = gf.solve(p, theta0, stepsize=1e-3, steps=200, save="final")
+    assert blocked.theta.dtype == np.float32
+    _same(whole, blocked)
+
+
+def test_methods_that_share_work_across_rows_are_not_blocked():
+    """The implicit step iterates until every row converges: its rows are not
+    independent, so the driver steps its batch whole."""
+    assert not gf.methods.ImplicitEuler().rows_independent
+    assert not gf.methods.Method.rows_independent

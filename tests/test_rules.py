@@ -94,8 +94,13 @@ def test_local_lipschitz_step_is_safety_over_the_local_curvature(estimator):
 
 def test_local_lipschitz_hvp_converges_on_rosenbrock_valley():
     problem = gf.problems.rosenbrock()
-    traj = gf.solve(problem, [0.5, 0.2], stepsize=LocalLipschitz(estimator="hvp", h0=1e-4),
-                    steps=3000, save="final")
+    traj = gf.solve(
+        problem,
+        [0.5, 0.2],
+        stepsize=LocalLipschitz(estimator="hvp", h0=1e-4),
+        steps=3000,
+        save="final",
+    )
     assert traj.status == "ok" and traj.loss[0] < problem.loss(np.array([0.5, 0.2])) * 1e-3
 
 

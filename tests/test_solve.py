@@ -297,8 +297,7 @@ def test_sparse_divergence_checks_find_the_same_step_as_checking_every_step(hori
     hs = np.geomspace(1e-4, 2e-2, 40)
     sched = gf.stepsize.ConstantStep(hs)
     sparse = gf.solve(p, theta0, stepsize=sched, save="final", **horizon)
-    dense = gf.solve(p, theta0, stepsize=sched, save="final", callback=lambda info: None,
-                     **horizon)
+    dense = gf.solve(p, theta0, stepsize=sched, save="final", callback=lambda info: None, **horizon)
     assert 0 < sparse.diverged.sum() < 40
     np.testing.assert_array_equal(sparse.status, dense.status)
     np.testing.assert_array_equal(sparse.n_steps, dense.n_steps)
@@ -312,14 +311,16 @@ def test_sparse_checks_with_a_schedule_keep_times_and_states():
     p = _diag_quadratic()
     sched = lambda k: 0.101 + 0.0005 * k  # noqa: E731  (crosses 2/λmax = 0.2 at k = 198)
     sparse = gf.solve(p, np.ones(2), stepsize=sched, steps=2000, save="final")
-    dense = gf.solve(p, np.ones(2), stepsize=sched, steps=2000, save="final",
-                     callback=lambda info: None)
+    dense = gf.solve(
+        p, np.ones(2), stepsize=sched, steps=2000, save="final", callback=lambda info: None
+    )
     assert sparse.status == dense.status == "diverged"
     assert sparse.n_steps == dense.n_steps
     np.testing.assert_array_equal(sparse.theta, dense.theta)
     np.testing.assert_array_equal(sparse.t, dense.t)
-    np.testing.assert_allclose(sparse.t[0], sum(sched(k) for k in range(sparse.n_steps)),
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        sparse.t[0], sum(sched(k) for k in range(sparse.n_steps)), rtol=1e-13
+    )
 
 
 class _HalveState(NamedTuple):

@@ -281,6 +281,9 @@ _FACTOR = st.floats(0.05, 0.9)
 _COUNT = st.integers(1, 20)
 
 
+LR_FREE = ["DAdaptAdam", "Prodigy", "DoG", "LDoG", "SGDScheduleFree", "AdamWScheduleFree"]
+
+
 def _methods() -> st.SearchStrategy[tuple]:
     plain = st.one_of(
         st.just(("Euler",)),
@@ -292,6 +295,9 @@ def _methods() -> st.SearchStrategy[tuple]:
         st.just(("Adam",)),
         st.tuples(st.just("SGD"), st.floats(0.0, 0.95), st.just(False)),
         st.tuples(st.just("SGD"), st.floats(0.05, 0.95), st.just(True)),
+        # the learning-rate-free methods (their own running estimates scale h)
+        st.tuples(st.just("DAdaptSGD"), st.floats(0.0, 0.95)),
+        st.sampled_from(LR_FREE).map(lambda name: (name,)),
     )
     clip = st.one_of(
         st.tuples(st.floats(0.1, 10.0), st.none()), st.tuples(st.none(), st.floats(0.1, 10.0))

@@ -38,8 +38,10 @@ def test_stability_function_equals_the_resolvent_form(tableau):
 
 
 def test_every_registered_tableau_gets_the_stability_checks():
-    for test in (test_stability_function_equals_the_resolvent_form,
-                 test_real_stability_limit_is_the_first_root_of_abs_R_equal_one):
+    for test in (
+        test_stability_function_equals_the_resolvent_form,
+        test_real_stability_limit_is_the_first_root_of_abs_R_equal_one,
+    ):
         (mark,) = [m for m in test.pytestmark if m.name == "parametrize"]
         assert list(mark.kwargs["ids"]) == list(TABLEAUX)
 
@@ -74,21 +76,20 @@ def test_real_stability_limits_match_the_literature():
     assert real_stability_limit(gf.methods.Euler()) == pytest.approx(2.0, abs=1e-12)
     for name in ("Heun", "Midpoint", "Ralston"):
         assert real_stability_limit(RungeKutta(TABLEAUX[name])) == pytest.approx(2.0, abs=1e-12)
-    assert real_stability_limit(RungeKutta(TABLEAUX["RK4"])) == pytest.approx(
-        2.785293563, abs=1e-9
-    )
+    assert real_stability_limit(RungeKutta(TABLEAUX["RK4"])) == pytest.approx(2.785293563, abs=1e-9)
     # Three-stage third-order methods: 1 - x + x²/2 - x³/6 = -1 at x ≈ 2.5127.
     assert real_stability_limit(RungeKutta(TABLEAUX["SSPRK3"])) == pytest.approx(
         2.5127453266, abs=1e-9
     )
-    assert real_stability_limit(RungeKutta(TABLEAUX["DOPRI54"])) == pytest.approx(
-        3.3066, abs=1e-4
-    )
+    assert real_stability_limit(RungeKutta(TABLEAUX["DOPRI54"])) == pytest.approx(3.3066, abs=1e-4)
 
 
 def test_amplification_and_region_of_euler():
-    np.testing.assert_allclose(amplification(gf.methods.Euler(), [-0.5, -1 + 1j, 0.5j]),
-                               [0.5, 1.0, abs(1 + 0.5j)], rtol=1e-15)
+    np.testing.assert_allclose(
+        amplification(gf.methods.Euler(), [-0.5, -1 + 1j, 0.5j]),
+        [0.5, 1.0, abs(1 + 0.5j)],
+        rtol=1e-15,
+    )
     re = np.linspace(-2.5, 0.5, 31)
     im = np.linspace(-1.5, 1.5, 31)
     region = stability_region(gf.methods.Euler(), re, im)

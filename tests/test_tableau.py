@@ -50,9 +50,18 @@ def test_every_registered_tableau_is_consistent(name):
     t = TABLEAUX[name]
     assert t.exact and t.citation and t.name == name
     # Rebuilt from its coefficients, it must hold exactly its claimed order.
-    assert ButcherTableau(A=t.A, b=t.b, b_hat=t.b_hat, order=t.order,
-                          embedded_order=t.embedded_order, name=t.name,
-                          citation=t.citation) == t
+    assert (
+        ButcherTableau(
+            A=t.A,
+            b=t.b,
+            b_hat=t.b_hat,
+            order=t.order,
+            embedded_order=t.embedded_order,
+            name=t.name,
+            citation=t.citation,
+        )
+        == t
+    )
     np.testing.assert_allclose(t.c_nodes, t.a.sum(axis=1), atol=1e-15)
 
 
@@ -108,8 +117,9 @@ _RALSTON3 = '''
 
 def test_adding_a_tableau_is_one_file(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
-    name = _write_package(tmp_path, "extra_tableaux_ok", {"ralston3.py": _RALSTON3,
-                                                          "_shared.py": "X = 1\n"})
+    name = _write_package(
+        tmp_path, "extra_tableaux_ok", {"ralston3.py": _RALSTON3, "_shared.py": "X = 1\n"}
+    )
     found = discover(name)
     assert list(found) == ["RALSTON3"]
     assert found["RALSTON3"].order == 3 and found["RALSTON3"].b[2] == Fraction(4, 9)
@@ -117,17 +127,19 @@ def test_adding_a_tableau_is_one_file(tmp_path, monkeypatch):
         monkeypatch.delitem(sys.modules, mod)
 
 
-def test_discovery_rejects_a_module_without_a_tableau_and_duplicate_names(
-    tmp_path, monkeypatch
-):
+def test_discovery_rejects_a_module_without_a_tableau_and_duplicate_names(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     empty = _write_package(tmp_path, "extra_tableaux_empty", {"notes.py": "X = 1\n"})
     with pytest.raises(ValueError, match="defines no upper-case ButcherTableau"):
         discover(empty)
-    twice = _write_package(tmp_path, "extra_tableaux_twice", {
-        "a.py": _RALSTON3,
-        "b.py": _RALSTON3.replace("RALSTON3 =", "OTHER ="),
-    })
+    twice = _write_package(
+        tmp_path,
+        "extra_tableaux_twice",
+        {
+            "a.py": _RALSTON3,
+            "b.py": _RALSTON3.replace("RALSTON3 =", "OTHER ="),
+        },
+    )
     with pytest.raises(ValueError, match="unique"):
         discover(twice)
     for mod in [m for m in sys.modules if m.startswith("extra_tableaux")]:

@@ -36,10 +36,30 @@ class GradientCounter:
         self.uniform = 0
         self.totals = np.zeros(n, dtype=np.int64)
 
+    def for_blocks(self) -> GradientCounter:
+        """A counter for stepping the active rows block by block: its own uniform count
+        (each block's, reset by the caller) and its own per-element totals, added to
+        this counter's by :meth:`absorb` once every block has stepped."""
+        return GradientCounter(self.totals.shape[0])
+
+    def absorb(self, other: GradientCounter, uniform: int) -> None:
+        """Add the counts of a block counter (``uniform``: the count of one block,
+        the same for every block)."""
+        self.uniform += uniform
+        self.totals += other.totals
+
     def settle(self, ids: np.ndarray, uniform: int | np.ndarray | None = None) -> None:
         """Close the counts of elements ``ids`` (with ``uniform`` in place of the
         current uniform count, for elements whose run ended earlier)."""
         self.totals[ids] += self.uniform if uniform is None else uniform
+
+
+class _RowBlock:
+    """The element ids of a block of consecutive active rows (what a counting view
+    reads of the active rows)."""
+
+    def __init__(self, index: np.ndarray) -> None:
+        self.index = index
 
 
 class CountingProblem:
@@ -99,6 +119,24 @@ class CountingProblem:
             self._grad_at, self._grad = new, self._grad[keep]
         if self._loss_at is old:
             self._loss_at, self._loss = new, self._loss[keep]
+
+    def block(self, rows: slice, counter: GradientCounter) -> CountingProblem:
+        """The same problem for the consecutive active rows ``rows`` of the whole batch,
+        counting into ``counter`` (whose uniform count is the block's); what is cached at
+        a state carries over to the block of that state, sliced as ``state[rows]``."""
+        view = CountingProblem(self._problem, _RowBlock(self._rows.index[rows]), counter)
+        view._block_of = (self, rows)
+        return view
+
+    def adopt_cache(self, theta: np.ndarray, whole: np.ndarray) -> None:
+        """``theta`` is ``whole[rows]`` for the block this view was made for: take over
+        what the parent view cached at ``whole`` (so a block evaluates no more than the
+        whole batch would)."""
+        parent, rows = self._block_of
+        if parent._grad_at is whole:
+            self._grad_at, self._grad = theta, parent._grad[rows]
+        if parent._loss_at is whole:
+            self._loss_at, self._loss = theta, parent._loss[rows]
 
     def restrict(self, rows: np.ndarray) -> CountingProblem:
         """The same problem, counting evaluations for the active rows ``rows`` only."""

@@ -16,6 +16,8 @@ from gradflow.methods._adaptive import (
 )
 from gradflow.methods._base import Method, ModifiedCoefficients, StepResult
 from gradflow.methods._clipped import Clipped, clip_gradient
+from gradflow.methods._dadapt import DAdaptAdam, DAdaptAdamState, DAdaptSGD, DAdaptSGDState
+from gradflow.methods._dog import DoG, DoGState, LDoG
 from gradflow.methods._euler import Euler, EulerState
 from gradflow.methods._implicit import ImplicitEuler, ImplicitEulerState
 from gradflow.methods._lion import Lion, LionState
@@ -27,7 +29,9 @@ from gradflow.methods._momentum import (
     NesterovAGDState,
     NesterovState,
 )
+from gradflow.methods._prodigy import Prodigy, ProdigyState
 from gradflow.methods._runge_kutta import RungeKutta, RungeKuttaState
+from gradflow.methods._schedule_free import AdamWScheduleFree, ScheduleFreeState, SGDScheduleFree
 from gradflow.methods._sgd import SGD, SGDState
 from gradflow.methods._tableau import ButcherTableau
 from gradflow.methods._tableaux import EXPORTS as _TABLEAU_EXPORTS
@@ -41,14 +45,22 @@ __all__ = [
     "Adam",
     "AdamState",
     "AdamW",
+    "AdamWScheduleFree",
     "ButcherTableau",
     "Clipped",
+    "DAdaptAdam",
+    "DAdaptAdamState",
+    "DAdaptSGD",
+    "DAdaptSGDState",
+    "DoG",
+    "DoGState",
     "Euler",
     "EulerState",
     "HeavyBall",
     "HeavyBallState",
     "ImplicitEuler",
     "ImplicitEulerState",
+    "LDoG",
     "Lion",
     "LionState",
     "Method",
@@ -57,11 +69,15 @@ __all__ = [
     "NesterovAGD",
     "NesterovAGDState",
     "NesterovState",
+    "Prodigy",
+    "ProdigyState",
     "RMSProp",
     "RMSPropState",
     "RungeKutta",
     "RungeKuttaState",
+    "SGDScheduleFree",
     "SGDState",
+    "ScheduleFreeState",
     "StepResult",
     "clip_gradient",
 ]

@@ -134,6 +134,8 @@ class AdaGrad(Method):
     True
     """
 
+    rows_independent: ClassVar[bool] = True
+
     eps: float = 1e-10
     initial_accumulator_value: float = 0.0
     weight_decay: float = 0.0
@@ -270,6 +272,8 @@ class RMSProp(Method):
     True
     """
 
+    rows_independent: ClassVar[bool] = True
+
     alpha: float = 0.99
     eps: float = 1e-8
     momentum: float = 0.0
@@ -377,6 +381,8 @@ class _AdamBase(Method):
     ``g`` before the moments.  ``decoupled = True`` (:class:`AdamW`): ``θ`` shrinks by
     ``1 - hλ`` before the update, and ``λ`` may be a schedule of the step counter.
     """
+
+    rows_independent: ClassVar[bool] = True
 
     beta1: float = 0.9
     beta2: float = 0.999

@@ -43,6 +43,11 @@ Contract for writing a new method
    ``modified_flow_coefficients(order)`` and returns :class:`ModifiedCoefficients`.
    Methods with neither raise ``NotImplementedError`` (the defaults), which
    :func:`gradflow.modified.modified_flow` reports as a ``TypeError`` naming the method.
+8. A method whose rows are independent — each row's step reads only that row of the
+   state, of ``h`` and of what ``problem`` returns, with no iteration count, decision or
+   random draw shared across the batch — sets ``rows_independent = True``; the driver
+   may then step a large batch in blocks of rows (for speed: the temporaries stay in
+   cache), which must give the same bits as stepping it whole.
 
 References
 ----------
@@ -156,6 +161,11 @@ class Method(abc.ABC):
         Gradient evaluations spent by :meth:`init`.
     checks_every_step : bool
         Ask the driver to check for divergence after every step (see the contract).
+    rows_independent : bool
+        Each row's step depends on that row alone (no iteration count, decision or
+        random draw shared across the batch), so stepping the batch in blocks of rows
+        gives the same bits; the driver then steps large batches block by block.
+        False unless a method says so.
     """
 
     order: ClassVar[int]
@@ -163,6 +173,7 @@ class Method(abc.ABC):
     grads_per_step: ClassVar[int] = 1
     init_grads: ClassVar[int] = 0
     checks_every_step: ClassVar[bool] = False
+    rows_independent: ClassVar[bool] = False
     #: Order ``q`` of the embedded error estimate (None without an embedded pair); error
     #: controllers use the exponent ``1/(q + 1)``.
     error_order: ClassVar[int | None] = None

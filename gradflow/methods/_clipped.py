@@ -192,6 +192,11 @@ class Clipped(Method):
         return self.method.checks_every_step
 
     @property  # type: ignore[misc]
+    def rows_independent(self) -> bool:  # type: ignore[override]
+        """As the wrapped method (clipping is per row)."""
+        return self.method.rows_independent
+
+    @property  # type: ignore[misc]
     def error_order(self) -> int | None:  # type: ignore[override]
         """As the wrapped method."""
         return self.method.error_order

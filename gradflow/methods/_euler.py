@@ -50,6 +50,8 @@ class Euler(Method):
     True
     """
 
+    rows_independent: ClassVar[bool] = True
+
     order: ClassVar[int] = 1
     ode: ClassVar[str] = "dθ/dt = -∇L(θ)"
     grads_per_step: ClassVar[int] = 1

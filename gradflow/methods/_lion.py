@@ -95,6 +95,8 @@ class Lion(Method):
     array([[0.01, 0.01]])
     """
 
+    rows_independent: ClassVar[bool] = True
+
     beta1: float = 0.9
     beta2: float = 0.99
     weight_decay: Any = 0.0

@@ -130,6 +130,8 @@ class HeavyBall(Method):
     [      1,    0]])
     """
 
+    rows_independent: ClassVar[bool] = True
+
     beta: float = 0.9
     order: ClassVar[int] = 1
     ode: ClassVar[str] = (
@@ -286,6 +288,8 @@ class Nesterov(Method):
     [       -z,  1/2]])
     """
 
+    rows_independent: ClassVar[bool] = True
+
     beta: float = 0.9
     order: ClassVar[int] = 1
     ode: ClassVar[str] = (
@@ -402,6 +406,8 @@ class NesterovAGD(Method):
     >>> bool(abs(traj.theta[-1, 0] - exact) < 1e-2)
     True
     """
+
+    rows_independent: ClassVar[bool] = True
 
     order: ClassVar[int] = 1
     ode: ClassVar[str] = "X'' + (3/t) X' + ∇L(X) = 0, X(0) = θ0, X'(0) = 0, t = k√h"

@@ -131,6 +131,8 @@ class RungeKutta(Method):
     (4, 4)
     """
 
+    rows_independent: ClassVar[bool] = True
+
     tableau: ButcherTableau
     _plan: _Plan = field(init=False, repr=False, compare=False)
     ode: ClassVar[str] = "dθ/dt = -∇L(θ)"

@@ -122,6 +122,8 @@ class SGD(Method):
     [      1,    0]])
     """
 
+    rows_independent: ClassVar[bool] = True
+
     momentum: float | Callable[[Any], Any] = 0.0
     nesterov: bool = False
     weight_decay: float = 0.0

@@ -158,7 +158,7 @@ def modified_loss(problem: Problem, h: float) -> Problem:
         g = problem.grad(theta)
         return g + half * problem.hvp(theta, g)
 
-    return Problem(
+    modified = Problem(
         loss,
         grad,
         dim=problem.dim,
@@ -166,6 +166,8 @@ def modified_loss(problem: Problem, h: float) -> Problem:
         minimum=problem.minimum,
         minimizers=problem.minimizers,
     )
+    modified._rebuilt_by(modified_loss, problem, step)  # closures: pickled as this call
+    return modified
 
 
 # ---------------------------------------------------------------------------------------

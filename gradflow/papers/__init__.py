@@ -25,6 +25,11 @@ PAPERS: dict[str, str] = {
     "schedules": "gradflow.papers.schedules",
     "reaction_path": "gradflow.papers.reaction_path",
     "adgd": "gradflow.papers.adgd",
+    "catapult": "gradflow.papers.catapult",
+    "sgd_implicit_regularization": "gradflow.papers.sgd_implicit_regularization",
+    "lr_free": "gradflow.papers.lr_free",
+    "batch_size_schedule": "gradflow.papers.batch_size_schedule",
+    "linear_scaling": "gradflow.papers.linear_scaling",
 }
 
 #: Short references, for listings.
@@ -35,6 +40,12 @@ CITATIONS: dict[str, str] = {
     "schedules": "Loshchilov & Hutter, ICLR 2017; Smith & Topin 2018",
     "reaction_path": "Müller & Brown, Theor. Chim. Acta 53, 75 (1979)",
     "adgd": "Malitsky & Mishchenko, ICML 2020",
+    "catapult": "Lewkowycz, Bahri, Dyer, Sohl-Dickstein, Gur-Ari, arXiv:2003.02218, 2020",
+    "sgd_implicit_regularization": "Smith, Dherin, Barrett & De, ICLR 2021",
+    "lr_free": "Defazio & Mishchenko 2023; Mishchenko & Defazio 2024; Ivgi et al. 2023; "
+    "Defazio et al. 2024",
+    "batch_size_schedule": "Smith, Kindermans, Ying & Le, ICLR 2018",
+    "linear_scaling": "Goyal et al. 2017; McCandlish et al. 2018",
 }
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from functools import partial
 
 from gradflow.problems._classic import beale, himmelblau
+from gradflow.problems._function import FunctionProblem, from_function
 from gradflow.problems._minibatch import MinibatchSampler, check_finite_sum
 from gradflow.problems._muller_brown import MullerBrownProblem, muller_brown
 from gradflow.problems._networks import MLPRegressionProblem, mlp_regression, scalar_net
@@ -51,6 +52,7 @@ ZOO: dict[str, Callable[[], Problem]] = {
 
 __all__ = [
     "ZOO",
+    "FunctionProblem",
     "LeastSquaresProblem",
     "LogisticRegressionProblem",
     "MLPRegressionProblem",
@@ -63,6 +65,7 @@ __all__ = [
     "beale",
     "central_difference_hvp",
     "check_finite_sum",
+    "from_function",
     "from_sympy",
     "himmelblau",
     "least_squares",

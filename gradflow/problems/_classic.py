@@ -57,9 +57,12 @@ def _himmelblau_entries(x: np.ndarray, y: np.ndarray) -> Entries:
     return 4.0 * u + 8.0 * x * x + 2.0, 4.0 * (x + y), 4.0 * w + 8.0 * y * y + 2.0
 
 
-_himmelblau_hvp, _himmelblau_hessian = planar_second_order(
-    lambda th: _himmelblau_entries(th[..., 0], th[..., 1])
-)
+def _himmelblau_theta_entries(theta: np.ndarray) -> Entries:
+    return _himmelblau_entries(theta[..., 0], theta[..., 1])
+
+
+# Module-level functions (not lambdas), so that the problem pickles.
+_himmelblau_hvp, _himmelblau_hessian = planar_second_order(_himmelblau_theta_entries)
 
 
 def _refine(
@@ -150,7 +153,11 @@ def _beale_entries(x: np.ndarray, y: np.ndarray) -> Entries:
     return hxx, hxy, hyy
 
 
-_beale_hvp, _beale_hessian = planar_second_order(lambda th: _beale_entries(th[..., 0], th[..., 1]))
+def _beale_theta_entries(theta: np.ndarray) -> Entries:
+    return _beale_entries(theta[..., 0], theta[..., 1])
+
+
+_beale_hvp, _beale_hessian = planar_second_order(_beale_theta_entries)
 
 
 def beale() -> Problem:

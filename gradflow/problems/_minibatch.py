@@ -59,6 +59,22 @@ do not depend on which other trajectories are still running, and the driver's re
 a diverged row draws the same batches.  All gradient evaluations of one step (e.g.
 Runge–Kutta stages) use the same minibatch.
 
+Random reshuffling (``shuffle=True``): epoch ``e`` covers the steps
+``k = e·m .. e·m + m - 1`` with ``m = n / B`` (``B`` must divide ``n``).  Each original
+element ``j`` draws one permutation of ``range(n)`` per epoch, the stable argsort of ``n``
+uniforms read from the same PCG64 generator advanced by ``e · 2^64`` draws (row ``j``
+of an ``(n_elements, n)`` array); step ``k = e·m + p`` takes its entries
+``p·B .. p·B + B - 1``.  Every example is used exactly once per epoch, as by SGD
+"with random shuffling" (a new ``DataLoader(shuffle=True)`` order each epoch), and the
+indices are again a pure function of ``(seed, k, j)``.  The epoch's permutations cost
+O(n_elements·n log n) time once and O(n_elements·n) memory (Smith, Dherin, Barrett &
+De 2021 analyse this sampler).
+
+Batch-size schedules: ``B`` may change with the step (``solve(..., batch_size=s)`` for a
+schedule ``s``, as in Smith et al. 2018).  Step ``k`` then reads ``B_k`` uniforms per
+element from its own stream as above, so its indices depend on ``(seed, k, B_k)`` only;
+all elements share ``B_k``, and the draws stay vectorised over them.
+
 (Before this rule, step ``k`` drew ``n`` uniform keys per original element from
 ``numpy.random.default_rng([seed, k])`` and took each row's ``B`` smallest: the same
 distribution, other bits, at O(n_elements·n) per step.)
@@ -73,16 +89,23 @@ algorithms for random number generation", Harvey Mudd College, HMC-CS-2014-0905,
 
 Q. Li, C. Tai and W. E, "Stochastic modified equations and adaptive stochastic gradient
 algorithms", ICML 2017.
+
+S. L. Smith, B. Dherin, D. G. T. Barrett and S. De, "On the origin of implicit
+regularization in stochastic gradient descent", ICLR 2021.
+
+S. L. Smith, P.-J. Kindermans, C. Ying and Q. V. Le, "Don't decay the learning rate,
+increase the batch size", ICLR 2018.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from gradflow._validation import check_integer
+from gradflow._validation import _got, _is_integer, check_bool, check_integer
 from gradflow.problems._problem import Problem, as_batch
 
 __all__ = [
@@ -307,23 +330,45 @@ class MinibatchSampler:
     ----------
     problem : Problem
         A finite-sum problem.
-    batch_size : int
-        ``B`` in ``[1, n_samples]``.
+    batch_size : int or callable
+        ``B`` in ``[1, n_samples]``, or a schedule ``k -> B_k`` of the step index: any
+        gradflow schedule (:mod:`gradflow.schedules`, e.g. ``multistep(32.0,
+        [1000, 2000], gamma=5.0)`` to grow ``B`` five-fold twice) or a callable
+        returning one number per step, rounded to the nearest integer, halves up
+        (``⌊B_k + 1/2⌋``: a schedule's ``31.999999`` is 32).  It is read per step, a
+        block of up to 64 steps ahead (by one call on an array of steps when the
+        callable takes one, else one call per step; a step ahead whose value is bad or
+        raises ends the block, and raises when its step comes).  Every trajectory of
+        a run uses the same ``B_k`` at step ``k``.
     seed : int, numpy.random.Generator or None
         ``None`` draws fresh entropy once (the run is still replay-consistent); a
         Generator gives one integer seed.
     n_elements : int
         Number of trajectories of the run (original, uncompacted).
+    shuffle : bool, default False
+        Random reshuffling: one permutation of the examples per epoch of ``n / B``
+        steps and element, cut into consecutive minibatches (module docstring).  The
+        default draws every step's ``B`` examples afresh (independent steps).
 
     Raises
     ------
     TypeError
-        If ``problem`` is not a finite sum or ``batch_size`` / ``seed`` has the wrong type.
+        If ``problem`` is not a finite sum or ``batch_size`` / ``seed`` / ``shuffle`` has
+        the wrong type (also when a step is drawn whose scheduled size is not a real
+        number).
     ValueError
-        If ``batch_size`` is outside ``[1, n_samples]`` or ``seed`` is negative.
+        If ``batch_size`` is outside ``[1, n_samples]``, or does not divide
+        ``n_samples`` under ``shuffle`` (which needs an int), or ``seed`` is negative;
+        for a schedule, when a step is drawn (step 0: on construction) whose rounded
+        size is outside ``[1, n_samples]`` or that gives more than one number, the
+        message naming ``batch_size`` and the step.
 
     Notes
     -----
+    The draw of step ``k`` depends on ``(seed, k, B_k)`` only: a schedule that is
+    constant at ``B`` draws exactly the bits of ``batch_size=B``, and two schedules that
+    agree on the steps before ``k`` give the same run up to ``k``.  A step with
+    ``B_k = n_samples`` hands the method the full problem.
     The draw (module docstring) costs O(``n_elements``·B) per step; the gradients of a
     problem with ``minibatch_grad`` O(rows·B·d).  The indices of consecutive steps are
     drawn ahead in blocks (up to 64 steps, about 2^15 indices), one vectorised Floyd
@@ -332,6 +377,8 @@ class MinibatchSampler:
     References
     ----------
     J. Bentley and R. Floyd, Communications of the ACM 30(9), 754-757, 1987.
+
+    S. L. Smith, B. Dherin, D. G. T. Barrett and S. De, ICLR 2021 (random reshuffling).
 
     Examples
     --------
@@ -342,11 +389,49 @@ class MinibatchSampler:
     (3, 2)
     >>> bool(np.array_equal(s.indices(5, np.array([2])), s.indices(5, np.arange(3))[2:]))
     True
+
+    With ``shuffle=True`` the two steps of an epoch use every example once:
+
+    >>> r = MinibatchSampler(p, 2, seed=0, n_elements=3, shuffle=True)
+    >>> epoch = np.concatenate([r.indices(2, np.arange(3)), r.indices(3, np.arange(3))], 1)
+    >>> np.sort(epoch, axis=1).tolist()
+    [[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]
+    >>> grow = MinibatchSampler(p, gf.schedules.multistep(1.0, [2], gamma=3.0), 0, 3)
+    >>> grow.sizes(np.arange(4)).tolist(), grow.indices(2, np.arange(3)).shape
+    ([1, 1, 3, 3], (3, 3))
     """
 
-    def __init__(self, problem: Problem, batch_size: Any, seed: Any, n_elements: int) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        batch_size: Any,
+        seed: Any,
+        n_elements: int,
+        shuffle: Any = False,
+    ) -> None:
         n = check_finite_sum(problem)
-        batch_size = check_integer(batch_size, "batch_size", 1, n)
+        self.schedule: Callable[[Any], Any] | None = None
+        if callable(batch_size):
+            # A schedule of the step index: the sizes are read (and checked) per step.
+            self.schedule = batch_size
+        elif not _is_integer(batch_size):
+            raise TypeError(
+                f"batch_size must be an integer in [1, {n}] or a schedule k -> B_k, "
+                f"{_got(batch_size)}"
+            )
+        else:
+            batch_size = check_integer(batch_size, "batch_size", 1, n)
+        self.shuffle = check_bool(shuffle, "shuffle")
+        if self.shuffle and self.schedule is not None:
+            raise ValueError(
+                "batch_size must be an int under shuffle=True (an epoch is n_samples / "
+                "batch_size minibatches of one size), got a schedule"
+            )
+        if self.shuffle and n % batch_size:
+            raise ValueError(
+                f"batch_size must divide n_samples = {n} under shuffle=True (an epoch is "
+                f"n_samples / batch_size minibatches), got {batch_size}"
+            )
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(2, np.uint64)[0] >> 1)
         elif isinstance(seed, np.random.Generator):
@@ -355,58 +440,220 @@ class MinibatchSampler:
             seed = check_integer(seed, "seed", 0)
         self.problem = problem
         self.n = n
-        self.batch_size = int(batch_size)
+        #: ``B`` (an int), or the schedule ``k -> B_k`` as given.
+        self.batch_size = batch_size if self.schedule is not None else int(batch_size)
         self.seed = int(seed)
         self.n_elements = int(n_elements)
         self._bits = np.random.PCG64(self.seed)
         self._start = self._bits.state
         self._random = np.random.Generator(self._bits)
         self._next = -1  # 1 + the last step drawn: its successor needs an advance only
+        self._drawn = 0  # uniforms the last step drawn
         # The indices of the steps [_first, _first + len(_block)), for every element.
         self._first = 0
-        self._block = np.empty((0, self.n_elements, self.batch_size), dtype=np.intp)
-        per_step = max(1, self.n_elements * self.batch_size)
-        self._block_cap = max(1, min(_BLOCK_STEPS, _BLOCK_INDICES // per_step))
+        self._block = np.empty((0, self.n_elements, 1), dtype=np.intp)
         self._block_len = 1
+        # The checked sizes of the steps [_sizes_first, _sizes_first + len(_sizes)).
+        self._sizes_first = 0
+        self._sizes = np.empty(0, dtype=np.intp)
+        if self.schedule is None:
+            self._fixed: int | None = self.batch_size
+        else:
+            self._fixed = None
+            self._vectorised = True  # until the schedule refuses an array of steps
+            self.size(0)  # a bad first size is an error before the run
+        # Under shuffle: the permutations (n_elements, n) of epoch _epoch.
+        self._epoch = -1
+        self._perm = np.empty((0, n), dtype=np.intp)
 
-    def uniforms(self, k: int, out: np.ndarray | None = None) -> np.ndarray:
-        """The uniforms ``(n_elements, B)`` of step ``k`` (a pure function of seed, k).
+    # -- batch sizes -------------------------------------------------------------------
+    def size(self, k: int) -> int:
+        """The batch size ``B_k`` of step ``k``.
 
         Parameters
         ----------
         k : int
             Step index.
-        out : ndarray of float64, shape (n_elements, B), optional
+
+        Returns
+        -------
+        int
+            ``batch_size`` itself, or the schedule's value at ``k`` rounded to the nearest
+            integer, halves up (``⌊B + 1/2⌋``).
+
+        Raises
+        ------
+        TypeError
+            If the schedule returns something other than one real number at ``k``.
+        ValueError
+            If the rounded value is outside ``[1, n_samples]`` (or not finite).
+        """
+        if self._fixed is not None:
+            return self._fixed
+        at = int(k) - self._sizes_first
+        if not 0 <= at < self._sizes.size:
+            self._sizes = self._sizes_ahead(int(k))
+            self._sizes_first, at = int(k), 0
+        return int(self._sizes[at])
+
+    def sizes(self, steps: ArrayLike) -> np.ndarray:
+        """The batch sizes ``B_k`` of the steps ``steps`` (see :meth:`size`).
+
+        Parameters
+        ----------
+        steps : array_like of int
+            Step indices.
+
+        Returns
+        -------
+        ndarray of int64, shape of ``steps``
+            Summed over the steps of a run they count the examples it used: an element
+            has seen ``Σ_{j<k} B_j`` examples after ``k`` steps, i.e. that over
+            ``n_samples`` epochs.
+        """
+        k = np.asarray(steps)
+        if self._fixed is not None:
+            return np.full(k.shape, self._fixed, dtype=np.int64)
+        flat = [self.size(int(j)) for j in k.reshape(-1)]
+        return np.array(flat, dtype=np.int64).reshape(k.shape)
+
+    def _sizes_ahead(self, k: int) -> np.ndarray:
+        """Checked sizes of steps ``k, k + 1, ...`` (up to ``_BLOCK_STEPS``).
+
+        Step ``k``'s size raises if it is bad; the sizes read ahead stop before the first
+        bad one (or one whose evaluation raises), which then raises when its step comes:
+        a run that ends before it never sees the error.
+        """
+        values = self._evaluate(k) if self._vectorised else None
+        if values is None:
+            self._vectorised = False
+            return self._scalar_sizes_ahead(k)
+        with np.errstate(invalid="ignore"):
+            rounded = np.floor(values + 0.5)
+            good = np.isfinite(values) & (rounded >= 1) & (rounded <= self.n)
+        if not good[0]:
+            self._checked(k, values[0])  # raises
+        stop = good.size if good.all() else int(np.argmin(good))
+        return rounded[:stop].astype(np.intp)
+
+    def _evaluate(self, k: int) -> np.ndarray | None:
+        """The raw sizes of steps ``k, ..`` by one vectorised call (None if it fails: the
+        schedule takes scalar steps only)."""
+        steps = np.arange(k, k + _BLOCK_STEPS, dtype=np.int64)
+        try:
+            values = np.asarray(self.schedule(steps))
+        except Exception:  # (a scalar-only callable: `if k < 10`, a list lookup...)
+            return None
+        if values.shape != steps.shape or values.dtype.kind not in "iuf":
+            return None
+        return values.astype(np.float64)
+
+    def _scalar_sizes_ahead(self, k: int) -> np.ndarray:
+        """As :meth:`_sizes_ahead`, one call of the schedule per step."""
+        sizes = [self._checked(k, self.schedule(k))]
+        for j in range(k + 1, k + _BLOCK_STEPS):
+            try:
+                sizes.append(self._checked(j, self.schedule(j)))
+            except Exception:  # step j raises when it comes, if it does
+                break
+        return np.array(sizes, dtype=np.intp)
+
+    def _checked(self, k: int, value: Any) -> int:
+        """One size ``value`` of step ``k``, rounded and checked (the errors)."""
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf":  # a string, a bool, a complex number, None...
+            raise TypeError(
+                f"batch_size schedule must return a batch size (a real number), "
+                f"{_got(value)} at step {k}"
+            )
+        if arr.size != 1:
+            raise ValueError(
+                f"batch_size schedule must return one number per step (every trajectory "
+                f"uses the same B at a step), got shape {arr.shape} at step {k}"
+            )
+        v = float(arr.reshape(()))
+        if not (np.isfinite(v) and 1 <= np.floor(v + 0.5) <= self.n):
+            raise ValueError(
+                f"batch_size schedule must give a batch size in [1, {self.n}] (n_samples; "
+                f"rounded to the nearest integer) at every step, got {value!r} at step {k}"
+            )
+        return int(np.floor(v + 0.5))
+
+    def uniforms(self, k: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The uniforms ``(n_elements, B_k)`` of step ``k`` (a pure function of seed, k).
+
+        Parameters
+        ----------
+        k : int
+            Step index.
+        out : ndarray of float64, shape (n_elements, B_k), optional
             Where to write them.
 
         Returns
         -------
-        ndarray, shape (n_elements, B)
+        ndarray, shape (n_elements, B_k)
         """
         k = int(k)
         if k == self._next:  # the step after the last one: skip to its stream
-            self._bits.advance((1 << _STEP_SHIFT) - self.n_elements * self.batch_size)
+            self._bits.advance((1 << _STEP_SHIFT) - self._drawn)
         else:
             self._bits.state = self._start
             self._bits.advance(k << _STEP_SHIFT)
         self._next = k + 1
         if out is None:
-            return self._random.random((self.n_elements, self.batch_size))
-        return self._random.random(out=out)
+            out = self._random.random((self.n_elements, self.size(k)))
+        else:
+            self._random.random(out=out)
+        self._drawn = out.size
+        return out
+
+    def permutations(self, epoch: int) -> np.ndarray:
+        """The permutations ``(n_elements, n)`` of epoch ``epoch`` under ``shuffle``.
+
+        Row ``j`` is the stable argsort of the ``n`` uniforms of element ``j``, read
+        from the seed's PCG64 stream advanced by ``epoch · 2^64`` draws (a pure function
+        of ``(seed, epoch, j)``; ties, of probability below ``n² 2^-54``, keep index
+        order).
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch index (steps ``epoch·m .. epoch·m + m - 1``, ``m = n / B``).
+
+        Returns
+        -------
+        ndarray of intp, shape (n_elements, n)
+        """
+        self._bits.state = self._start
+        self._bits.advance(int(epoch) << _STEP_SHIFT)
+        self._next = -1  # the stream has moved: a step draw must seek again
+        keys = self._random.random((self.n_elements, self.n))
+        return np.argsort(keys, axis=1, kind="stable")
 
     def _draw_block(self, k: int) -> None:
         """The indices of steps ``k, k+1, ...`` for every element: one vectorised Floyd
-        pass over all of them (a block grows while the steps are asked for in order)."""
+        pass over all of them (a block grows while the steps are asked for in order, and
+        holds steps of one batch size)."""
         if k == self._first + self._block.shape[0]:
-            self._block_len = min(2 * self._block_len, self._block_cap)
+            self._block_len = min(2 * self._block_len, _BLOCK_STEPS)
         else:
             self._block_len = 1
-        E, B, L = self.n_elements, self.batch_size, self._block_len
+        E, B = self.n_elements, self.size(k)
+        L = max(1, min(self._block_len, _BLOCK_INDICES // max(1, E * B)))
+        if self._fixed is None:
+            L = self._same_size_run(k, B, L)
         u = np.empty((L, E, B))
         for step in range(L):  # a loop over steps, each drawn for every element at once
             self.uniforms(k + step, out=u[step])
         self._block = floyd_sample(u.reshape(L * E, B), self.n).reshape(L, E, B)
         self._first = k
+
+    def _same_size_run(self, k: int, B: int, L: int) -> int:
+        """How many of the ``L`` steps from ``k`` have the size ``B`` (sizes read ahead
+        only: a block never asks the schedule beyond what it already checked)."""
+        sizes = self._sizes[k - self._sizes_first :][:L]
+        changed = np.flatnonzero(sizes != B)
+        return int(changed[0]) if changed.size else max(1, sizes.size)
 
     def indices(self, k: int, rows: np.ndarray) -> np.ndarray:
         """Example indices ``(len(rows), B)`` of step ``k`` for original elements ``rows``.
@@ -423,9 +670,15 @@ class MinibatchSampler:
         ndarray of intp, shape (len(rows), B)
             Row ``j`` a function of ``(seed, k, rows[j])`` only (module docstring).
         """
-        B, n = self.batch_size, self.n
+        n, B = self.n, self.size(k)
         if B == n:
             return np.broadcast_to(np.arange(n), (rows.size, n))
+        if self.shuffle:
+            epoch, position = divmod(int(k), n // B)
+            if epoch != self._epoch:
+                self._perm = self.permutations(epoch)
+                self._epoch = epoch
+            return self._perm[rows, position * B : (position + 1) * B]
         at = int(k) - self._first
         if not 0 <= at < self._block.shape[0]:
             self._draw_block(int(k))
@@ -436,7 +689,7 @@ class MinibatchSampler:
         """The problem whose gradient at row ``j`` is the minibatch gradient of element
         ``rows[j]`` at step ``k`` (a :class:`MinibatchView`; with ``B = n`` the full
         problem itself).  Its loss is the full loss."""
-        if self.batch_size == self.n:
+        if self.size(k) == self.n:
             return self.problem
         return MinibatchView(self.problem, self.indices(k, rows))
 

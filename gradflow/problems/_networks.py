@@ -280,6 +280,7 @@ class MLPRegressionProblem(Problem):
             minimum=None,
             minimizers=None,
         )
+        self._rebuilt_by(MLPRegressionProblem, width, x, y, degree, seed, gain)  # closures
 
     def per_example_grad(self, theta: ArrayLike) -> np.ndarray:
         r"""Per-example gradients :math:`\nabla \ell_i` with :math:`\ell_i = \tfrac12 r_i^2`.

@@ -36,13 +36,20 @@ floating-point warning reaches the caller), and what each returns is checked, by
 type and shape only (a few hundred nanoseconds): a list, or an array of the wrong shape,
 is an error naming the function (``loss``, ``grad``, ``hvp`` or ``hessian``) instead of
 a numpy broadcasting error deep inside a method.
+
+Pickling: a problem pickles with its attributes when its functions do (module-level
+functions, or callable objects of module-level classes).  A problem whose functions are
+closures made by its constructor (the zoo classes, :func:`~gradflow.problems.from_sympy`)
+records that call as its last step (:meth:`Problem._rebuilt_by`), and pickles as the call
+plus the attributes set after it: unpickling runs the constructor again, which makes
+the same closures and therefore the same bits.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -57,6 +64,26 @@ LossFn = Callable[[Array], Array]
 GradFn = Callable[[Array], Array]
 HvpFn = Callable[[Array, Array], Array]
 HessianFn = Callable[[Array], Array]
+
+#: Attributes a user may change after construction: pickled even with a recipe.
+_USER_FIELDS = frozenset({"name", "minimum", "minimizers"})
+
+
+class _Recipe(NamedTuple):
+    """How a problem was built: ``factory(*args, **kwargs)`` made an instance of ``cls``
+    whose attributes were then ``built``."""
+
+    cls: type
+    factory: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    built: frozenset[str]
+
+
+def _rebuild(factory: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Unpickle a problem by calling its constructor again (see ``Problem.__reduce_ex__``)."""
+    return factory(*args, **kwargs)
+
 
 def _returned(value: Any, name: str, expected: tuple[int, ...], what: str) -> Any:
     """``value``, as returned by the function ``name``, checked to be real numbers of
@@ -322,6 +349,32 @@ class Problem:
         """
         return self
 
+    # -- pickling --------------------------------------------------------------------
+    def _rebuilt_by(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Pickle this problem as the call ``factory(*args, **kwargs)``.
+
+        For a constructor whose functions are closures (which :mod:`pickle` refuses):
+        called as its last step, it records the call and the attributes set so far.
+        The pickle then holds the call's arguments, ``name``, ``minimum``,
+        ``minimizers`` and the attributes added after the call, so no closure and no
+        cache is pickled.  A subclass that does not record its own call
+        pickles attribute by attribute.
+        """
+        built = frozenset(self.__dict__) | {"_recipe"}
+        self._recipe = _Recipe(type(self), factory, args, dict(kwargs), built)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickle support: attribute by attribute, or as its recipe (see :meth:`_rebuilt_by`)."""
+        recipe = self.__dict__.get("_recipe")
+        if recipe is None or recipe.cls is not type(self):
+            return super().__reduce_ex__(protocol)
+        state = {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in recipe.built or key in _USER_FIELDS
+        }
+        return (_rebuild, (recipe.factory, recipe.args, recipe.kwargs), state)
+
     @property
     def has_exact_hvp(self) -> bool:
         """True when HVPs are analytic (an HVP or a Hessian was supplied)."""
@@ -347,6 +400,40 @@ class Problem:
         from gradflow.problems._symbolic import from_sympy
 
         return from_sympy(expr, symbols, name=name, minimum=minimum, minimizers=minimizers)
+
+    @classmethod
+    def from_function(
+        cls,
+        loss: Callable[..., Any],
+        *,
+        dim: int,
+        grad: Callable[..., Any] | None = None,
+        hvp: Callable[..., Any] | None = None,
+        batched: bool | None = None,
+        derivative: str = "auto",
+        increment: float | None = None,
+        theta0: ArrayLike | None = None,
+        name: str = "function",
+        minimum: float | None = None,
+        minimizers: ArrayLike | None = None,
+    ) -> Problem:
+        """Build a problem from a plain numpy loss (with or without its gradient); see
+        :func:`gradflow.problems.from_function`."""
+        from gradflow.problems._function import from_function
+
+        return from_function(
+            loss,
+            dim=dim,
+            grad=grad,
+            hvp=hvp,
+            batched=batched,
+            derivative=derivative,
+            increment=increment,
+            theta0=theta0,
+            name=name,
+            minimum=minimum,
+            minimizers=minimizers,
+        )
 
     def __repr__(self) -> str:
         exact = "exact" if self.has_exact_hvp else "finite-difference"

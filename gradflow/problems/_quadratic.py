@@ -203,6 +203,8 @@ class QuadraticProblem(Problem):
             minimum=minimum,
             minimizers=None if minimizer is None else minimizer[None, :],
         )
+        # Closures: pickled as this call (the aligned casts are made again, not pickled).
+        self._rebuilt_by(QuadraticProblem, A, b, eigenvalues, eigenvectors, name=name)
 
     def _data(self, dtype: np.dtype[Any]) -> tuple[np.ndarray, np.ndarray]:
         """``A`` (aligned, for :func:`row_matmul`) and ``b`` cast to ``dtype`` (cached)."""
@@ -335,6 +337,7 @@ class _ReflectedQuadratic(QuadraticProblem):
             minimum=minimum,
             minimizers=None if minimizer is None else minimizer[None, :],
         )
+        self._rebuilt_by(_ReflectedQuadratic, eigenvalues, b, rotation, name=name)
 
     @property
     def A(self) -> np.ndarray:  # type: ignore[override]

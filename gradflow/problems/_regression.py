@@ -190,6 +190,8 @@ class LeastSquaresProblem(_DataProblem):
             minimum=float(residual @ residual) / (2.0 * n),
             minimizers=minimizer[None, :],
         )
+        # Closures: pickled as this call (the aligned casts are made again, not pickled).
+        self._rebuilt_by(LeastSquaresProblem, X, y)
 
     def per_example_grad(self, theta: ArrayLike) -> np.ndarray:
         r"""Per-example gradients :math:`\nabla \ell_i = (x_i^\top\theta - y_i)\, x_i`.
@@ -423,6 +425,7 @@ class LogisticRegressionProblem(_DataProblem):
             minimum=None,
             minimizers=None,
         )
+        self._rebuilt_by(LogisticRegressionProblem, X, y, l2)
 
     def per_example_grad(self, theta: ArrayLike) -> np.ndarray:
         r"""Per-example gradients :math:`\nabla \ell_i = -y_i \sigma(-m_i) x_i + \lambda\theta`.

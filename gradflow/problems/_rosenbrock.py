@@ -175,6 +175,7 @@ class RosenbrockProblem(Problem):
             minimum=minimum,
             minimizers=minimizers,
         )
+        self._rebuilt_by(RosenbrockProblem, dim, a, b)  # closures: pickled as this call
 
 
 def rosenbrock(dim: int = 2, a: float = 1.0, b: float = 100.0) -> RosenbrockProblem:

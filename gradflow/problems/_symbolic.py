@@ -9,6 +9,7 @@ Python scalars; they are broadcast to the batch shape before stacking.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,29 @@ def _as_float_array(theta: Any) -> np.ndarray:
     if not np.issubdtype(theta.dtype, np.floating):
         theta = theta.astype(np.float64)
     return theta
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(expr: Any, symbols: tuple[Any, ...]) -> tuple[Callable[..., Any], ...]:
+    """Loss, gradient, HVP and flattened Hessian of ``expr``, lambdified (memoised: a
+    worker that unpickles the same problem for every chunk of a sweep compiles it once)."""
+    import sympy as sp
+
+    d = len(symbols)
+    gradient = [sp.diff(expr, s) for s in symbols]
+    hess = [[sp.diff(g, s) for s in symbols] for g in gradient]
+    v_syms = sp.symbols(f"v_0:{d}", real=True)
+    hvp_expr = [sp.expand(sum(hess[i][j] * v_syms[j] for j in range(d))) for i in range(d)]
+
+    def compile_(target: Any, args: Sequence[Any]) -> Callable[..., Any]:
+        return sp.lambdify(list(args), target, modules="numpy", cse=True)
+
+    return (
+        compile_(expr, symbols),
+        compile_(gradient, symbols),
+        compile_(hvp_expr, [*symbols, *v_syms]),
+        compile_([h for row in hess for h in row], symbols),
+    )
 
 
 def from_sympy(
@@ -107,18 +131,7 @@ def from_sympy(
         raise ValueError(f"expr has free symbols {sorted(map(str, extra))} not listed in symbols")
 
     d = len(symbols)
-    gradient = [sp.diff(expr, s) for s in symbols]
-    hess = [[sp.diff(g, s) for s in symbols] for g in gradient]
-    v_syms = sp.symbols(f"v_0:{d}", real=True)
-    hvp_expr = [sp.expand(sum(hess[i][j] * v_syms[j] for j in range(d))) for i in range(d)]
-
-    def compile_(target: Any, args: Sequence[Any]) -> Callable[..., Any]:
-        return sp.lambdify(list(args), target, modules="numpy", cse=True)
-
-    f_loss = compile_(expr, symbols)
-    f_grad = compile_(gradient, symbols)
-    f_hvp = compile_(hvp_expr, [*symbols, *v_syms])
-    f_hess = compile_([h for row in hess for h in row], symbols)
+    f_loss, f_grad, f_hvp, f_hess = _compiled(expr, tuple(symbols))
 
     def loss(theta: Any) -> np.ndarray:
         theta = _as_float_array(theta)
@@ -152,4 +165,9 @@ def from_sympy(
     )
     problem.expr = expr  # type: ignore[attr-defined]
     problem.symbols = tuple(symbols)  # type: ignore[attr-defined]
+    # Lambdified functions do not pickle: the problem pickles as the expression and is
+    # lambdified again on unpickling (sympy prints the same code, so the same bits).
+    problem._rebuilt_by(
+        from_sympy, expr, problem.symbols, name=name, minimum=minimum, minimizers=minimizers
+    )
     return problem

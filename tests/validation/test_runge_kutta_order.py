@@ -113,8 +113,14 @@ class _Case:
 
     def error(self, tableau, n_steps):
         """Global error at T of ``n_steps`` steps of h = T / n_steps."""
-        run = gf.solve(self.problem, self.theta0, RungeKutta(tableau),
-                       stepsize=self.t_final / n_steps, steps=n_steps, save="final")
+        run = gf.solve(
+            self.problem,
+            self.theta0,
+            RungeKutta(tableau),
+            stepsize=self.t_final / n_steps,
+            steps=n_steps,
+            save="final",
+        )
         assert run.status == "ok"
         return float(np.linalg.norm(run.theta[0] - self.exact))
 

@@ -31,8 +31,15 @@ def _setup():
 def _diverges(method, problem, starts, hs, radius):
     """Boolean per step size: does any start leave the ball within STEPS steps?"""
     theta0 = np.broadcast_to(starts, (hs.size, *starts.shape))
-    traj = gf.solve(problem, theta0, method, stepsize=hs[:, None], steps=STEPS, save="final",
-                    divergence_norm=radius)
+    traj = gf.solve(
+        problem,
+        theta0,
+        method,
+        stepsize=hs[:, None],
+        steps=STEPS,
+        save="final",
+        divergence_norm=radius,
+    )
     return (traj.status == "diverged").any(axis=-1)
 
 
@@ -53,8 +60,11 @@ IDS = ["Euler()", *TABLEAUX]
 
 
 def test_every_registered_tableau_gets_a_threshold_check():
-    (mark,) = [m for m in test_stable_below_and_divergent_above_the_critical_step.pytestmark
-               if m.name == "parametrize"]
+    (mark,) = [
+        m
+        for m in test_stable_below_and_divergent_above_the_critical_step.pytestmark
+        if m.name == "parametrize"
+    ]
     assert list(mark.kwargs["ids"])[1:] == list(TABLEAUX)
 
 
@@ -62,8 +72,15 @@ def test_every_registered_tableau_gets_a_threshold_check():
 def test_stable_below_and_divergent_above_the_critical_step(method):
     problem, starts, radius = _setup()
     h_crit = critical_stepsize(method, problem)
-    below = gf.solve(problem, np.asarray(starts), method, stepsize=0.99 * h_crit, steps=STEPS,
-                     save="final", divergence_norm=radius)
+    below = gf.solve(
+        problem,
+        np.asarray(starts),
+        method,
+        stepsize=0.99 * h_crit,
+        steps=STEPS,
+        save="final",
+        divergence_norm=radius,
+    )
     assert (below.status == "ok").all()
     assert np.all(np.linalg.norm(below.theta[0], axis=-1) < np.linalg.norm(starts, axis=-1))
     assert _diverges(method, problem, starts, np.array([1.01 * h_crit]), radius)[0]
@@ -74,8 +91,14 @@ def test_stable_below_and_divergent_above_the_critical_step(method):
 def test_implicit_euler_is_stable_far_beyond_any_explicit_limit():
     problem, starts, radius = _setup()
     hs = np.array([1.0, 100.0, 1e4])  # 5 to 5e4 times 2/λmax
-    traj = gf.solve(problem, np.broadcast_to(starts, (3, *starts.shape)),
-                    gf.methods.ImplicitEuler(), stepsize=hs[:, None], steps=50, save="final",
-                    divergence_norm=radius)
+    traj = gf.solve(
+        problem,
+        np.broadcast_to(starts, (3, *starts.shape)),
+        gf.methods.ImplicitEuler(),
+        stepsize=hs[:, None],
+        steps=50,
+        save="final",
+        divergence_norm=radius,
+    )
     assert (traj.status == "ok").all()
     assert np.all(np.linalg.norm(traj.theta[0], axis=-1) < np.linalg.norm(starts, axis=-1))
