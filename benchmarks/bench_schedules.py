@@ -62,6 +62,18 @@ def every_schedule(n: int) -> dict[str, gf.schedules.Schedule]:
         "warmup_cosine, 8 peaks (k[:, None])": S.warmup_cosine(
             np.geomspace(1e-3, 1e-1, 8), h // 100, h
         ),
+        "cosine (exponent 2)": S.cosine(0.1, h, min_lr=1e-3, exponent=2.0),
+        "cosine_restarts (10 steps per epoch)": S.cosine_restarts(
+            0.1, h // 10_000, mult=2, steps_per_epoch=10
+        ),
+        "exponential (end_lr)": S.exponential(0.1, 1 - 10 / h, end_lr=1e-3),
+        "piecewise_constant (4 boundaries)": S.piecewise_constant(
+            [h // 5, 2 * h // 5, 3 * h // 5, 4 * h // 5], [0.1, 0.05, 0.02, 0.01, 0.005]
+        ),
+        "linear_onecycle": S.linear_onecycle(0.1, h),
+        "warmup_constant": S.warmup_constant(0.1, h // 100),
+        "warmup_cosine_restarts (4 cycles)": S.warmup_cosine_restarts(0.1, h // 100, h, 4),
+        "warmup_polynomial": S.warmup_polynomial(0.1, h // 100, h, power=2.0),
     }
 
 

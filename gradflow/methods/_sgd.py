@@ -10,17 +10,20 @@ added to the gradient),
           b_{k+1} & \text{otherwise}\end{cases}
 
 (``momentum = 0`` is plain gradient descent on ``L + ½λ‖θ‖²``).  Note the first buffer is
-the *undampened* gradient, as in PyTorch.
+the *undampened* gradient, as in PyTorch.  ``μ`` may follow a schedule ``μ_k`` of the
+step counter (PyTorch's ``cycle_momentum`` of ``CyclicLR`` and ``OneCycleLR``, which
+rewrite the optimiser's ``momentum`` before every step).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from gradflow._hyper import check_nonnegative, check_unit
+from gradflow._hyper import check_nonnegative, check_unit, decay_at
 from gradflow._validation import check_bool, check_unit_interval
 from gradflow.methods._base import Method, StepResult
 from gradflow.problems import Problem
@@ -69,10 +72,19 @@ class SGD(Method):
     per-parameter step per unit *buffer* is ``h`` everywhere, and per unit gradient
     ``h c`` at equilibrium (:meth:`effective_stepsize` returns ``h``).
 
+    **Momentum schedules.**  ``momentum`` may be a callable ``k -> μ_k`` of the step
+    counter (``k = 0`` for the first step), such as ``cyclic(...).momentum`` or
+    ``one_cycle(...).momentum`` from :mod:`gradflow.schedules`: step ``k`` then uses
+    ``μ_k`` in both the buffer and the Nesterov look-ahead, as PyTorch does when
+    ``CyclicLR``/``OneCycleLR(cycle_momentum=True)`` writes ``μ_k`` into the
+    optimiser before step ``k``.  Each element uses its own counter.  The schedule's
+    parameters must be scalars (an array of momentum bounds does not follow the
+    rows of a batch), and such a method has no amplification matrix.
+
     Parameters
     ----------
-    momentum : float, optional
-        ``μ`` in ``[0, 1)`` (default 0).
+    momentum : float or callable, optional
+        ``μ`` in ``[0, 1)`` (default 0), or a schedule ``k -> μ_k`` (see above).
     nesterov : bool, optional
         Nesterov momentum (needs ``momentum > 0`` and ``dampening = 0``, as in PyTorch).
     weight_decay : float, optional
@@ -112,7 +124,7 @@ class SGD(Method):
 
     rows_independent: ClassVar[bool] = True
 
-    momentum: float = 0.0
+    momentum: float | Callable[[Any], Any] = 0.0
     nesterov: bool = False
     weight_decay: float = 0.0
     dampening: float = 0.0
@@ -121,11 +133,13 @@ class SGD(Method):
     grads_per_step: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
-        check_unit(self.momentum, "momentum")
+        scheduled = callable(self.momentum)
+        if not scheduled:
+            check_unit(self.momentum, "momentum")
         check_nonnegative(self.weight_decay, "weight_decay")
         check_unit_interval(self.dampening, "dampening", high_open=False)
         check_bool(self.nesterov, "nesterov")
-        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+        if self.nesterov and ((not scheduled and self.momentum == 0) or self.dampening != 0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
 
     def init(self, problem: Problem, theta0: np.ndarray) -> SGDState:
@@ -139,7 +153,10 @@ class SGD(Method):
         if self.weight_decay:
             g = g + self.weight_decay * theta
         mu = self.momentum
-        if mu:
+        if callable(mu):
+            # μ_k of each element's own counter, a (B, 1) column.
+            mu = decay_at(mu, k, theta.dtype)
+        if callable(self.momentum) or mu:
             new_buf = buf * mu
             new_buf += (1.0 - self.dampening) * g
             first = k == 0
@@ -177,11 +194,18 @@ class SGD(Method):
         Raises
         ------
         NotImplementedError
-            With ``weight_decay > 0``: the decay enters as ``hλ_wd``, not through ``z``.
+            With ``weight_decay > 0``: the decay enters as ``hλ_wd``, not through ``z``;
+            with a momentum schedule: the map changes from step to step.
         """
         import sympy as sp
 
         from gradflow.methods._momentum import _sym_beta
+
+        if callable(self.momentum):
+            raise NotImplementedError(
+                "SGD with a momentum schedule has no fixed amplification matrix: analyse "
+                "it at a fixed momentum, SGD(momentum=μ)"
+            )
 
         if self.weight_decay:
             raise NotImplementedError(

@@ -21,6 +21,15 @@ throughout:
   any policies, adaptive ones included.
 * Minimum step sizes are absolute (PyTorch's ``eta_min``), not fractions of the start
   (optax's ``alpha``).
+* Libraries' own schedules under their own conventions: :func:`piecewise_constant`
+  (Keras), :func:`linear_onecycle` (optax), :func:`warmup_constant`,
+  :func:`warmup_cosine_restarts` and :func:`warmup_polynomial` (Hugging Face, warmups from
+  0); optax's ``exponent`` (:func:`cosine`, :func:`warmup_cosine`) and ``end_value``
+  (:func:`exponential`); fractional epochs of :func:`cosine_restarts`
+  (``steps_per_epoch``).
+* Momentum schedules: ``one_cycle(...).momentum`` and ``cyclic(...).momentum`` are
+  functions of ``k`` that :class:`gradflow.methods.SGD` takes as its ``momentum``
+  (PyTorch's ``cycle_momentum``).
 * Float parameters (step sizes, factors, rates) may be arrays: ``s(k)`` then has shape
   ``broadcast(k.shape, s.shape)``, and in :func:`gradflow.solve` ``s.shape`` must
   broadcast to the batch shape, so ``peak = np.array([...])`` with ``theta0`` of shape
@@ -46,13 +55,14 @@ schedule) live here too.
 from gradflow.schedules._base import Schedule, as_steps
 from gradflow.schedules._combinators import linear_warmup, scale, sequence
 from gradflow.schedules._cosine import cosine, cosine_restarts
-from gradflow.schedules._cycles import cyclic, one_cycle
+from gradflow.schedules._cycles import cyclic, linear_onecycle, one_cycle
 from gradflow.schedules._decay import (
     constant,
     exponential,
     inverse_time,
     linear,
     multistep,
+    piecewise_constant,
     polynomial,
     step_decay,
 )
@@ -63,7 +73,15 @@ from gradflow.schedules._scaling import (
     linear_scaling,
     sqrt_scaling,
 )
-from gradflow.schedules._warmup import inverse_sqrt, noam, warmup_cosine, wsd
+from gradflow.schedules._warmup import (
+    inverse_sqrt,
+    noam,
+    warmup_constant,
+    warmup_cosine,
+    warmup_cosine_restarts,
+    warmup_polynomial,
+    wsd,
+)
 
 __all__ = [
     "ScaledStep",
@@ -79,18 +97,23 @@ __all__ = [
     "inverse_time",
     "lambda_factor",
     "linear",
+    "linear_onecycle",
     "linear_scaling",
     "linear_warmup",
     "multiplicative",
     "multistep",
     "noam",
     "one_cycle",
+    "piecewise_constant",
     "polynomial",
     "product",
     "scale",
     "sequence",
     "sqrt_scaling",
     "step_decay",
+    "warmup_constant",
     "warmup_cosine",
+    "warmup_cosine_restarts",
+    "warmup_polynomial",
     "wsd",
 ]

@@ -126,6 +126,23 @@ def _fmt(value: Any) -> str:
     return repr(value)
 
 
+def _rows(table: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Row ``index`` of ``table`` (shape ``(n, *shape)``), entry by entry of ``shape``.
+
+    The result has shape ``broadcast(index.shape, shape)``, as every schedule's values:
+    entry ``j`` of the parameter shape reads row ``index[..., j]`` of its own column.
+    """
+    grids = np.indices(table.shape[1:], sparse=True) if table.ndim > 1 else ()
+    return table[(index, *grids)]
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether an argument holds its default (``None``, or a scalar equal to it)."""
+    if default is None or value is None:
+        return value is default
+    return bool(np.ndim(value) == 0 and value == default)
+
+
 class _Raw(str):
     """A string shown as is by ``repr`` (nested schedules in reprs and labels)."""
 
@@ -180,6 +197,9 @@ class Schedule(abc.ABC):
 
     #: Name of the function that builds it (``cosine``, ``one_cycle``, ...).
     name: str = "schedule"
+    #: Optional arguments that ``repr`` and :meth:`label` leave out while they hold
+    #: these defaults (arguments added later, so older reprs stay as they were).
+    _quiet: dict[str, Any] = {}  # noqa: RUF012
     horizon: int | None = None
     shape: tuple[int, ...] = ()
     span: int = 100
@@ -262,6 +282,8 @@ class Schedule(abc.ABC):
         out = {}
         for name in names:
             value = getattr(self, name)
+            if name in self._quiet and _is_default(value, self._quiet[name]):
+                continue
             out[name] = _Raw(repr(value)) if isinstance(value, Schedule) else value
         return out
 

@@ -2,7 +2,9 @@
 
 Each equals PyTorch's closed form for the same arguments (``last_epoch = k``) where PyTorch
 has the schedule (``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``LinearLR``,
-``PolynomialLR``), and Keras' ``InverseTimeDecay`` for :func:`inverse_time`.
+``PolynomialLR``), Keras' ``InverseTimeDecay`` for :func:`inverse_time` and
+``PiecewiseConstantDecay`` for :func:`piecewise_constant`, and optax's
+``exponential_decay`` for :func:`exponential` with ``end_lr``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gradflow.schedules._base import (
     _count,
     _fmt,
     _int_power,
+    _rows,
     _shape,
     _values,
 )
@@ -31,6 +34,7 @@ __all__ = [
     "inverse_time",
     "linear",
     "multistep",
+    "piecewise_constant",
     "polynomial",
     "step_decay",
 ]
@@ -226,38 +230,187 @@ def multistep(lr: ArrayLike, milestones: Sequence[int], gamma: ArrayLike = 0.1) 
     return _MultiStep(lr, milestones, gamma)
 
 
-class _Exponential(Schedule):
-    name = "exponential"
+class _PiecewiseConstant(Schedule):
+    name = "piecewise_constant"
 
     @classmethod
     def _example(cls) -> Schedule:
-        return cls(0.1, 0.95)
+        return cls([30, 80], [0.1, 0.05, 0.01])
 
-    def __init__(self, lr: ArrayLike, gamma: ArrayLike) -> None:
-        self.lr = _values(lr, "lr")
-        self.gamma = _values(gamma, "gamma")
-        self.shape = _shape(self.lr, self.gamma)
-        self.span = _decay_span(self.gamma, 1)
+    def __init__(self, boundaries: Sequence[int], values: ArrayLike) -> None:
+        if isinstance(boundaries, (int, np.integer)) or not isinstance(boundaries, Sequence):
+            raise ValueError(f"boundaries must be a list of integers, got {boundaries!r}")
+        bounds = [_count(b, "boundaries entry", 0) for b in boundaries]
+        if any(b <= a for a, b in itertools.pairwise(bounds)):
+            raise ValueError(f"boundaries must be strictly increasing, got {bounds}")
+        table = _values(values, "values", positive=False)
+        if table.ndim == 0 or table.shape[0] != len(bounds) + 1:
+            got = "a scalar" if table.ndim == 0 else f"{table.shape[0]} entries"
+            raise ValueError(
+                f"values must have one entry more than boundaries ({len(bounds) + 1}), got {got}"
+            )
+        self.boundaries = bounds
+        self.values = table
+        self._bounds = np.asarray(bounds, dtype=np.int64)
+        self.shape = table.shape[1:]
+        self.horizon = bounds[-1] + 1 if bounds else 0
+        self.span = max(SPAN_MIN, (5 * self.horizon) // 4 + 1)
 
     def _evaluate(self, k: np.ndarray) -> np.ndarray:
-        return self.lr * _int_power(self.gamma, k)
+        # Boundaries strictly below k: value i on (b_{i-1}, b_i], Keras' convention.
+        piece = np.searchsorted(self._bounds, k, side="left")
+        return _rows(self.values, piece)
 
     def describe(self) -> str:
         return (
-            f"η(k) = lr·γ^k with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)} "
-            "(PyTorch ExponentialLR); never held"
+            f"η(k) = v_i for b_(i-1) < k <= b_i (v_0 for k <= b_0, the last value for "
+            f"k > b_last) with boundaries b = {self.boundaries} and values v = "
+            f"{_fmt(self.values)} (Keras PiecewiseConstantDecay: each boundary step still "
+            f"uses the value before it); {self._held()}"
+        )
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"boundaries": self.boundaries, "values": self.values}
+
+
+def piecewise_constant(boundaries: Sequence[int], values: ArrayLike) -> Schedule:
+    """Piecewise-constant step sizes, Keras ``PiecewiseConstantDecay``'s convention.
+
+    ``η(k) = v_0`` for ``k <= b_0``, ``v_i`` for ``b_(i-1) < k <= b_i``, and ``v_n``
+    for ``k > b_(n-1)``: the boundary step itself still uses the value before it, so
+    Keras switches one step later than optax's ``piecewise_constant_schedule`` and
+    PyTorch's ``MultiStepLR`` (:func:`multistep`, where the milestone step already uses
+    the new value).  ``k`` is Keras' ``optimizer.iterations`` (updates already made).
+    Keras' example, ``boundaries = [100000, 110000]``, ``values = [1.0, 0.5, 0.1]``,
+    uses 1.0 for the first 100001 steps and 0.5 for the next 10000.
+
+    Parameters
+    ----------
+    boundaries : sequence of int
+        ``n`` strictly increasing step indices ``>= 0``.
+    values : array_like
+        ``n + 1`` step sizes ``>= 0``; an array of shape ``(n + 1, *shape)`` sweeps
+        ``shape`` sets of values (the schedule's ``shape``).
+
+    Returns
+    -------
+    Schedule
+        Held at ``v_n`` from ``b_(n-1) + 1`` on.
+
+    Raises
+    ------
+    TypeError
+        If a boundary is not an integer or a value not a real number.
+    ValueError
+        If ``boundaries`` is not strictly increasing, a value is negative, or
+        ``values`` does not have one entry more than ``boundaries``.
+
+    References
+    ----------
+    Keras, ``keras.optimizers.schedules.PiecewiseConstantDecay``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradflow import schedules
+    >>> schedules.piecewise_constant([2, 4], [1.0, 0.5, 0.1])(np.arange(7))
+    array([1. , 1. , 1. , 0.5, 0.5, 0.1, 0.1])
+    """
+    return _PiecewiseConstant(boundaries, values)
+
+
+#: :func:`exponential` with ``end_lr``: corrections of the logarithmic first guess of
+#: the step where the clip starts (each one step; the guess is off by at most one).
+HORIZON_FIXES = 4
+
+
+class _Exponential(Schedule):
+    name = "exponential"
+    _quiet = {"end_lr": None}  # noqa: RUF012
+
+    @classmethod
+    def _example(cls) -> Schedule:
+        return cls(0.1, 0.95, 0.01)
+
+    def __init__(self, lr: ArrayLike, gamma: ArrayLike, end_lr: ArrayLike | None = None) -> None:
+        self.lr = _values(lr, "lr")
+        self.gamma = _values(gamma, "gamma")
+        self.end_lr = None if end_lr is None else _values(end_lr, "end_lr")
+        arrays = [self.lr, self.gamma] + ([] if self.end_lr is None else [self.end_lr])
+        self.shape = _shape(*arrays)
+        self.span = _decay_span(self.gamma, 1)
+        self._stop: np.ndarray | None = None
+        if self.end_lr is not None:
+            self._stop = self._clip_start()
+            self.horizon = int(np.max(self._stop))
+            self.span = int(min(max(SPAN_MIN, (5 * self.horizon) // 4 + 1), SPAN_MAX))
+
+    def _clip(self, value: np.ndarray) -> np.ndarray:
+        # optax: a floor for a decay (γ < 1), a cap otherwise.
+        return np.where(
+            self.gamma < 1.0, np.maximum(value, self.end_lr), np.minimum(value, self.end_lr)
+        )
+
+    def _clip_start(self) -> np.ndarray:
+        """First step index, per parameter entry, from which the clip holds the value."""
+        lr, g, end = np.broadcast_arrays(self.lr, self.gamma, self.end_lr)
+        with np.errstate(all="ignore"):
+            guess = np.ceil(np.log(end / lr) / np.log(g))
+        # γ = 1, or end on the far side of lr: clipped from the start.
+        guess = np.where(np.isfinite(guess), guess, 0.0)
+        n = np.clip(guess, 0, np.iinfo(np.int32).max).astype(np.int64)
+
+        def clipped(m: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                v = lr * g ** m.astype(np.float64)
+            return np.where(g < 1.0, v <= end, v >= end)
+
+        for _ in range(HORIZON_FIXES):
+            back = (n > 0) & clipped(n - 1)
+            ahead = ~clipped(n)
+            if not (back.any() or ahead.any()):
+                break
+            n = n - back + ahead
+        return n
+
+    def _evaluate(self, k: np.ndarray) -> np.ndarray:
+        if self._stop is None:
+            return self.lr * _int_power(self.gamma, k)
+        # Indices clipped to each entry's clip start keep the held value exact.
+        return self._clip(self.lr * _int_power(self.gamma, np.minimum(k, self._stop)))
+
+    def describe(self) -> str:
+        clip = ""
+        if self.end_lr is not None:
+            clip = (
+                f", clipped at end_lr = {_fmt(self.end_lr)} (a floor where γ < 1, a cap "
+                "where γ >= 1: optax exponential_decay's end_value)"
+            )
+        return (
+            f"η(k) = lr·γ^k with lr = {_fmt(self.lr)}, γ = {_fmt(self.gamma)}{clip} "
+            f"(PyTorch ExponentialLR); {self._held()}"
         )
 
 
-def exponential(lr: ArrayLike, gamma: ArrayLike) -> Schedule:
-    """Exponential decay ``η(k) = lr·γ^k`` (PyTorch ``ExponentialLR``).
+def exponential(lr: ArrayLike, gamma: ArrayLike, end_lr: ArrayLike | None = None) -> Schedule:
+    """Exponential decay ``η(k) = lr·γ^k`` (PyTorch ``ExponentialLR``), optionally clipped.
+
+    With ``end_lr`` the value stops at ``end_lr``, optax's ``exponential_decay``
+    ``end_value``: ``max(lr·γ^k, end_lr)`` for a decay (``γ < 1``), and
+    ``min(lr·γ^k, end_lr)`` for ``γ >= 1``, so a growing schedule (``γ > 1``, a
+    learning-rate range test's ramp) stops at the cap ``end_lr``.  An ``end_lr`` on the
+    far side of ``lr`` (above it for a decay, below it for growth) gives ``end_lr`` from
+    step 0, as in optax.  Held from the first clipped step on (``horizon``); never held
+    without ``end_lr``.
 
     Parameters
     ----------
     lr : float or array_like
         Initial step size(s), ``> 0``.
     gamma : float or array_like
-        Factor per step, ``> 0``.
+        Factor per step, ``> 0`` (optax's ``decay_rate`` with ``transition_steps = 1``).
+    end_lr : float or array_like, optional
+        ``> 0``: the floor (``γ < 1``) or cap (``γ >= 1``); default none.
 
     Returns
     -------
@@ -266,15 +419,25 @@ def exponential(lr: ArrayLike, gamma: ArrayLike) -> Schedule:
     Raises
     ------
     ValueError
-        If ``lr`` or ``gamma`` is not positive.
+        If ``lr``, ``gamma`` or ``end_lr`` is not positive.
+
+    References
+    ----------
+    PyTorch, ``torch.optim.lr_scheduler.ExponentialLR``.
+    optax, ``optax.schedules.exponential_decay`` (``end_value``).
 
     Examples
     --------
+    >>> import numpy as np
     >>> from gradflow import schedules
     >>> schedules.exponential(1.0, 0.5)(3)
     0.125
+    >>> schedules.exponential(1.0, 0.5, end_lr=0.2)(np.arange(5))
+    array([1.  , 0.5 , 0.25, 0.2 , 0.2 ])
+    >>> schedules.exponential(0.1, 2.0, end_lr=0.5)(np.arange(5))   # growth, capped
+    array([0.1, 0.2, 0.4, 0.5, 0.5])
     """
-    return _Exponential(lr, gamma)
+    return _Exponential(lr, gamma, end_lr)
 
 
 class _Linear(Schedule):
@@ -293,9 +456,7 @@ class _Linear(Schedule):
         self.start_factor = check_real(
             start_factor, "start_factor", low=0.0, high=1.0, low_open=True, allow_array=True
         )
-        self.end_factor = check_real(
-            end_factor, "end_factor", low=0.0, high=1.0, allow_array=True
-        )
+        self.end_factor = check_real(end_factor, "end_factor", low=0.0, high=1.0, allow_array=True)
         self.total_steps = _count(total_steps, "total_steps", 1)
         self.shape = _shape(self.lr, self.start_factor, self.end_factor)
         self.horizon = self.total_steps
