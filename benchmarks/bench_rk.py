@@ -63,8 +63,13 @@ def bench_problem(problem: gf.Problem, n_traj: int, steps: int, repeats: int) ->
             "stage_over_gd": best / _stages(method) / gd_step,
             "median_step_us": per_step["median"] * 1e6,
         }
-    return {"problem": problem.name, "dim": problem.dim, "n_traj": n_traj, "steps": steps,
-            "rows": rows}
+    return {
+        "problem": problem.name,
+        "dim": problem.dim,
+        "n_traj": n_traj,
+        "steps": steps,
+        "rows": rows,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,14 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         bench_problem(gf.problems.rosenbrock(), n_traj, steps, repeats),
         bench_problem(gf.problems.rosenbrock(dim=50), n_traj, steps, repeats),
     ]
-    print(f"| problem | method | µs / step | µs / stage | µs / gradient | stage / GD step "
-          f"(target <= {TARGET_STAGE_OVER_GD}) |")
+    print(
+        f"| problem | method | µs / step | µs / stage | µs / gradient | stage / GD step "
+        f"(target <= {TARGET_STAGE_OVER_GD}) |"
+    )
     print("|---|---|---|---|---|---|")
     for res in results:
         for name, row in res["rows"].items():
-            print(f"| {res['problem']} (d = {res['dim']}, {res['n_traj']:,} traj) | {name} | "
-                  f"{row['step_us']:.0f} | {row['stage_us']:.0f} | {row['grad_us']:.0f} | "
-                  f"{row['stage_over_gd']:.2f} |")
+            print(
+                f"| {res['problem']} (d = {res['dim']}, {res['n_traj']:,} traj) | {name} | "
+                f"{row['step_us']:.0f} | {row['stage_us']:.0f} | {row['grad_us']:.0f} | "
+                f"{row['stage_over_gd']:.2f} |"
+            )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))
     return 0

@@ -43,8 +43,9 @@ def main(out: Path) -> None:
     # Leaving a ball of radius 1e6·max‖θ0‖ counts as diverged: just above 2/λmax the growth
     # per step is only 1.02, so overflow itself would take ~35,000 steps.
     radius = 1e6 * np.linalg.norm(starts, axis=-1).max()
-    traj = gf.solve(problem, theta0, stepsize=hs[:, None], steps=20_000, save="final",
-                    divergence_norm=radius)
+    traj = gf.solve(
+        problem, theta0, stepsize=hs[:, None], steps=20_000, save="final", divergence_norm=radius
+    )
 
     for h, status, theta in zip(hs, traj.status, traj.theta[0], strict=True):
         size = np.abs(theta).max()  # not a norm: squares of 1e200 would overflow

@@ -101,9 +101,7 @@ class DivergenceGuard:
         self.k, self.state, self.clock, self.uniform = k, state, clock, uniform
         self.history = []
 
-    def record(
-        self, h_used: np.ndarray, h_nominal: np.ndarray, clock: Any, accepted: Any
-    ) -> None:
+    def record(self, h_used: np.ndarray, h_nominal: np.ndarray, clock: Any, accepted: Any) -> None:
         """Remember a step since the snapshot: its steps, the clock after it, and which
         rows' trial steps were kept."""
         self.history.append((h_used, h_nominal, clock, accepted))

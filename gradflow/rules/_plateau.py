@@ -175,9 +175,7 @@ class ReduceOnPlateau(StepSizePolicy):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def update(
-        self, state: PlateauState, observation: Observation
-    ) -> tuple[PlateauState, Verdict]:
+    def update(self, state: PlateauState, observation: Observation) -> tuple[PlateauState, Verdict]:
         """One ``ReduceLROnPlateau.step(loss)`` for every element, vectorised."""
         a = np.asarray(observation.loss, dtype=np.float64)
         better = self._better(a, state.best)

@@ -113,8 +113,9 @@ def _amplification_function(method: Method) -> Any:
     def rho(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=complex)
         with np.errstate(all="ignore"):
-            flat = [np.broadcast_to(np.asarray(e, dtype=complex), values.shape)
-                    for e in entries(values)]
+            flat = [
+                np.broadcast_to(np.asarray(e, dtype=complex), values.shape) for e in entries(values)
+            ]
             if n == 1:
                 return np.abs(flat[0])
             mats = np.stack(flat, axis=-1).reshape(*values.shape, n, n)
@@ -216,8 +217,9 @@ def real_stability_limit(method: Method, *, algorithm: str = "symbolic") -> floa
     """
     if algorithm not in ("symbolic", "numeric"):
         raise ValueError(f"algorithm must be 'symbolic' or 'numeric', got {algorithm!r}")
-    grid = np.concatenate([np.linspace(0.0, 16.0, 16001)[1:],
-                           np.geomspace(16.0, SCAN_MAX, 4001)[1:]])
+    grid = np.concatenate(
+        [np.linspace(0.0, 16.0, 16001)[1:], np.geomspace(16.0, SCAN_MAX, 4001)[1:]]
+    )
     if algorithm == "numeric":
         from gradflow.stability._numeric import numeric_real_stability_limit
 
