@@ -18,6 +18,7 @@ from gradflow.methods._base import Method, ModifiedCoefficients, StepResult
 from gradflow.methods._clipped import Clipped, clip_gradient
 from gradflow.methods._euler import Euler, EulerState
 from gradflow.methods._implicit import ImplicitEuler, ImplicitEulerState
+from gradflow.methods._lamb import LAMB, LAMBState
 from gradflow.methods._lion import Lion, LionState
 from gradflow.methods._momentum import (
     HeavyBall,
@@ -49,6 +50,8 @@ __all__ = [
     "HeavyBallState",
     "ImplicitEuler",
     "ImplicitEulerState",
+    "LAMB",
+    "LAMBState",
     "Lion",
     "LionState",
     "Method",
