@@ -18,7 +18,12 @@ _LABELS = _RNG.integers(0, 2, 24)
 
 #: (problem, start, groups, h): groups are optax's pytree leaves.
 PROBLEMS = {
-    "quadratic": (gf.problems.quadratic([1.0, 10.0, 100.0], seed=0), [1.0, -2.0, 0.5], ((2,), (1,)), 1e-2),
+    "quadratic": (
+        gf.problems.quadratic([1.0, 10.0, 100.0], seed=0),
+        [1.0, -2.0, 0.5],
+        ((2,), (1,)),
+        1e-2,
+    ),
     "rosenbrock": (gf.problems.rosenbrock(), [-1.2, 1.0], None, 2e-3),
     "logistic_regression": (
         gf.problems.logistic_regression(_X, _LABELS, l2=0.1),
@@ -49,7 +54,9 @@ def _optax_run(jax, opt, problem, theta0, groups, steps):
     cuts = np.cumsum(sizes)[:-1]
 
     def split(flat):
-        return tuple(jnp.asarray(a.reshape(s)) for a, s in zip(np.split(flat, cuts), groups))
+        return tuple(
+            jnp.asarray(a.reshape(s)) for a, s in zip(np.split(flat, cuts), groups, strict=True)
+        )
 
     def flat(tree):
         return np.concatenate([np.asarray(a).ravel() for a in tree])

@@ -35,6 +35,7 @@ from gradflow.methods._tableaux import EXPORTS as _TABLEAU_EXPORTS
 from gradflow.methods._tableaux import TABLEAUX
 
 __all__ = [
+    "LAMB",
     "SGD",
     "TABLEAUX",
     "AdaGrad",
@@ -50,7 +51,6 @@ __all__ = [
     "HeavyBallState",
     "ImplicitEuler",
     "ImplicitEulerState",
-    "LAMB",
     "LAMBState",
     "Lion",
     "LionState",

@@ -43,7 +43,7 @@ def check_shapes(shapes: Any) -> tuple[tuple[int, ...], ...] | None:
             raise TypeError(f"shapes must hold tensor shapes (tuples of ints), got {shape!r}")
         dims = tuple(shape)
         for n in dims:
-            if isinstance(n, bool) or not isinstance(n, int) and not hasattr(n, "__index__"):
+            if isinstance(n, bool) or (not isinstance(n, int) and not hasattr(n, "__index__")):
                 raise TypeError(f"shapes must hold integer dimensions, got {n!r} in {dims}")
         dims = tuple(int(n) for n in dims)
         if not dims or min(dims) < 1:
