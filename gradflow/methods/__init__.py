@@ -5,6 +5,7 @@ the folder ``gradflow/methods/_tableaux/``, one module per tableau; :data:`TABLE
 name.
 """
 
+from gradflow.methods._adafactor import Adafactor, AdafactorState
 from gradflow.methods._adaptive import (
     AdaGrad,
     AdaGradState,
@@ -40,6 +41,8 @@ __all__ = [
     "TABLEAUX",
     "AdaGrad",
     "AdaGradState",
+    "Adafactor",
+    "AdafactorState",
     "Adam",
     "AdamState",
     "AdamW",
