@@ -31,6 +31,7 @@ from gradflow.methods._momentum import (
 )
 from gradflow.methods._runge_kutta import RungeKutta, RungeKuttaState
 from gradflow.methods._sgd import SGD, SGDState
+from gradflow.methods._sps import SPS, SPSState
 from gradflow.methods._tableau import ButcherTableau
 from gradflow.methods._tableaux import EXPORTS as _TABLEAU_EXPORTS
 from gradflow.methods._tableaux import TABLEAUX
@@ -38,6 +39,7 @@ from gradflow.methods._tableaux import TABLEAUX
 __all__ = [
     "LAMB",
     "SGD",
+    "SPS",
     "TABLEAUX",
     "AdaGrad",
     "AdaGradState",
@@ -68,6 +70,7 @@ __all__ = [
     "RungeKutta",
     "RungeKuttaState",
     "SGDState",
+    "SPSState",
     "StepResult",
     "clip_gradient",
 ]
