@@ -31,6 +31,7 @@ from gradflow.methods._momentum import (
 )
 from gradflow.methods._runge_kutta import RungeKutta, RungeKuttaState
 from gradflow.methods._sgd import SGD, SGDState
+from gradflow.methods._sophia import Sophia, SophiaState
 from gradflow.methods._sps import SPS, SPSState
 from gradflow.methods._tableau import ButcherTableau
 from gradflow.methods._tableaux import EXPORTS as _TABLEAU_EXPORTS
@@ -71,6 +72,8 @@ __all__ = [
     "RungeKuttaState",
     "SGDState",
     "SPSState",
+    "Sophia",
+    "SophiaState",
     "StepResult",
     "clip_gradient",
 ]

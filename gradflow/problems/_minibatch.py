@@ -550,8 +550,9 @@ class MinibatchView(Problem):
         Parameters
         ----------
         theta : ndarray, shape (rows, d)
-        u : ndarray, shape (rows, n)
-            One uniform per example of the data set.
+        u : ndarray of shape (rows, n), or callable
+            One uniform per example of the data set, or a function ``n -> (rows, n)``
+            returning them.
 
         Returns
         -------

@@ -373,9 +373,10 @@ class LeastSquaresProblem(_DataProblem):
         Parameters
         ----------
         theta : array_like, shape (rows, d)
-        u : array_like, shape (rows, n)
-            Uniforms in ``(0, 1)``, one per example of the data set (the examples
-            ``index`` are used).
+        u : array_like of shape (rows, n), or callable
+            Uniforms in ``(0, 1)``, one per example of the data set (those of the
+            examples ``index`` are used), or a function ``n -> (rows, n)`` returning
+            them.
         index : array_like of int, shape (rows, B), optional
             The minibatch of every row; default every example.
 
@@ -712,8 +713,9 @@ class LogisticRegressionProblem(_DataProblem):
         Parameters
         ----------
         theta : array_like, shape (rows, d)
-        u : array_like, shape (rows, n)
-            Uniforms in ``(0, 1)``, one per example of the data set.
+        u : array_like of shape (rows, n), or callable
+            Uniforms in ``(0, 1)``, one per example of the data set, or a function
+            ``n -> (rows, n)`` returning them.
         index : array_like of int, shape (rows, B), optional
             The minibatch of every row; default every example.
 
@@ -758,7 +760,7 @@ def _gnb_arguments(
     if theta.ndim != 2:
         raise ValueError(f"theta must have shape (rows, {problem.dim}), got {theta.shape}")
     rows, n = theta.shape[0], problem.n_samples
-    u = np.asarray(u, dtype=np.float64)
+    u = np.asarray(u(n) if callable(u) else u, dtype=np.float64)
     if u.shape != (rows, n):
         raise ValueError(f"u must have shape ({rows}, {n}), one uniform per example")
     if index is None:
