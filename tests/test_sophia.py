@@ -316,3 +316,19 @@ def test_bad_arguments(kwargs, exc, word):
 def test_no_amplification_matrix():
     with pytest.raises(NotImplementedError, match="Sophia"):
         Sophia().amplification_matrix()
+
+
+def test_order_one_towards_the_diagonal_newton_flow():
+    """Unclipped on a diagonal quadratic with the exact estimate (β2 = 0, every step) and
+    λ = 0 the flow is dθ/dt = -θ/ρ in every coordinate: θ0 e^{-t/ρ}, reached at order 1
+    (the momentum's lag is O(h))."""
+    p = gf.problems.quadratic(A=np.diag([2.0, 30.0]))
+    rho, t_end = 0.04, 0.04
+    theta0 = np.array([1e-3, -2e-3])  # |m|/(ρH) = |θ|/ρ < 1: no clipping
+    s = Sophia(beta1=0.5, beta2=0.0, rho=rho, weight_decay=0.0, every=1)
+    ks = 2 ** np.arange(6, 10)
+    errors = []
+    for k in ks:
+        traj = gf.solve(p, theta0, s, t_end / k, steps=int(k), save="final")
+        errors.append(np.abs(traj.theta[-1] - theta0 * np.exp(-t_end / rho)).max())
+    assert gf.analysis.fit_order(t_end / ks, errors).order == pytest.approx(1.0, abs=0.05)

@@ -160,3 +160,17 @@ def test_bad_arguments(kwargs, exc, word):
 def test_no_amplification_matrix():
     with pytest.raises(NotImplementedError, match="SPS"):
         SPS().amplification_matrix()
+
+
+def test_order_one_towards_the_gradient_flow():
+    """For a small cap the Polyak ratio (>= 1/(2cL) here) never binds: SPS is GD, a
+    first-order discretisation of the gradient flow (against scipy's solve_ivp)."""
+    p = gf.problems.quadratic([1.0, 10.0], seed=0)
+    theta0 = np.array([1.0, -2.0])
+    ref = gf.reference.gradient_flow(p, theta0, [1.0]).theta[-1]
+    ks = 2 ** np.arange(5, 9)
+    errors = []
+    for k in ks:
+        traj = gf.solve(p, theta0, SPS(f_star=p.minimum), 1.0 / k, steps=int(k), save="final")
+        errors.append(np.abs(traj.theta[-1] - ref).max())
+    assert gf.analysis.fit_order(1.0 / ks, errors).order == pytest.approx(1.0, abs=0.05)
