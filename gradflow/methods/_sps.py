@@ -8,8 +8,8 @@ is told the full-problem loss and gradient at the new point afterwards
 method is handed that minibatch's view by :func:`gradflow.solve` (``batch_size=``) and
 reads its loss through the view's ``sample_loss`` (the problem's ``minibatch_loss``
 hook).  Without ``batch_size`` the sample is the whole data set and SPS is the
-deterministic Polyak step capped at ``h``, as :class:`gradflow.rules.Polyak` with
-``f_star`` and ``c``.
+deterministic Polyak step divided by ``c`` and capped at ``h`` (the rule
+:class:`gradflow.rules.Polyak` is the case ``c = 1`` with the cap ``h_max``).
 """
 
 from __future__ import annotations
