@@ -5,7 +5,11 @@ steps=N, save="final")`` against the time of one batched gradient evaluation
 ``problem.grad(θ)`` on the same ``(B, d)`` batch (``least_squares`` with ``n = d``
 examples: two ``(B, d) × (d, n)`` matrix products).  Target: step / gradient <= 2, i.e.
 Adam's own arithmetic (a dozen elementwise passes) is not the bottleneck.  Also reported:
-SGD (plain), AdamW and Lion per step, for scale.
+SGD (plain), AdamW and Lion per step, for scale, and LAMB, Adafactor, Sophia
+(Hutchinson, one HVP every 10 steps) and SPS (one loss per step), with the same targets
+read as "the method's arithmetic is not the bottleneck": LAMB and Adafactor <= 2
+gradients per step, Sophia <= 2 + 2/10 (its HVPs cost two gradients each), SPS <= 3
+(its loss costs about one gradient on this problem).
 
 How: ``time.perf_counter``, garbage collector off, one untimed warm-up, candidates
 interleaved, best and median of the repeats; ratios use the best times.
@@ -68,6 +72,10 @@ def main() -> None:
         "AdamW": gf.methods.AdamW(),
         "Lion": gf.methods.Lion(),
         "SGD": gf.methods.SGD(),
+        "LAMB": gf.methods.LAMB(),
+        "Adafactor": gf.methods.Adafactor(),
+        "Sophia (HVP every 10 steps)": gf.methods.Sophia(),
+        "SPS": gf.methods.SPS(),
     }
     grad()
     for m in methods.values():

@@ -25,12 +25,12 @@ def _displacement_per_direction(method, p, theta, state, h):
     g = p.grad(theta)
     new = method.step(p, state, np.asarray(h)).state
     k1 = state.k + 1
-    if isinstance(method, gf.methods.Adam):
+    if isinstance(method, (gf.methods.Adam, gf.methods.LAMB)):
         m = method.beta1 * state.m + (1 - method.beta1) * g
         direction = m / (1 - method.beta1 ** k1[:, None])
     elif isinstance(method, gf.methods.Lion):
         direction = method.beta1 * state.m + (1 - method.beta1) * g
-    else:  # AdaGrad, RMSProp without momentum, SGD without momentum: the gradient
+    else:  # AdaGrad, RMSProp, SGD (no momentum), Adafactor: the gradient
         direction = g
     return (theta - new.theta) / direction, new
 
@@ -43,6 +43,8 @@ def _displacement_per_direction(method, p, theta, state, h):
         gf.methods.RMSProp(),
         gf.methods.Lion(),
         gf.methods.SGD(),
+        gf.methods.LAMB(),
+        gf.methods.Adafactor(),
     ],
     ids=lambda m: m.name,
 )

@@ -253,10 +253,15 @@ def run(config: Config, element: int | None = None) -> gf.Trajectory:
 
 def incompatible(config: Config) -> bool:
     """A combination ``solve`` must refuse: an error controller with a method without
-    an embedded pair, or Polyak without ``f_star`` on a problem of unknown minimum."""
+    an embedded pair, Polyak without ``f_star`` on a problem of unknown minimum, or SPS
+    on minibatches of a problem without ``minibatch_loss``."""
     method = config.method[1] if config.method[0] == "Clipped" else config.method
     embedded = method[0] == "RungeKutta" and method[1] in EMBEDDED_PAIRS
     no_minimum = PROBLEMS[config.problem].problem.minimum is None
+    sampled_loss = callable(getattr(PROBLEMS[config.problem].problem, "minibatch_loss", None))
+    n = getattr(PROBLEMS[config.problem].problem, "n_samples", 0)
+    if config.method == ("SPS",) and config.minibatch and config.minibatch[0] < n:
+        return not sampled_loss  # (a minibatch of all n is the problem itself)
     return any(
         (part[0] == "controller" and not embedded)
         or (part[:2] == ("rule", "Polyak") and part[3] is None and no_minimum)
@@ -293,6 +298,10 @@ def _methods() -> st.SearchStrategy[tuple]:
         st.just(("NesterovAGD",)),
         st.just(("ImplicitEuler",)),
         st.just(("Adam",)),
+        st.just(("LAMB",)),
+        st.just(("Adafactor",)),
+        st.just(("Sophia",)),
+        st.just(("SPS",)),
         st.tuples(st.just("SGD"), st.floats(0.0, 0.95), st.just(False)),
         st.tuples(st.just("SGD"), st.floats(0.05, 0.95), st.just(True)),
         # the learning-rate-free methods (their own running estimates scale h)

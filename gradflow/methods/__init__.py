@@ -5,6 +5,7 @@ the folder ``gradflow/methods/_tableaux/``, one module per tableau; :data:`TABLE
 name.
 """
 
+from gradflow.methods._adafactor import Adafactor, AdafactorState
 from gradflow.methods._adaptive import (
     AdaGrad,
     AdaGradState,
@@ -20,6 +21,7 @@ from gradflow.methods._dadapt import DAdaptAdam, DAdaptAdamState, DAdaptSGD, DAd
 from gradflow.methods._dog import DoG, DoGState, LDoG
 from gradflow.methods._euler import Euler, EulerState
 from gradflow.methods._implicit import ImplicitEuler, ImplicitEulerState
+from gradflow.methods._lamb import LAMB, LAMBState
 from gradflow.methods._lion import Lion, LionState
 from gradflow.methods._momentum import (
     HeavyBall,
@@ -33,15 +35,21 @@ from gradflow.methods._prodigy import Prodigy, ProdigyState
 from gradflow.methods._runge_kutta import RungeKutta, RungeKuttaState
 from gradflow.methods._schedule_free import AdamWScheduleFree, ScheduleFreeState, SGDScheduleFree
 from gradflow.methods._sgd import SGD, SGDState
+from gradflow.methods._sophia import Sophia, SophiaState
+from gradflow.methods._sps import SPS, SPSState
 from gradflow.methods._tableau import ButcherTableau
 from gradflow.methods._tableaux import EXPORTS as _TABLEAU_EXPORTS
 from gradflow.methods._tableaux import TABLEAUX
 
 __all__ = [
+    "LAMB",
     "SGD",
+    "SPS",
     "TABLEAUX",
     "AdaGrad",
     "AdaGradState",
+    "Adafactor",
+    "AdafactorState",
     "Adam",
     "AdamState",
     "AdamW",
@@ -60,6 +68,7 @@ __all__ = [
     "HeavyBallState",
     "ImplicitEuler",
     "ImplicitEulerState",
+    "LAMBState",
     "LDoG",
     "Lion",
     "LionState",
@@ -77,7 +86,10 @@ __all__ = [
     "RungeKuttaState",
     "SGDScheduleFree",
     "SGDState",
+    "SPSState",
     "ScheduleFreeState",
+    "Sophia",
+    "SophiaState",
     "StepResult",
     "clip_gradient",
 ]

@@ -768,6 +768,64 @@ class MinibatchView(Problem):
         theta, v = np.broadcast_arrays(self._rows_checked(theta), v)
         return self._mb_hvp(theta, v, self.indices)
 
+    def sample_loss(self, theta: np.ndarray) -> np.ndarray:
+        """The loss of every row's own minibatch (the view's ``loss`` is the full loss).
+
+        Parameters
+        ----------
+        theta : ndarray, shape (rows, d)
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+
+        Raises
+        ------
+        TypeError
+            If the problem has no ``minibatch_loss(theta, index)``.
+
+        References
+        ----------
+        N. Loizou, S. Vaswani, I. Laradji and S. Lacoste-Julien, "Stochastic Polyak
+        step-size for SGD", AISTATS 2021 (a step built from the sampled loss).
+        """
+        hook = getattr(self.full, "minibatch_loss", None)
+        if not callable(hook):
+            raise TypeError(
+                f"batch_size: {self.name!r} has no minibatch_loss(theta, index), which a "
+                "method that reads the sampled loss (SPS) needs"
+            )
+        return hook(self._rows_checked(theta), self.indices)
+
+    def gauss_newton_bartlett(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The problem's Gauss–Newton–Bartlett estimate on every row's own minibatch.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (rows, d)
+        u : ndarray of shape (rows, n), or callable
+            One uniform per example of the data set, or a function ``n -> (rows, n)``
+            returning them.
+
+        Returns
+        -------
+        ndarray, shape (rows, d)
+
+        Raises
+        ------
+        TypeError
+            If the problem has no ``gauss_newton_bartlett`` hook.
+
+        References
+        ----------
+        H. Liu, Z. Li, D. Hall, P. Liang and T. Ma, "Sophia: a scalable stochastic
+        second-order optimizer for language model pre-training", ICLR 2024, §2.3.
+        """
+        hook = getattr(self.full, "gauss_newton_bartlett", None)
+        if not callable(hook):
+            raise TypeError(f"{self.name!r} has no gauss_newton_bartlett hook")
+        return hook(self._rows_checked(theta), u, self.indices)
+
     def restrict(self, rows: np.ndarray) -> MinibatchView:
         """The view of the rows ``rows`` (int or bool): their minibatches only.
 

@@ -318,6 +318,100 @@ class LeastSquaresProblem(_DataProblem):
             out = np.einsum("reb,rbd->red", xv, xs) / float(idx.shape[1])
         return out.reshape(theta.shape)
 
+    def minibatch_loss(self, theta: ArrayLike, index: ArrayLike) -> np.ndarray:
+        r"""Mean loss over the indexed examples, :math:`\lVert X_S\theta - y_S\rVert^2/(2B)`.
+
+        The minibatch loss a stochastic Polyak step needs (:class:`gradflow.methods.SPS`);
+        each row on its own (:func:`numpy.einsum`, no BLAS).
+
+        Parameters
+        ----------
+        theta : array_like, shape (rows, d)
+        index : array_like of int, shape (rows, B)
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`minibatch_grad`.
+
+        References
+        ----------
+        N. Loizou, S. Vaswani, I. Laradji and S. Lacoste-Julien, "Stochastic Polyak
+        step-size for SGD", AISTATS 2021 (the loss ``f_i`` of the sampled batch).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = least_squares(np.eye(3), np.array([1.0, 2.0, 3.0]))
+        >>> p.minibatch_loss(np.zeros((1, 3)), [[0, 2]])
+        array([2.5])
+        """
+        th, idx = as_minibatch(theta, index, self.dim, self.n_samples)
+        xx, yy, _ = self._data(th.dtype)
+        xs = xx.take(idx, axis=0)
+        with np.errstate(all="ignore"):
+            r = np.einsum("rbd,red->reb", xs, th)
+            r -= yy.take(idx)[:, None, :]
+            out = np.einsum("reb,reb->re", r, r) / (2.0 * idx.shape[1])
+        return out.reshape(np.shape(theta)[:-1])
+
+    def gauss_newton_bartlett(
+        self, theta: ArrayLike, u: ArrayLike, index: ArrayLike | None = None
+    ) -> np.ndarray:
+        r"""The Gauss–Newton–Bartlett estimate of the Hessian's diagonal.
+
+        Reading :math:`\ell_i` as the negative log-likelihood of
+        :math:`y_i \sim N(x_i^\top\theta, 1)`, labels are resampled from the model,
+        :math:`\hat y_i = x_i^\top\theta + \xi_i` with :math:`\xi_i = \Phi^{-1}(u_i)`;
+        with :math:`\hat g = \frac1B \sum_{i \in S} \nabla\ell_i(\theta; \hat y_i)
+        = -\frac1B \sum_i \xi_i x_i` the estimate is :math:`B\,\hat g \odot \hat g`,
+        whose mean is :math:`\operatorname{diag}(X_S^\top X_S)/B`, the Hessian's
+        diagonal (Liu et al. 2023, §2.3).
+
+        Parameters
+        ----------
+        theta : array_like, shape (rows, d)
+        u : array_like of shape (rows, n), or callable
+            Uniforms in ``(0, 1)``, one per example of the data set (those of the
+            examples ``index`` are used), or a function ``n -> (rows, n)`` returning
+            them.
+        index : array_like of int, shape (rows, B), optional
+            The minibatch of every row; default every example.
+
+        Returns
+        -------
+        ndarray, shape (rows, d)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`minibatch_grad`, or if ``u`` has the wrong shape.
+
+        References
+        ----------
+        H. Liu, Z. Li, D. Hall, P. Liang and T. Ma, "Sophia: a scalable stochastic
+        second-order optimizer for language model pre-training", ICLR 2024, §2.3.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = least_squares(np.eye(2), np.zeros(2))
+        >>> p.gauss_newton_bartlett(np.zeros((1, 2)), np.full((1, 2), 0.5))  # ξ = 0
+        array([[0., 0.]])
+        """
+        from scipy.special import ndtri
+
+        th, idx, us = _gnb_arguments(self, theta, u, index)
+        xs = self._data(th.dtype)[0].take(idx, axis=0)  # (rows, B, d)
+        with np.errstate(all="ignore"):
+            xi = ndtri(us).astype(th.dtype, copy=False)
+            g = np.einsum("rb,rbd->rd", xi, xs) / float(idx.shape[1])
+            return idx.shape[1] * (g * g)
+
 
 class LogisticRegressionProblem(_DataProblem):
     r"""Logistic regression with labels :math:`y_i \in \{-1, +1\}`.
@@ -562,6 +656,120 @@ class LogisticRegressionProblem(_DataProblem):
             xv = np.einsum("rbd,red->reb", xs, vv)
             out = np.einsum("reb,rbd->red", s * xv, xs) / float(idx.shape[1]) + self.l2 * vv
         return out.reshape(theta.shape)
+
+    def minibatch_loss(self, theta: ArrayLike, index: ArrayLike) -> np.ndarray:
+        r"""Mean loss over the indexed examples, with the ridge term once.
+
+        :math:`\frac1B \sum_{i \in S} \log(1 + e^{-m_i}) + \frac{\lambda}{2}
+        \lVert\theta\rVert^2`, the loss a stochastic Polyak step needs
+        (:class:`gradflow.methods.SPS`); each row on its own (no BLAS).
+
+        Parameters
+        ----------
+        theta : array_like, shape (rows, d)
+        index : array_like of int, shape (rows, B)
+
+        Returns
+        -------
+        ndarray, shape (rows,)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`minibatch_grad`.
+
+        References
+        ----------
+        N. Loizou, S. Vaswani, I. Laradji and S. Lacoste-Julien, "Stochastic Polyak
+        step-size for SGD", AISTATS 2021.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = logistic_regression(np.eye(2), [0, 1])
+        >>> bool(np.isclose(p.minibatch_loss(np.zeros((1, 2)), [[1]])[0], np.log(2.0)))
+        True
+        """
+        th, idx = as_minibatch(theta, index, self.dim, self.n_samples)
+        xx, yy, _ = self._data(th.dtype)
+        xs, ys = xx.take(idx, axis=0), yy.take(idx)[:, None, :]
+        with np.errstate(all="ignore"):
+            m = np.einsum("rbd,red->reb", xs, th) * ys
+            data = np.sum(np.logaddexp(0.0, -m), axis=-1) / float(idx.shape[1])
+            out = data + (0.5 * self.l2) * np.sum(th * th, axis=-1)
+        return out.reshape(np.shape(theta)[:-1])
+
+    def gauss_newton_bartlett(
+        self, theta: ArrayLike, u: ArrayLike, index: ArrayLike | None = None
+    ) -> np.ndarray:
+        r"""The Gauss–Newton–Bartlett estimate of the Hessian's diagonal.
+
+        Labels are resampled from the model, :math:`\hat y_i = +1` if
+        :math:`u_i < p_i = \sigma(x_i^\top\theta)` and ``-1`` otherwise; with
+        :math:`\hat g = \frac1B \sum_{i \in S} (p_i - [\hat y_i = 1])\, x_i`, the
+        gradient of the data term at the sampled labels, the estimate is
+        :math:`B\,\hat g \odot \hat g + \lambda`: its mean is the diagonal of the
+        Gauss–Newton matrix :math:`\frac1B \sum_i p_i(1 - p_i) x_i x_i^\top` (here the
+        Hessian of the data term) plus the ridge term's exact ``λ`` (Liu et al. 2023,
+        §2.3).
+
+        Parameters
+        ----------
+        theta : array_like, shape (rows, d)
+        u : array_like of shape (rows, n), or callable
+            Uniforms in ``(0, 1)``, one per example of the data set, or a function
+            ``n -> (rows, n)`` returning them.
+        index : array_like of int, shape (rows, B), optional
+            The minibatch of every row; default every example.
+
+        Returns
+        -------
+        ndarray, shape (rows, d)
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`minibatch_grad`, or if ``u`` has the wrong shape.
+
+        References
+        ----------
+        H. Liu, Z. Li, D. Hall, P. Liang and T. Ma, "Sophia: a scalable stochastic
+        second-order optimizer for language model pre-training", ICLR 2024, §2.3.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> p = logistic_regression(np.eye(2), [0, 1])
+        >>> p.gauss_newton_bartlett(np.zeros((1, 2)), np.full((1, 2), 0.25))  # ŷ = +1
+        array([[0.125, 0.125]])
+        """
+        th, idx, us = _gnb_arguments(self, theta, u, index)
+        xs = self._data(th.dtype)[0].take(idx, axis=0)  # (rows, B, d)
+        with np.errstate(all="ignore"):
+            p = 1.0 / (1.0 + np.exp(-np.einsum("rbd,rd->rb", xs, th)))
+            r = p - (us < p)
+            g = np.einsum("rb,rbd->rd", r, xs) / float(idx.shape[1])
+            out = idx.shape[1] * (g * g)
+            out += self.l2
+            return out
+
+
+def _gnb_arguments(
+    problem: _DataProblem, theta: ArrayLike, u: ArrayLike, index: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``theta`` (rows, d), the minibatch ``index`` (rows, B) and the uniforms of the
+    indexed examples (rows, B), checked, for a ``gauss_newton_bartlett`` hook."""
+    theta = as_batch(theta, problem.dim)
+    if theta.ndim != 2:
+        raise ValueError(f"theta must have shape (rows, {problem.dim}), got {theta.shape}")
+    rows, n = theta.shape[0], problem.n_samples
+    u = np.asarray(u(n) if callable(u) else u, dtype=np.float64)
+    if u.shape != (rows, n):
+        raise ValueError(f"u must have shape ({rows}, {n}), one uniform per example")
+    if index is None:
+        index = np.broadcast_to(np.arange(n), (rows, n))
+    th, idx = as_minibatch(theta, index, problem.dim, n)
+    return th.reshape(theta.shape), idx, np.take_along_axis(u, idx, axis=1)
 
 
 def least_squares(X: ArrayLike, y: ArrayLike) -> LeastSquaresProblem:
