@@ -24,6 +24,7 @@ from collections.abc import Callable
 from functools import partial
 
 from gradflow.problems._classic import beale, himmelblau
+from gradflow.problems._jax import JaxProblem
 from gradflow.problems._minibatch import MinibatchSampler, check_finite_sum
 from gradflow.problems._muller_brown import MullerBrownProblem, muller_brown
 from gradflow.problems._networks import MLPRegressionProblem, mlp_regression, scalar_net
@@ -37,6 +38,7 @@ from gradflow.problems._regression import (
 )
 from gradflow.problems._rosenbrock import RosenbrockProblem, rosenbrock
 from gradflow.problems._symbolic import from_sympy
+from gradflow.problems._torch import TorchProblem
 
 #: Name -> zero-argument factory of the zoo problems that need no data.
 ZOO: dict[str, Callable[[], Problem]] = {
@@ -51,6 +53,7 @@ ZOO: dict[str, Callable[[], Problem]] = {
 
 __all__ = [
     "ZOO",
+    "JaxProblem",
     "LeastSquaresProblem",
     "LogisticRegressionProblem",
     "MLPRegressionProblem",
@@ -59,6 +62,7 @@ __all__ = [
     "Problem",
     "QuadraticProblem",
     "RosenbrockProblem",
+    "TorchProblem",
     "as_batch",
     "beale",
     "central_difference_hvp",
