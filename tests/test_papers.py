@@ -22,6 +22,7 @@ def test_registry_lists_six_papers_with_claims_and_run():
         "schedules",
         "reaction_path",
         "adgd",
+        "eos_digits",
     ]
     for name in NAMES:
         module = load(name)
@@ -34,7 +35,13 @@ def test_registry_lists_six_papers_with_claims_and_run():
 
 #: Quick runs of more than a few seconds: CI runs every paper with ``gradflow papers run
 #: --all --quick`` after the tests, so here they are slow checks.
-LONG = {"stability_bounds", "edge_of_stability", "schedules", "implicit_regularization"}
+LONG = {
+    "stability_bounds",
+    "edge_of_stability",
+    "schedules",
+    "implicit_regularization",
+    "eos_digits",
+}
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,9 @@ PNG) and numbers (JSON) to ``out_dir/NAME/``, and returns the checks.  ``quick=T
 a smaller size for CI (seconds) that still checks something real.
 
 ``PAPERS`` maps a name to its module's import path; :func:`load` imports one.  Nothing
-here imports matplotlib or runs anything at import time.
+here imports matplotlib or runs anything at import time.  A module may list optional
+modules it needs in ``REQUIRES``; ``gradflow papers run`` skips it, saying so, when one
+is missing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ PAPERS: dict[str, str] = {
     "schedules": "gradflow.papers.schedules",
     "reaction_path": "gradflow.papers.reaction_path",
     "adgd": "gradflow.papers.adgd",
+    "eos_digits": "gradflow.papers.eos_digits",
 }
 
 #: Short references, for listings.
@@ -35,6 +38,7 @@ CITATIONS: dict[str, str] = {
     "schedules": "Loshchilov & Hutter, ICLR 2017; Smith & Topin 2018",
     "reaction_path": "Müller & Brown, Theor. Chim. Acta 53, 75 (1979)",
     "adgd": "Malitsky & Mishchenko, ICML 2020",
+    "eos_digits": "Cohen, Kaur, Li, Kolter, Talwalkar, ICLR 2021 (digits, PyTorch)",
 }
 
 
