@@ -246,7 +246,13 @@ class TorchProblem(Problem):
         func = torch.func
         self.hvp_mode = _hvp_mode(torch, self._probe_hvp, dim, self.dtype, self.device)
         self._objective = objective
-        self._t_loss = func.vmap(objective)
+        batched = func.vmap(objective)
+
+        def losses(rows: Any) -> Any:
+            # One row needs no vmap: its Python overhead is most of a small model's step.
+            return objective(rows[0])[None] if rows.shape[0] == 1 else batched(rows)
+
+        self._t_loss = losses
         self._t_hvp = func.vmap(_hvp_of(func.grad(objective), self.hvp_mode))
         super().__init__(
             loss=self._np_loss,
