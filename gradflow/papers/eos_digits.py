@@ -189,5 +189,5 @@ def _figure(k, sharp, traj, hs, directory: Path, result: PaperResult) -> None:
         title="sharpness (dashed: 2/h)",
     )
     ax_loss.legend(fontsize=8, loc="upper right")
-    ax_sharp.legend(fontsize=8, loc="lower right")
+    ax_sharp.legend(fontsize=8, loc="upper right")
     save_figure(fig, directory, NAME, result)

@@ -147,6 +147,19 @@ def _hvp_mode(torch: Any, loss: Callable[[Any], Any], dim: int, dtype: Any, devi
     return FORWARD_OVER_REVERSE
 
 
+def _one_point(theta: Any) -> np.ndarray | None:
+    """The point of a numpy view that repeats one point over its batch (stride 0 on
+    every batch axis, as ``np.broadcast_to`` makes), else None."""
+    if (
+        isinstance(theta, np.ndarray)
+        and theta.ndim >= 2
+        and theta.size
+        and not any(theta.strides[:-1])
+    ):
+        return theta[(0,) * (theta.ndim - 1)]
+    return None
+
+
 def _row_gradients(losses: Callable[[Any], Any], rows: Any) -> Any:
     """The gradient of every row: one backward pass through the ``vmap``-ed losses.
 
@@ -253,7 +266,11 @@ class TorchProblem(Problem):
             return objective(rows[0])[None] if rows.shape[0] == 1 else batched(rows)
 
         self._t_loss = losses
-        self._t_hvp = func.vmap(_hvp_of(func.grad(objective), self.hvp_mode))
+        row_hvp = _hvp_of(func.grad(objective), self.hvp_mode)
+        self._t_hvp = func.vmap(row_hvp)
+        # Many directions at one point (Hutchinson's probes): the point's forward and
+        # backward passes are computed once, only the tangents are batched.
+        self._t_hvp_point = func.vmap(row_hvp, in_dims=(None, 0))
         super().__init__(
             loss=self._np_loss,
             grad=self._np_grad,
@@ -333,14 +350,18 @@ class TorchProblem(Problem):
         return self._to_numpy(_row_gradients(self._t_loss, rows), theta.shape, theta.dtype)
 
     def _np_hvp(self, theta: ArrayLike, v: ArrayLike) -> np.ndarray:
+        point = _one_point(theta)
         theta = as_batch(theta, self.dim)
         theta, v = np.broadcast_arrays(theta, np.asarray(v, dtype=theta.dtype))
-        theta = np.ascontiguousarray(theta)
         if theta.size == 0:
             return np.zeros(theta.shape, dtype=theta.dtype)
-        rows = self._to_torch(theta.reshape(-1, self.dim))
         dirs = self._to_torch(np.ascontiguousarray(v).reshape(-1, self.dim))
-        return self._to_numpy(self._t_hvp(rows, dirs), theta.shape, theta.dtype)
+        if point is not None and dirs.shape[0] > 1:
+            out = self._t_hvp_point(self._to_torch(as_batch(point, self.dim)), dirs)
+        else:
+            rows = self._to_torch(np.ascontiguousarray(theta).reshape(-1, self.dim))
+            out = self._t_hvp(rows, dirs)
+        return self._to_numpy(out, theta.shape, theta.dtype)
 
     # -- finite sums ---------------------------------------------------------------------
     def _finite_sum(self) -> int:
