@@ -48,6 +48,8 @@ LONG = {
     "name", [pytest.param(n, marks=[pytest.mark.slow] if n in LONG else []) for n in NAMES]
 )
 def test_quick_run_passes_and_writes_figures(name, tmp_path):
+    for module in getattr(load(name), "REQUIRES", ()):  # optional libraries (eos_digits)
+        pytest.importorskip(module, reason=f"paper {name} needs {module} (test extra)")
     result = load(name).run(tmp_path, quick=True)
     assert isinstance(result, PaperResult)
     assert result.name == name and result.quick
