@@ -410,6 +410,25 @@ def as_generator(seed: Any, name: str = "seed") -> np.random.Generator:
 _STATE_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
+#: Array libraries whose arrays are refused as states rather than converted silently
+#: (a tensor may live on a GPU, carry autograd history or another dtype).
+_FRAMEWORKS = {"torch": "PyTorch", "jax": "JAX", "jaxlib": "JAX"}
+
+
+def _refuse_framework_array(x: Any, name: str) -> None:
+    """Raise a TypeError for a PyTorch tensor or a JAX array (by the type's module, so
+    neither library is imported here)."""
+    library = _FRAMEWORKS.get(type(x).__module__.partition(".")[0])
+    if library is not None:
+        to_numpy = "x.detach().cpu().numpy()" if library == "PyTorch" else "numpy.asarray(x)"
+        raise TypeError(
+            f"{name} must be a numpy array, got a {library} "
+            f"{'tensor' if library == 'PyTorch' else 'array'} ({type(x).__name__}); "
+            f"gradflow computes on numpy: convert it explicitly ({to_numpy}), e.g. "
+            "problem.theta_from_module() for a Problem.from_torch model"
+        )
+
+
 def as_state_array(
     x: ArrayLike,
     name: str,
@@ -447,7 +466,8 @@ def as_state_array(
     Raises
     ------
     TypeError
-        If ``x`` holds booleans, complex numbers, strings or objects.
+        If ``x`` holds booleans, complex numbers, strings or objects, or is a PyTorch
+        tensor or a JAX array (converted explicitly by the caller, never silently).
     ValueError
         If it is ragged, 0-d, of the wrong last dimension, empty (unless
         ``allow_empty``) or not finite (with ``finite``).
@@ -472,6 +492,7 @@ def as_state_array(
     ):
         return x  # the driver's own states: nothing to convert (a hot path)
     shape = f"(*batch, {dim})" if dim is not None else "(*batch, d)"
+    _refuse_framework_array(x, name)
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as exc:  # ragged lists and the like

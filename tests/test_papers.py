@@ -27,6 +27,7 @@ def test_registry_lists_the_papers_with_claims_and_run():
         "lr_free",
         "batch_size_schedule",
         "linear_scaling",
+        "eos_digits",
     ]
     for name in NAMES:
         module = load(name)
@@ -49,6 +50,7 @@ LONG = {
     "lr_free",
     "batch_size_schedule",
     "linear_scaling",
+    "eos_digits",
 }
 
 
@@ -56,6 +58,8 @@ LONG = {
     "name", [pytest.param(n, marks=[pytest.mark.slow] if n in LONG else []) for n in NAMES]
 )
 def test_quick_run_passes_and_writes_figures(name, tmp_path):
+    for module in getattr(load(name), "REQUIRES", ()):  # optional libraries (eos_digits)
+        pytest.importorskip(module, reason=f"paper {name} needs {module} (test extra)")
     result = load(name).run(tmp_path, quick=True)
     assert isinstance(result, PaperResult)
     assert result.name == name and result.quick

@@ -7,7 +7,9 @@ PNG) and numbers (JSON) to ``out_dir/NAME/``, and returns the checks.  ``quick=T
 a smaller size for CI (seconds) that still checks something real.
 
 ``PAPERS`` maps a name to its module's import path; :func:`load` imports one.  Nothing
-here imports matplotlib or runs anything at import time.
+here imports matplotlib or runs anything at import time.  A module may list optional
+modules it needs in ``REQUIRES``; ``gradflow papers run`` skips it, saying so, when one
+is missing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ PAPERS: dict[str, str] = {
     "lr_free": "gradflow.papers.lr_free",
     "batch_size_schedule": "gradflow.papers.batch_size_schedule",
     "linear_scaling": "gradflow.papers.linear_scaling",
+    "eos_digits": "gradflow.papers.eos_digits",
 }
 
 #: Short references, for listings.
@@ -46,6 +49,7 @@ CITATIONS: dict[str, str] = {
     "Defazio et al. 2024",
     "batch_size_schedule": "Smith, Kindermans, Ying & Le, ICLR 2018",
     "linear_scaling": "Goyal et al. 2017; McCandlish et al. 2018",
+    "eos_digits": "Cohen, Kaur, Li, Kolter, Talwalkar, ICLR 2021 (digits, PyTorch)",
 }
 
 

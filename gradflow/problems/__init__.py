@@ -25,6 +25,7 @@ from functools import partial
 
 from gradflow.problems._classic import beale, himmelblau
 from gradflow.problems._function import FunctionProblem, from_function
+from gradflow.problems._jax import JaxProblem
 from gradflow.problems._minibatch import MinibatchSampler, check_finite_sum
 from gradflow.problems._muller_brown import MullerBrownProblem, muller_brown
 from gradflow.problems._networks import MLPRegressionProblem, mlp_regression, scalar_net
@@ -38,6 +39,7 @@ from gradflow.problems._regression import (
 )
 from gradflow.problems._rosenbrock import RosenbrockProblem, rosenbrock
 from gradflow.problems._symbolic import from_sympy
+from gradflow.problems._torch import TorchProblem
 
 #: Name -> zero-argument factory of the zoo problems that need no data.
 ZOO: dict[str, Callable[[], Problem]] = {
@@ -53,6 +55,7 @@ ZOO: dict[str, Callable[[], Problem]] = {
 __all__ = [
     "ZOO",
     "FunctionProblem",
+    "JaxProblem",
     "LeastSquaresProblem",
     "LogisticRegressionProblem",
     "MLPRegressionProblem",
@@ -61,6 +64,7 @@ __all__ = [
     "Problem",
     "QuadraticProblem",
     "RosenbrockProblem",
+    "TorchProblem",
     "as_batch",
     "beale",
     "central_difference_hvp",

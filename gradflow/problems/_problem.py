@@ -435,6 +435,160 @@ class Problem:
             minimizers=minimizers,
         )
 
+    @classmethod
+    def from_torch(
+        cls,
+        model: Any,
+        loss_fn: Callable[..., Any] | None = None,
+        X: Any = None,
+        y: Any = None,
+        *,
+        dim: int | None = None,
+        dtype: Any = "float64",
+        device: Any = "cpu",
+        name: str | None = None,
+    ) -> Problem:
+        r"""A problem from a PyTorch model and data, or from a function of a flat tensor.
+
+        Two forms:
+
+        * ``Problem.from_torch(model, loss_fn, X, y)``: ``L(θ) = loss_fn(model(X), y)``
+          (``loss_fn(model(X))`` without ``y``), with ``θ`` the module's trained
+          parameters (``requires_grad=True``) flattened and concatenated in
+          ``named_parameters()`` order (``problem.layout`` lists name, shape and slice;
+          frozen parameters and buffers are constants).  ``problem.theta_from_module()``
+          gives ``θ0`` from the module's current parameters and
+          ``problem.theta_to_module(θ)`` writes a ``θ`` back.  The problem is a finite
+          sum of ``n = len(X)`` examples (``solve(..., batch_size=B)`` samples it; the
+          minibatch gradient and HVP are computed on the drawn examples only), which
+          needs ``loss_fn`` to be the *mean* of independent per-example losses (PyTorch's
+          default ``reduction="mean"``; no batch-norm statistics in training mode).
+        * ``Problem.from_torch(fn, dim=d)``: ``L(θ) = fn(θ)`` for a function of a flat
+          parameter tensor of shape ``(d,)`` returning a 0-d tensor.
+
+        The gradient is ``vmap(grad(L))`` and the Hessian-vector product
+        ``vmap(jvp(grad(L)))`` (forward-over-reverse, exact), all rows of ``θ`` in one
+        batched ``torch.func`` call.  numpy in, numpy out: results are numpy arrays of
+        ``θ``'s dtype; torch tensors given as ``θ`` or ``θ0`` are refused with a
+        ``TypeError`` (convert them explicitly).  The model must be deterministic
+        (dropout off: ``model.eval()``).
+
+        Parameters
+        ----------
+        model : torch.nn.Module or callable
+            The network, or ``fn(theta: Tensor (d,)) -> Tensor ()``.
+        loss_fn : callable, optional
+            ``loss_fn(output, y) -> Tensor ()`` (e.g. ``torch.nn.MSELoss()``,
+            ``torch.nn.functional.cross_entropy``); required with a module.
+        X, y : array_like or torch.Tensor, optional
+            Inputs and targets, examples on the first axis (copied to ``device``;
+            floating data converted to ``dtype``, integer labels kept).
+        dim : int, optional
+            The length ``d`` of ``θ``; required with a function, taken from the module
+            otherwise.
+        dtype : str, numpy or torch dtype, default "float64"
+            The precision of the computation (float32 or float64).
+        device : str or torch.device, default "cpu"
+            Where the computation runs.
+        name : str, optional
+            Default the module's class name or the function's name.
+
+        Returns
+        -------
+        gradflow.problems.TorchProblem
+
+        Raises
+        ------
+        ImportError
+            If PyTorch is not installed (``pip install "gradflow-ode[torch]"``).
+        TypeError
+            If ``model`` is neither a module nor callable, ``loss_fn``/``X`` are missing
+            for a module, ``dim`` is missing for a function, or the loss is not a tensor.
+        ValueError
+            If ``dtype`` is not float32/float64, ``X`` and ``y`` differ in length, or the
+            loss is not a scalar (checked by one evaluation at construction).
+
+        References
+        ----------
+        PyTorch, ``torch.func`` (``functional_call``, ``vmap``, ``grad``, ``jvp``),
+        https://pytorch.org/docs/stable/func.html.
+        B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural
+        Computation 6(1), 147-160, 1994.
+
+        Examples
+        --------
+        >>> import numpy as np, torch, gradflow as gf
+        >>> _ = torch.manual_seed(0)
+        >>> net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+        >>> X = np.random.default_rng(0).normal(size=(50, 3)); y = X[:, :1] ** 2
+        >>> p = gf.Problem.from_torch(net, torch.nn.MSELoss(), X, y)
+        >>> p.dim, p.n_samples
+        (41, 50)
+        >>> traj = gf.solve(p, p.theta_from_module(), stepsize=0.1, steps=200)
+        >>> bool(traj.loss[-1] < traj.loss[0])
+        True
+        """
+        from gradflow.problems._torch import from_torch
+
+        return from_torch(model, loss_fn, X, y, dim=dim, dtype=dtype, device=device, name=name)
+
+    @classmethod
+    def from_jax(cls, fn: Callable[..., Any], dim: int, *, name: str | None = None) -> Problem:
+        r"""A problem from a JAX function of a flat parameter vector.
+
+        ``L(θ) = fn(θ)`` for ``θ`` of shape ``(d,)`` returning a scalar.  The loss is
+        ``jit(vmap(fn))``, the gradient ``jit(vmap(grad(fn)))`` and the Hessian-vector
+        product ``jit(vmap(jvp(grad(fn))))`` (forward-over-reverse, exact).
+
+        Precision: every call runs under the scoped ``jax.enable_x64(True)`` context, so
+        float64 ``θ`` is computed in float64 and float32 ``θ`` in float32, while the
+        user's global JAX configuration (``jax_enable_x64``) is left as it was: the
+        problem changes no JAX setting outside its own calls.  numpy in, numpy out: the
+        results are new, writable numpy arrays; JAX arrays given as ``θ`` or ``θ0`` are
+        refused with a ``TypeError`` (convert them explicitly, ``numpy.asarray``).
+
+        Parameters
+        ----------
+        fn : callable
+            ``fn(theta: Array (d,)) -> Array ()``, written with ``jax.numpy``.
+        dim : int
+            The length ``d`` of ``θ``.
+        name : str, optional
+            Default the function's name.
+
+        Returns
+        -------
+        gradflow.problems.JaxProblem
+
+        Raises
+        ------
+        ImportError
+            If JAX is not installed (``pip install "gradflow-ode[jax]"``).
+        TypeError
+            If ``fn`` is not callable or returns something other than a real array.
+        ValueError
+            If ``fn`` does not return a scalar (checked by tracing it at construction).
+
+        References
+        ----------
+        R. Frostig, M. J. Johnson and C. Leary, "Compiling machine learning programs via
+        high-level tracing", SysML 2018.
+        B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural
+        Computation 6(1), 147-160, 1994.
+
+        Examples
+        --------
+        >>> import numpy as np, jax.numpy as jnp, gradflow as gf
+        >>> p = gf.Problem.from_jax(lambda t: jnp.sum(t**4) / 4, dim=2)
+        >>> p.grad(np.array([[1.0, 2.0]]))
+        array([[1., 8.]])
+        >>> p.hvp(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+        array([ 3., 12.])
+        """
+        from gradflow.problems._jax import from_jax
+
+        return from_jax(fn, dim, name=name)
+
     def __repr__(self) -> str:
         exact = "exact" if self.has_exact_hvp else "finite-difference"
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, hvp={exact})"
