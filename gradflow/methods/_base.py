@@ -174,6 +174,11 @@ class Method(abc.ABC):
     init_grads: ClassVar[int] = 0
     checks_every_step: ClassVar[bool] = False
     rows_independent: ClassVar[bool] = False
+    #: False for a method that has no amplification matrix although one step of it can
+    #: be linear on a test problem (its coefficients adapt along the run): the numeric
+    #: path of :func:`gradflow.stability.real_stability_limit` then refuses it, as the
+    #: symbolic path does.
+    linear_analysis: ClassVar[bool] = True
     #: Order ``q`` of the embedded error estimate (None without an embedded pair); error
     #: controllers use the exponent ``1/(q + 1)``.
     error_order: ClassVar[int | None] = None

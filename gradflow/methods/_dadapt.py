@@ -189,6 +189,8 @@ class DAdaptSGD(Method):
     (1e-06, True, True)
     """
 
+    linear_analysis: ClassVar[bool] = False
+
     momentum: float = 0.0
     weight_decay: float = 0.0
     d0: float = D0
@@ -390,6 +392,8 @@ class DAdaptAdam(Method):
     >>> bool(traj.loss[-1] < 1e-8 * traj.loss[0])
     True
     """
+
+    linear_analysis: ClassVar[bool] = False
 
     beta1: float = 0.9
     beta2: float = 0.999

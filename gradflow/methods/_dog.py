@@ -136,6 +136,8 @@ class DoG(Method):
     True
     """
 
+    linear_analysis: ClassVar[bool] = False
+
     reps_rel: float = REPS_REL
     weight_decay: float = 0.0
     eps: float = 1e-8

@@ -148,6 +148,8 @@ class Prodigy(Method):
     (1e-06, True, True)
     """
 
+    linear_analysis: ClassVar[bool] = False
+
     beta1: float = 0.9
     beta2: float = 0.999
     beta3: float | None = None

@@ -73,6 +73,8 @@ class ScheduleFreeState(NamedTuple):
 class _ScheduleFree(Method):
     """The averaging shared by both: subclasses give the direction ``u(y)``."""
 
+    linear_analysis: ClassVar[bool] = False
+
     weight_decay: float = 0.0
     warmup_steps: int = 0
     r: float = 0.0

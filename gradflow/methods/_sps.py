@@ -111,6 +111,8 @@ class SPS(Method):
     True
     """
 
+    linear_analysis: ClassVar[bool] = False
+
     c: float = 0.5
     f_star: float = 0.0
     order: ClassVar[int] = 1

@@ -93,8 +93,54 @@ def _dimension(method: Method) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=1)
+def _planar_quadratic() -> Problem:
+    """``L = ½θᵀAθ`` with eigenvalues 1 and 4 (a test of linearity across directions)."""
+    return quadratic([1.0, 4.0])
+
+
+def _check_linear_in_directions(method: Method) -> None:
+    """``TypeError`` unless one step on a 2-D quadratic is linear in the state: a method
+    can be linear on the scalar test equation and not on vectors (a step size that
+    depends on the state's direction, as a Polyak ratio ``L/‖∇L‖²`` does)."""
+    problem = _planar_quadratic()
+    rng = np.random.default_rng(1)
+    state = method.init(problem, np.zeros((4, 2)))
+    fields = list(state)
+    for i, field in enumerate(fields):
+        if not isinstance(field, np.ndarray):
+            continue
+        if field.dtype.kind == "f" and field.shape == (4, 2):
+            u, v = rng.standard_normal((2, 2))
+            fields[i] = np.stack([u, v, u + v, 1e3 * u])
+        elif field.dtype.kind in "iu":
+            fields[i] = np.full_like(field, LONG_RUN_STEP)
+    with np.errstate(all="ignore"):
+        out = method.step(problem, type(state)(*fields), np.full((4, 1), 0.3)).state
+    for i, field in enumerate(fields):
+        if isinstance(field, np.ndarray) and field.dtype.kind == "f" and field.shape == (4, 2):
+            S = out[i]
+            size = np.abs(S).max() / 1e3 + 1e-300
+            if (
+                np.abs(S[2] - S[0] - S[1]).max() > LINEAR_TOL * size
+                or np.abs(S[3] - 1e3 * S[0]).max() > LINEAR_TOL * size * 1e3
+            ):
+                raise TypeError(
+                    f"method must be linear in its state on y' = λy for a linear stability "
+                    f"analysis; {method.name}'s step is not (it depends on the state's "
+                    f"direction)"
+                )
+
+
 def _check_linear(method: Method, n: int) -> None:
     """``TypeError`` unless the step is linear in the state (superposition and scaling)."""
+    if not method.linear_analysis:
+        raise TypeError(
+            f"method must be linear in its state on y' = λy for a linear stability "
+            f"analysis; {method.name}'s step adapts along the run (it has no "
+            f"amplification matrix)"
+        )
+    _check_linear_in_directions(method)
     rng = np.random.default_rng(0)
     x = np.array([0.3, 1.7, 3.1])
     scale = np.array([1e-6, 1.0, 1e6])
