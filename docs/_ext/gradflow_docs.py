@@ -317,17 +317,19 @@ def keep_custom_sections(
             lines[i], lines[i + 1] = f"{indent}.. rubric:: {title}", ""
 
 
-def generate(app: Any) -> None:
-    """``builder-inited``: write every generated page before Sphinx reads the sources."""
+def generate(app: Any, config: Any) -> None:
+    """``config-inited``: write every generated page before Sphinx looks for sources
+    (autosummary lists the documents to scan for stubs before ``builder-inited`` handlers
+    of other extensions run, so pages written later get no stubs in a fresh checkout)."""
     write_api()
     write_stability_table()
-    write_papers(run=str(app.config.plot_gallery).lower() not in ("0", "false", "no"))
+    write_papers(run=str(config.plot_gallery).lower() not in ("0", "false", "no"))
 
 
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx extension entry point."""
-    # Before autosummary (priority 500) reads the generated API pages.
-    app.connect("builder-inited", generate, priority=100)
+    # Before anything lists the sources: the API pages must exist for autosummary.
+    app.connect("config-inited", generate, priority=100)
     # Before numpydoc (priority 500) turns the sections into reST.
     app.connect("autodoc-process-docstring", escape_shape_stars, priority=100)
     app.connect("autodoc-process-docstring", keep_custom_sections, priority=100)
